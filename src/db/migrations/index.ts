@@ -1,0 +1,11 @@
+import type { MigrationObject } from '@mikro-orm/core';
+import { Migration0001Foundation } from './0001-foundation';
+
+/**
+ * Every migration, in order. Listed explicitly (not globbed) so the built JS and the
+ * TypeScript sources see the same list, and so start-up can tell when the database has
+ * migrations this code does not know (a newer schema).
+ */
+export const migrations: MigrationObject[] = [
+  { name: '0001-foundation', class: Migration0001Foundation },
+];
