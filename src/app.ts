@@ -1,0 +1,129 @@
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import cookieParser from 'cookie-parser';
+import express from 'express';
+import helmet from 'helmet';
+import { pinoHttp } from 'pino-http';
+import { createConfigReloader } from './config/config-reloader';
+import type { ConfigStore } from './config/config-store';
+import { getOrCreateInstanceSecret } from './db/instance-secrets';
+import { createAuditService } from './features/audit/audit-service';
+import { registerAuditRoutes } from './features/audit/audit-routes';
+import { createAuthenticate } from './features/auth/authenticate';
+import { createCsrf } from './features/auth/csrf';
+import { createLoginRoutes } from './features/auth/login-routes';
+import { createSessionService } from './features/auth/session-service';
+import { registerCatalogRoutes } from './features/catalog/catalog-routes';
+import { createHealthRoutes } from './features/health/health-routes';
+import { createUserService } from './features/users/user-service';
+import { registerUserRoutes } from './features/users/users-routes';
+import { actorOf, ApiRouter } from './platform/http/api-router';
+import { createErrorHandler, createErrorResponder, createNotFoundHandler, errorBody } from './platform/http/error-handler';
+import { createViewRenderer } from './platform/http/views';
+import type { Clock } from './platform/clock';
+import { ForbiddenError, UnauthenticatedError } from './platform/errors';
+import type { Logger } from './platform/logger';
+import { createMetrics } from './platform/metrics';
+
+export interface AppDependencies {
+  configStore: ConfigStore;
+  orm: MikroORM;
+  clock: Clock;
+  logger: Logger;
+  /** Project root, where views/ and public/ live. */
+  rootDir?: string;
+  /** Failed sign-ins allowed per client address per window. */
+  loginRateLimit?: { windowMs: number; limit: number };
+}
+
+const ROOT_DIR = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..');
+const REQUEST_ID = /^[\w.:-]{1,64}$/;
+
+/**
+ * The composition root: builds every feature's services from its factory and wires the
+ * HTTP surface. No module-level singletons; tests build as many apps as they like.
+ */
+export async function createApp(deps: AppDependencies) {
+  const { configStore, orm, clock, logger } = deps;
+  const config = configStore.current;
+  const rootDir = deps.rootDir ?? ROOT_DIR;
+  const metrics = createMetrics();
+  const views = createViewRenderer(path.join(rootDir, 'views'));
+  const respond = createErrorResponder(views);
+
+  const audit = createAuditService({ clock });
+  const users = createUserService({ orm, clock, audit, knownClientIds: () => new Set(configStore.current.clients.map((client) => client.id)) });
+  const sessions = createSessionService({ orm, clock, users });
+  const csrf = createCsrf({ secret: await getOrCreateInstanceSecret(orm, 'csrf'), secureCookies: config.server.secureCookies });
+  const reloadConfig = createConfigReloader({ configStore, orm, audit, logger, metrics });
+
+  let shuttingDown = false;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.server.trustProxy);
+
+  app.use(
+    pinoHttp({
+      logger,
+      genReqId: (req, res) => {
+        const incoming = req.headers['x-request-id'];
+        const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      // Probes and scrapes would drown the log.
+      autoLogging: { ignore: (req) => ['/healthz', '/readyz', '/metrics'].includes(req.url ?? '') },
+    }),
+  );
+  app.use((req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const route = req.route ? `${req.baseUrl}${req.route.path}` : 'unmatched';
+      metrics.httpRequestDuration.observe({ method: req.method, route, status: String(res.statusCode) }, Number(process.hrtime.bigint() - started) / 1e9);
+    });
+    next();
+  });
+  app.use(helmet());
+  app.use('/assets', express.static(path.join(rootDir, 'public'), { maxAge: '1h' }));
+  app.use(createHealthRoutes({ orm, metrics, isShuttingDown: () => shuttingDown }));
+
+  app.use(express.json({ limit: config.server.bodyLimit }));
+  app.use(express.urlencoded({ extended: false, limit: '100kb' }));
+  app.use(cookieParser());
+  app.use(createAuthenticate({ users, sessions }));
+  app.use(csrf.protect);
+
+  app.use(createLoginRoutes({ users, sessions, csrf, views, metrics, secureCookies: config.server.secureCookies, loginRateLimit: deps.loginRateLimit ?? { windowMs: 15 * 60_000, limit: 10 } }));
+
+  // Like Prometheus' /-/reload, but only for admins.
+  app.post('/-/reload', async (req, res) => {
+    if (!req.principal) throw new UnauthenticatedError();
+    if (!req.principal.roles.includes('admin')) throw new ForbiddenError('reloading the configuration needs the admin role');
+    const result = await reloadConfig(actorOf(req.principal), String(req.id));
+    if (result.ok) res.json({ status: 'reloaded' });
+    else res.status(400).json(errorBody('invalid_config', 'the new configuration is invalid; the previous one stays in force', result.problems));
+  });
+
+  const api = new ApiRouter(orm);
+  registerUserRoutes(api, users);
+  registerAuditRoutes(api, audit);
+  registerCatalogRoutes(api, configStore);
+  app.use('/api/v1', api.router);
+
+  app.use(createNotFoundHandler(respond));
+  app.use(createErrorHandler(logger, respond));
+
+  return {
+    express: app,
+    api,
+    metrics,
+    services: { users, sessions, audit },
+    reloadConfig,
+    /** Readiness turns 503 so load balancers stop sending work while we drain. */
+    beginShutdown: () => {
+      shuttingDown = true;
+    },
+  };
+}
+export type App = Awaited<ReturnType<typeof createApp>>;

@@ -1,0 +1,27 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import express from 'express';
+import { isDatabaseReady } from '../../db/database';
+import type { Metrics } from '../../platform/metrics';
+
+export function createHealthRoutes(deps: { orm: MikroORM; metrics: Metrics; isShuttingDown: () => boolean }) {
+  const router = express.Router();
+
+  // Liveness: the process answers. Never touches the database, so a database outage
+  // does not get the daemon restarted in a loop.
+  router.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  // Readiness: the database answers and every migration is applied.
+  router.get('/readyz', async (_req, res) => {
+    if (deps.isShuttingDown()) return res.status(503).json({ status: 'shutting_down' });
+    const ready = await isDatabaseReady(deps.orm);
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'database_unavailable' });
+  });
+
+  router.get('/metrics', async (_req, res) => {
+    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
+
+  return router;
+}

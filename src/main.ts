@@ -1,0 +1,38 @@
+import path from 'node:path';
+import { formatProblem, loadConfigFile } from './config/load-config';
+import { startDaemon } from './daemon';
+
+export const DEFAULT_CONFIG_FILE = 'config/incidentd.yaml';
+
+/** `npm start`: run the daemon until SIGTERM/SIGINT; reload the configuration on SIGHUP. */
+export async function main(configFile = process.env.INCIDENTD_CONFIG || DEFAULT_CONFIG_FILE): Promise<void> {
+  const file = path.resolve(configFile);
+  const loaded = loadConfigFile(file);
+  if (!loaded.ok) {
+    process.stderr.write(`incidentd: invalid configuration, not starting:\n${loaded.problems.map((p) => `  ${formatProblem(p)}`).join('\n')}\n`);
+    process.exit(1);
+  }
+  const daemon = await startDaemon({ configFile: file, config: loaded.config });
+
+  process.on('SIGHUP', () => {
+    void daemon.app.reloadConfig({ type: 'system', name: 'SIGHUP' });
+  });
+  const stop = (signal: string) => {
+    daemon.shutdown(signal).then(
+      () => process.exit(0),
+      (error) => {
+        process.stderr.write(`incidentd: error during shutdown: ${String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+if (require.main === module) {
+  main().catch((error) => {
+    process.stderr.write(`incidentd: failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  });
+}
