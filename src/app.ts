@@ -12,7 +12,7 @@ import { createAuditService } from './features/audit/audit-service';
 import { registerAuditRoutes } from './features/audit/audit-routes';
 import { createAuthenticate } from './features/auth/authenticate';
 import { createCsrf } from './features/auth/csrf';
-import { createLoginRoutes } from './features/auth/login-routes';
+import { createLoginRoutes, passwordChangeGate } from './features/auth/login-routes';
 import { createSessionService } from './features/auth/session-service';
 import { registerCatalogRoutes } from './features/catalog/catalog-routes';
 import { createHealthRoutes } from './features/health/health-routes';
@@ -93,6 +93,7 @@ export async function createApp(deps: AppDependencies) {
   app.use(cookieParser());
   app.use(createAuthenticate({ users, sessions }));
   app.use(csrf.protect);
+  app.use(passwordChangeGate);
 
   app.use(createLoginRoutes({ users, sessions, csrf, views, metrics, secureCookies: config.server.secureCookies, loginRateLimit: deps.loginRateLimit ?? { windowMs: 15 * 60_000, limit: 10 } }));
 

@@ -133,6 +133,16 @@ user
     out(`disabled ${email}`);
   });
 
+user
+  .command('reset-password')
+  .description('issue a new one-time password (the user must choose a new one at the next sign-in)')
+  .argument('<email>', 'the user\'s email')
+  .option('--json', 'print {"email","password"}')
+  .action(async (email: string, options: { json?: boolean }) => {
+    const password = await withUsers((users, actor) => users.resetPassword(email, actor)).catch(fail);
+    out(options.json ? JSON.stringify({ email, password }) : `new one-time password for ${email} (shown once): ${password}`);
+  });
+
 program
   .command('token')
   .description('manage API tokens')

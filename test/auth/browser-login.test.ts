@@ -1,15 +1,16 @@
 import supertest from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startTestApp, type TestApp } from '../support/test-app';
 
 let t: TestApp;
-let password: string;
+let oneTimePassword: string;
+const password = 'correct horse battery staple';
 const email = 'alice.im@test.example';
 
 beforeAll(async () => {
-  t = await startTestApp({ loginRateLimit: { windowMs: 60_000, limit: 3 } });
+  t = await startTestApp();
   const alice = await t.app.services.users.addUser({ name: 'Alice', email, roles: ['incident_manager'] }, { type: 'system', name: 'test' });
-  password = alice.password;
+  oneTimePassword = alice.password;
 });
 afterAll(async () => t?.close());
 
@@ -19,6 +20,43 @@ function csrfFrom(html: string): string {
   if (!match) throw new Error('no CSRF field on the page');
   return match[1]!;
 }
+
+describe('one-time password', () => {
+  it('lets the first sign-in do nothing but choose a new password, then works with the new one', async () => {
+    const browser = supertest.agent(t.app.express);
+    const page = await browser.get('/login');
+    const login = await browser.post('/login').type('form').send({ email, password: oneTimePassword, _csrf: csrfFrom(page.text) });
+    expect(login.status).toBe(303);
+
+    const api = await browser.get('/api/v1/me');
+    expect(api.status).toBe(403);
+    expect(api.body.error.code).toBe('password_change_required');
+    const home = await browser.get('/');
+    expect(home.status).toBe(303);
+    expect(home.headers.location).toBe('/account/password');
+
+    const form = await browser.get('/account/password');
+    expect(form.text).toContain('You signed in with a one-time password');
+    const csrf = csrfFrom(form.text);
+    const tooShort = await browser.post('/account/password').type('form').send({ _csrf: csrf, currentPassword: oneTimePassword, newPassword: 'short', confirmPassword: 'short' });
+    expect(tooShort.status).toBe(400);
+    expect(tooShort.text).toContain('must be at least 12 characters');
+    const wrongCurrent = await browser.post('/account/password').type('form').send({ _csrf: csrf, currentPassword: 'nope', newPassword: password, confirmPassword: password });
+    expect(wrongCurrent.status).toBe(400);
+    expect(wrongCurrent.text).toContain('the current password is wrong');
+
+    const changed = await browser.post('/account/password').type('form').send({ _csrf: csrf, currentPassword: oneTimePassword, newPassword: password, confirmPassword: password });
+    expect(changed.status).toBe(303);
+    expect((await browser.get('/api/v1/me')).status).toBe(200);
+
+    // The one-time password is spent.
+    const again = supertest.agent(t.app.express);
+    const loginPage = await again.get('/login');
+    expect((await again.post('/login').type('form').send({ email, password: oneTimePassword, _csrf: csrfFrom(loginPage.text) })).status).toBe(401);
+    const audit = await t.orm.em.fork().getConnection().execute<{ action: string }[]>("select action from audit_event where action = 'user.password_changed'");
+    expect(audit).toHaveLength(1);
+  });
+});
 
 describe('browser sign-in', () => {
   it('signs in with the form, uses the session cookie, and signs out', async () => {
@@ -70,7 +108,10 @@ describe('browser sign-in', () => {
   });
 
   it('rate-limits failed sign-ins and says so', async () => {
-    const browser = supertest.agent(t.app.express);
+    // Its own app, so failures elsewhere in this file do not count against the limit.
+    const limited = await startTestApp({ loginRateLimit: { windowMs: 60_000, limit: 3 } });
+    onTestFinished(() => limited.close());
+    const browser = supertest.agent(limited.app.express);
     const page = await browser.get('/login');
     const csrf = csrfFrom(page.text);
     const statuses: number[] = [];
@@ -80,7 +121,7 @@ describe('browser sign-in', () => {
       if (res.status === 429) expect(res.text).toContain('Too many failed sign-in attempts');
     }
     expect(statuses).toEqual([401, 401, 401, 429, 429]);
-    const metrics = await t.http.get('/metrics');
+    const metrics = await limited.http.get('/metrics');
     expect(metrics.text).toMatch(/incidentd_login_attempts_total\{result="rate_limited"\} 2/);
   });
 

@@ -107,6 +107,10 @@ describe('incidentd user and token commands', () => {
     expect(rotated.code).toBe(0);
     expect(JSON.parse(rotated.stdout).token).toMatch(/^idt_/);
 
+    const reset = await incidentd(['user', 'reset-password', 'carol@northwind.example', '--json']);
+    expect(reset.code).toBe(0);
+    expect(JSON.parse(reset.stdout).password).toHaveLength(20);
+
     const disabled = await incidentd(['user', 'disable', 'alice@msp.example']);
     expect(disabled.code).toBe(0);
     const after = JSON.parse((await incidentd(['user', 'list', '--json'])).stdout);

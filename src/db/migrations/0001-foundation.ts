@@ -9,6 +9,7 @@ export class Migration0001Foundation extends Migration {
         name text not null,
         email text not null,
         password_hash text null,
+        password_must_change boolean not null default false,
         created_at timestamptz not null,
         disabled_at timestamptz null,
         constraint app_user_email_unique unique (email)

@@ -1,8 +1,10 @@
-import express, { type Request, type Response } from 'express';
+import express, { type Request, type RequestHandler, type Response } from 'express';
+import { AppError, ValidationError } from '../../platform/errors';
 import { rateLimit } from 'express-rate-limit';
 import type { Metrics } from '../../platform/metrics';
 import type { ViewRenderer } from '../../platform/http/views';
-import type { UserService } from '../users/user-service';
+import { MIN_PASSWORD_LENGTH, type UserService } from '../users/user-service';
+import { actorOf } from '../../platform/http/api-router';
 import type { Csrf } from './csrf';
 import { SESSION_COOKIE, SESSION_TTL_MS, type SessionService } from './session-service';
 
@@ -10,6 +12,18 @@ import { SESSION_COOKIE, SESSION_TTL_MS, type SessionService } from './session-s
 function safeNext(value: unknown): string {
   return typeof value === 'string' && /^\/(?![/\\])/.test(value) ? value : '/';
 }
+
+const PASSWORD_PAGE = '/account/password';
+
+/**
+ * After signing in with a one-time password, a browser session may only choose a new
+ * password (or sign out): pages redirect to the form, API calls answer 403.
+ */
+export const passwordChangeGate: RequestHandler = (req, res, next) => {
+  if (!req.principal?.passwordChangeRequired || req.path === PASSWORD_PAGE || req.path === '/logout') return next();
+  if (req.method === 'GET' && !req.path.startsWith('/api/')) return res.redirect(303, PASSWORD_PAGE);
+  throw new AppError(403, 'password_change_required', `choose a new password at ${PASSWORD_PAGE} first`);
+};
 
 export function createLoginRoutes(deps: {
   users: UserService;
@@ -68,6 +82,37 @@ export function createLoginRoutes(deps: {
       maxAge: SESSION_TTL_MS,
     });
     res.redirect(303, safeNext(req.body?.next));
+  });
+
+  const renderPasswordForm = (req: Request, res: Response, status: number, error?: string) => {
+    res.status(status).type('html').send(
+      deps.views.render('account-password', {
+        title: 'Choose a password',
+        required: req.principal?.passwordChangeRequired ?? false,
+        minLength: MIN_PASSWORD_LENGTH,
+        csrfToken: deps.csrf.token(req, res),
+        error,
+      }),
+    );
+  };
+
+  router.get(PASSWORD_PAGE, (req, res) => {
+    if (!req.principal || req.principal.via !== 'session') return res.redirect(303, `/login?next=${PASSWORD_PAGE}`);
+    renderPasswordForm(req, res, 200);
+  });
+
+  router.post(PASSWORD_PAGE, async (req, res) => {
+    if (!req.principal || req.principal.via !== 'session') return res.redirect(303, `/login?next=${PASSWORD_PAGE}`);
+    const { currentPassword = '', newPassword = '', confirmPassword = '' } = req.body ?? {};
+    if (newPassword !== confirmPassword) return renderPasswordForm(req, res, 400, 'The two new passwords differ.');
+    try {
+      await deps.users.changePassword(req.principal.userId, String(currentPassword), String(newPassword), actorOf(req.principal));
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      const details = (error.details as { message: string }[] | undefined)?.map((d) => d.message).join('; ');
+      return renderPasswordForm(req, res, 400, `${error.message}${details ? `: ${details}` : ''}.`);
+    }
+    res.redirect(303, '/');
   });
 
   router.post('/logout', async (req, res) => {

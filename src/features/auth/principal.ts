@@ -11,6 +11,8 @@ export interface Principal {
   via: 'token' | 'session';
   /** Hash of the session id, for session-bound CSRF tokens and logout. */
   sessionIdHash?: string;
+  /** Signed in with a one-time password: nothing but choosing a new password is allowed. */
+  passwordChangeRequired?: boolean;
 }
 
 export function hasAnyRole(principal: Principal, allowed: readonly Role[]): boolean {

@@ -10,6 +10,8 @@ export const UserSchema = defineEntity({
     // Stored lower-cased; the unique index is on this column.
     email: p.text().unique(),
     passwordHash: p.text().nullable().hidden(),
+    // Set for generated (one-time) passwords: the first sign-in must choose a new one.
+    passwordMustChange: p.boolean().default(false),
     createdAt: p.datetime().onCreate(() => new Date()),
     disabledAt: p.datetime().nullable(),
   },

@@ -82,6 +82,7 @@ export function createUserService(deps: {
       roles: grants.map((grant) => grant.role as Role),
       clientId: grants.find((grant) => grant.clientId)?.clientId ?? null,
       via,
+      ...(via === 'session' && user.passwordMustChange ? { passwordChangeRequired: true } : {}),
     };
   }
 
@@ -95,7 +96,7 @@ export function createUserService(deps: {
       return orm.em.fork().transactional(async (em) => {
         if (await em.count(UserSchema, { email })) throw new ConflictError(`a user with email ${email} already exists`);
         const now = clock.now();
-        const user = em.create(UserSchema, { name: input.name.trim(), email, passwordHash, createdAt: now, disabledAt: null });
+        const user = em.create(UserSchema, { name: input.name.trim(), email, passwordHash, passwordMustChange: true, createdAt: now, disabledAt: null });
         await em.flush();
         for (const role of roles) {
           em.create(RoleGrantSchema, { user, role, clientId: role === 'client_contact' ? input.clientId! : null, grantedAt: now, grantedBy: actor.name, revokedAt: null, revokedBy: null });
@@ -153,6 +154,37 @@ export function createUserService(deps: {
       return token;
     },
 
+    /** Issues a new one-time password (the old one stops working); shown once. */
+    async resetPassword(email: string, actor: Actor): Promise<string> {
+      const password = generatePassword();
+      const passwordHash = await hashPassword(password);
+      await orm.em.fork().transactional(async (em) => {
+        const user = await findByEmail(em, email);
+        if (user.disabledAt) throw new ConflictError(`user ${email} is disabled`);
+        user.passwordHash = passwordHash;
+        user.passwordMustChange = true;
+        await em.getConnection().execute('delete from web_session where user_id = ?', [user.id], 'run', em.getTransactionContext());
+        audit.record(em, { actor, action: 'user.password_reset', entityType: 'user', entityId: user.id });
+      });
+      return password;
+    },
+
+    /** A person choosing their own password, proving they know the current one. */
+    async changePassword(userId: number, currentPassword: string, newPassword: string, actor: Actor): Promise<void> {
+      const problems = passwordProblems(newPassword, currentPassword);
+      if (problems.length > 0) throw new ValidationError('the new password is not acceptable', problems.map((message) => ({ path: 'newPassword', message })));
+      const passwordHash = await hashPassword(newPassword);
+      await orm.em.fork().transactional(async (em) => {
+        const user = await em.findOneOrFail(UserSchema, { id: userId });
+        if (!(await verifyPassword(user.passwordHash ?? (await dummyHash), currentPassword))) {
+          throw new ValidationError('the current password is wrong', [{ path: 'currentPassword', message: 'does not match' }]);
+        }
+        user.passwordHash = passwordHash;
+        user.passwordMustChange = false;
+        audit.record(em, { actor, action: 'user.password_changed', entityType: 'user', entityId: user.id });
+      });
+    },
+
     async authenticateToken(token: string): Promise<Principal | null> {
       const em = orm.em.fork();
       const row = await em.findOne(ApiTokenSchema, { tokenHash: hashToken(token), revokedAt: null }, { populate: ['user'] });
@@ -193,4 +225,15 @@ export function createUserService(deps: {
       return orm.em.fork().count(UserSchema, {});
     },
   };
+}
+
+export const MIN_PASSWORD_LENGTH = 12;
+
+/** Length over composition rules (NIST SP 800-63B): long enough, and not the old one. */
+export function passwordProblems(newPassword: string, currentPassword: string): string[] {
+  const problems: string[] = [];
+  if (newPassword.length < MIN_PASSWORD_LENGTH) problems.push(`must be at least ${MIN_PASSWORD_LENGTH} characters`);
+  if (newPassword.length > 200) problems.push('must be at most 200 characters');
+  if (newPassword === currentPassword) problems.push('must differ from the current password');
+  return problems;
 }
