@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Server as HttpServer } from 'node:http';
 import path from 'node:path';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import cookieParser from 'cookie-parser';
@@ -16,11 +17,21 @@ import { createLoginRoutes, passwordChangeGate } from './features/auth/login-rou
 import { createSessionService } from './features/auth/session-service';
 import { registerCatalogRoutes } from './features/catalog/catalog-routes';
 import { createHealthRoutes } from './features/health/health-routes';
+import { createIntakeMetrics } from './features/alert-intake/intake-metrics';
+import { createIntakeRouter } from './features/alert-intake/intake-routes';
+import { alertmanagerPayloadSchema, genericPayloadSchema, grafanaPayloadSchema } from './features/alert-intake/payloads';
+import { createAlertProcessor } from './features/incidents/alert-processor';
+import { createIncidentMetrics } from './features/incidents/incident-metrics';
+import { registerIncidentRoutes } from './features/incidents/incident-routes';
+import { createIncidentService } from './features/incidents/incident-service';
+import { attachStaffSocket, createSocketServer } from './features/live/staff-socket';
 import { createUserService } from './features/users/user-service';
 import { registerUserRoutes } from './features/users/users-routes';
 import { actorOf, ApiRouter } from './platform/http/api-router';
 import { createErrorHandler, createErrorResponder, createNotFoundHandler, errorBody } from './platform/http/error-handler';
+import { buildOpenApiDocument } from './platform/http/openapi';
 import { createViewRenderer } from './platform/http/views';
+import { EventBus } from './platform/event-bus';
 import type { Clock } from './platform/clock';
 import { ForbiddenError, UnauthenticatedError } from './platform/errors';
 import type { Logger } from './platform/logger';
@@ -57,6 +68,9 @@ export async function createApp(deps: AppDependencies) {
   const sessions = createSessionService({ orm, clock, users });
   const csrf = createCsrf({ secret: await getOrCreateInstanceSecret(orm, 'csrf'), secureCookies: config.server.secureCookies });
   const reloadConfig = createConfigReloader({ configStore, orm, audit, logger, metrics });
+  const bus = new EventBus();
+  const incidents = createIncidentService({ orm, clock, audit, configStore, bus, metrics: createIncidentMetrics(metrics.registry, orm) });
+  const alertProcessor = createAlertProcessor({ orm, clock, configStore, incidents, audit, bus, logger });
 
   let shuttingDown = false;
   const app = express();
@@ -88,6 +102,10 @@ export async function createApp(deps: AppDependencies) {
   app.use('/assets', express.static(path.join(rootDir, 'public'), { maxAge: '1h' }));
   app.use(createHealthRoutes({ orm, metrics, isShuttingDown: () => shuttingDown }));
 
+  // Alert webhooks come before the user authentication and CSRF middleware: they carry
+  // integration tokens, and user-token lookups would only slow the hot path down.
+  app.use('/api/v1/alerts', createIntakeRouter({ orm, configStore, clock, metrics: createIntakeMetrics(metrics.registry), onStored: () => alertProcessor.wake() }));
+
   app.use(express.json({ limit: config.server.bodyLimit }));
   app.use(express.urlencoded({ extended: false, limit: '100kb' }));
   app.use(cookieParser());
@@ -110,6 +128,14 @@ export async function createApp(deps: AppDependencies) {
   registerUserRoutes(api, users);
   registerAuditRoutes(api, audit);
   registerCatalogRoutes(api, configStore);
+  registerIncidentRoutes(api, incidents, configStore);
+  api.document({ method: 'post', path: '/alerts/alertmanager', summary: 'Prometheus Alertmanager webhook (version 4); 202 once stored, 503 to retry later', access: { integration: 'alertmanager' }, body: alertmanagerPayloadSchema });
+  api.document({ method: 'post', path: '/alerts/grafana', summary: 'Grafana alerting webhook contact point; 202 once stored', access: { integration: 'grafana' }, body: grafanaPayloadSchema });
+  api.document({ method: 'post', path: '/alerts/generic', summary: 'Generic JSON alert (scripts, client-reported incidents); trigger or resolve by dedupKey', access: { integration: 'generic' }, body: genericPayloadSchema });
+  const openApi = buildOpenApiDocument(api.routes, { version: '1', serverUrl: config.server.publicUrl });
+  app.get('/api/v1/openapi.json', (_req, res) => {
+    res.json(openApi);
+  });
   app.use('/api/v1', api.router);
 
   app.use(createNotFoundHandler(respond));
@@ -119,8 +145,15 @@ export async function createApp(deps: AppDependencies) {
     express: app,
     api,
     metrics,
-    services: { users, sessions, audit },
+    services: { users, sessions, audit, incidents, alertProcessor },
+    bus,
     reloadConfig,
+    /** Live updates over socket.io, on the HTTP server the app is served by. */
+    attachRealtime: (httpServer: HttpServer) => {
+      const io = createSocketServer(httpServer);
+      attachStaffSocket(io, { orm, users, sessions, bus, configStore, logger });
+      return io;
+    },
     /** Readiness turns 503 so load balancers stop sending work while we drain. */
     beginShutdown: () => {
       shuttingDown = true;

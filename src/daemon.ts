@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { createApp, type App } from './app';
 import { ConfigStore } from './config/config-store';
@@ -49,11 +49,19 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     throw error;
   }
 
-  const server = app.express.listen(config.server.port, config.server.host);
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
+  const server = createServer(app.express);
+  const io = app.attachRealtime(server);
+  server.listen(config.server.port, config.server.host);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('listening', resolve);
+      server.once('error', reject);
+    });
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  app.services.alertProcessor.start();
   const url = `http://${config.server.host}:${config.server.port}`;
   logger.info({ url, database: db.description }, 'incidentd listening');
   print(`incidentd listening on ${url}`);
@@ -71,7 +79,10 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       logger.info({ reason }, 'shutting down: draining in-flight requests');
       clearInterval(sessionPurge);
       app.beginShutdown();
+      // socket.io keeps long-lived connections open; close them so the HTTP server can finish.
+      io.disconnectSockets(true);
       await closeServer(server, SHUTDOWN_GRACE_MS, logger);
+      await app.services.alertProcessor.stop();
       await db.close();
       logger.info('shutdown complete');
     })();

@@ -21,6 +21,8 @@
 import { z } from 'zod';
 import { ROLES } from '../features/auth/roles';
 import { DateTime, IANAZone } from 'luxon';
+import { DEFAULT_PRIORITY_MATRIX } from '../features/incidents/incident-rules';
+import { clientIncidentPolicySchema, incidentsSchema, priorityMatrixSchema, routingSchema } from './incident-config-schema';
 
 // ---------------------------------------------------------------------------
 // Small enums
@@ -239,11 +241,18 @@ export const serverSchema = z.strictObject({
   trustProxy: flagSchema.default(false),
   /** Mark session cookies Secure (set when served over HTTPS). */
   secureCookies: flagSchema.default(false),
-  /** Maximum request body size, e.g. "512kb" or "10mb". */
+  /** Maximum request body size for the API and forms, e.g. "512kb" or "1mb". */
   bodyLimit: z
     .string()
     .regex(SIZE_RE, { error: presentValueError((got) => `expected a size like 512kb or 10mb (got ${got})`) })
-    .default('10mb'),
+    .default('1mb'),
+  /** Maximum alert webhook body size: an alert storm sends thousands of alerts in one group. */
+  intakeBodyLimit: z
+    .string()
+    .regex(SIZE_RE, { error: presentValueError((got) => `expected a size like 512kb or 10mb (got ${got})`) })
+    .default('25mb'),
+  /** Alert webhooks handled at once; beyond this the daemon answers 503 so senders retry (load shedding). */
+  maxConcurrentIntake: z.number().int().min(1).default(64),
 });
 
 /** PostgreSQL. */
@@ -429,6 +438,8 @@ export const clientSchema = z.strictObject({
   statusPage: statusPageSchema.prefault({}),
   /** E-mail branding. */
   branding: brandingSchema.optional(),
+  /** Overrides of the global `incidents` settings for this client. */
+  incidents: clientIncidentPolicySchema.optional(),
 });
 
 /** A business service, as the client sees it (status pages, impact). */
@@ -678,6 +689,21 @@ export function checkCrossReferences(root: unknown, ctx: IssueSink): void {
     if ((color.get(node) ?? WHITE) === WHITE) visit(node);
   }
 
+  // Routing rules -> clients, services, CIs.
+  asArray(asRecord(config.routing)?.rules).forEach((rawRule, r) => {
+    const set = asRecord(asRecord(rawRule)?.set);
+    if (!set) return;
+    if (set.client !== undefined) checkClientRef(set.client, ['routing', 'rules', r, 'set', 'client']);
+    const service = asString(set.service);
+    if (service !== undefined && !services.some((s) => asString(asRecord(s)?.id) === service)) {
+      ctx.addIssue({ code: 'custom', path: ['routing', 'rules', r, 'set', 'service'], message: `unknown service ${JSON.stringify(service)}` });
+    }
+    const ci = asString(set.ci);
+    if (ci !== undefined && !ciIds.has(ci)) {
+      ctx.addIssue({ code: 'custom', path: ['routing', 'rules', r, 'set', 'ci'], message: `unknown configuration item ${JSON.stringify(ci)}` });
+    }
+  });
+
   // Integrations -> clients.
   integrations.forEach((rawIntegration, i) => {
     const integration = asRecord(rawIntegration);
@@ -711,10 +737,12 @@ export const incidentdConfigSchema = z
     // Reserved: accepted (and not validated) now, defined by later features.
     /** Reserved: escalation policies, defined by the escalation feature. */
     escalationPolicies: z.unknown().optional(),
-    /** Reserved: alert/incident routing rules, defined by the routing feature. */
-    routing: z.unknown().optional(),
-    /** Reserved: impact x urgency -> severity matrix, defined by the priority feature. */
-    priorityMatrix: z.unknown().optional(),
+    /** Alert routing: severity mapping and label rules (see incident-config-schema.ts). */
+    routing: routingSchema.prefault({}),
+    /** Severity x urgency -> priority P1..P5. */
+    priorityMatrix: priorityMatrixSchema.default(DEFAULT_PRIORITY_MATRIX),
+    /** Incident handling: re-open window, auto-resolve, recurring detection, security team. */
+    incidents: incidentsSchema.prefault({}),
     /** Reserved: change freezes, defined by the change-management feature. */
     freezes: z.unknown().optional(),
     /** Reserved: pre-approved standard changes, defined by the change-management feature. */

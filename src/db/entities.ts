@@ -1,7 +1,10 @@
 import { AuditEventSchema } from '../features/audit/audit-event-entity';
 import { SessionSchema } from '../features/auth/session-entity';
 import { ApiTokenSchema, RoleGrantSchema, UserSchema } from '../features/users/user-entities';
+import { AlertSchema, WebhookDeliverySchema } from '../features/alert-intake/intake-entities';
+import { IncidentEventSchema, IncidentSchema } from '../features/incidents/incident-entities';
 import { InstanceSettingSchema } from './instance-setting-entity';
 
 /** Every entity the ORM knows. A feature adds its entities here and a migration for them. */
-export const entities = [UserSchema, RoleGrantSchema, ApiTokenSchema, SessionSchema, AuditEventSchema, InstanceSettingSchema];
+export const entities = [UserSchema, RoleGrantSchema, ApiTokenSchema, SessionSchema, AuditEventSchema, InstanceSettingSchema,
+  IncidentSchema, IncidentEventSchema, WebhookDeliverySchema, AlertSchema];

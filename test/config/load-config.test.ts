@@ -69,7 +69,9 @@ describe('config/incidentd.yaml (the shipped example)', () => {
       publicUrl: 'http://127.0.0.1:8080',
       trustProxy: false,
       secureCookies: false,
-      bodyLimit: '10mb',
+      bodyLimit: '1mb',
+      intakeBodyLimit: '25mb',
+      maxConcurrentIntake: 64,
     });
     expect(config.database).toEqual({ embedded: { dataDir: './data', port: 54329 } });
     expect(config.logging.level).toBe('info');

@@ -1,5 +1,6 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration0001Foundation } from './0001-foundation';
+import { Migration0002AlertsAndIncidents } from './0002-alerts-and-incidents';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the built JS and the
@@ -8,4 +9,5 @@ import { Migration0001Foundation } from './0001-foundation';
  */
 export const migrations: MigrationObject[] = [
   { name: '0001-foundation', class: Migration0001Foundation },
+  { name: '0002-alerts-and-incidents', class: Migration0002AlertsAndIncidents },
 ];

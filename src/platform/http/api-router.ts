@@ -13,6 +13,9 @@ import './express-types';
  */
 export type Access = { roles: readonly Role[] } | { anyAuthenticated: true };
 
+/** Routes authenticated by an integration token instead of a user (alert webhooks). */
+export type DocumentedAccess = Access | { integration: string };
+
 export interface RouteSpec<Body extends z.ZodType, Query extends z.ZodType> {
   access: Access;
   summary: string;
@@ -37,7 +40,7 @@ export interface RegisteredRoute {
   method: 'get' | 'post' | 'patch' | 'put' | 'delete';
   path: string;
   summary: string;
-  access: Access;
+  access: DocumentedAccess;
   body?: z.ZodType;
   query?: z.ZodType;
 }
@@ -81,6 +84,11 @@ export class ApiRouter {
 
   delete(path: string, spec: RouteSpec<z.ZodType, z.ZodType>, handler: Handler<unknown, unknown>) {
     this.add('delete', path, spec, handler);
+  }
+
+  /** Lists a route served elsewhere (e.g. the alert webhooks) in the OpenAPI document. */
+  document(route: RegisteredRoute): void {
+    this.routes.push(route);
   }
 
   private add(method: RegisteredRoute['method'], path: string, spec: RouteSpec<z.ZodType, z.ZodType>, handler: Handler<any, any>) {

@@ -1,0 +1,57 @@
+import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
+import { IncidentSchema } from '../incidents/incident-entities';
+
+/**
+ * Every webhook body exactly as received, committed before the sender gets its 2xx, so
+ * an alert can be traced (and, if need be, replayed) whatever happened afterwards.
+ */
+export const WebhookDeliverySchema = defineEntity({
+  name: 'WebhookDelivery',
+  properties: {
+    id: p.bigint('string').primary().autoincrement(),
+    integration: p.text(),
+    // alertmanager | grafana | generic
+    kind: p.text(),
+    receivedAt: p.datetime().index(),
+    groupKey: p.text().nullable(),
+    truncatedAlerts: p.integer().default(0),
+    alertCount: p.integer(),
+    payload: p.json<unknown>(),
+  },
+});
+export type WebhookDelivery = InferEntity<typeof WebhookDeliverySchema>;
+
+/**
+ * One alert occurrence. Its identity is integration + fingerprint + startsAt, so
+ * redeliveries (retries, both halves of an HA Alertmanager pair) update one row instead
+ * of adding rows. `needsProcessing` marks rows the alert processor has not yet turned
+ * into incident changes.
+ */
+export const AlertSchema = defineEntity({
+  name: 'Alert',
+  tableName: 'alert',
+  properties: {
+    id: p.bigint('string').primary().autoincrement(),
+    integration: p.text(),
+    fingerprint: p.text(),
+    startsAt: p.datetime(),
+    // firing | resolved
+    status: p.text(),
+    endsAt: p.datetime().nullable(),
+    labels: p.json<Record<string, string>>(),
+    annotations: p.json<Record<string, string>>(),
+    generatorUrl: p.text().nullable(),
+    // Alertmanager/Grafana groupKey, or the generic dedup key: alerts of one group join one incident.
+    groupKey: p.text(),
+    truncatedAlerts: p.integer().default(0),
+    firstDeliveryId: p.bigint('string'),
+    lastDeliveryId: p.bigint('string'),
+    receivedAt: p.datetime(),
+    changedAt: p.datetime(),
+    incident: () => p.manyToOne(IncidentSchema).nullable().index(),
+    needsProcessing: p.boolean().default(true),
+  },
+  uniques: [{ properties: ['integration', 'fingerprint', 'startsAt'] }],
+  indexes: [{ name: 'alert_needs_processing', expression: 'create index alert_needs_processing on alert (id) where needs_processing' }],
+});
+export type Alert = InferEntity<typeof AlertSchema>;

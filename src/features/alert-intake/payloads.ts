@@ -1,0 +1,181 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { CATEGORIES, SOURCES, URGENCIES } from '../incidents/incident-rules';
+
+/**
+ * Webhook payloads (Alertmanager v4, Grafana, generic JSON) and their normalisation into
+ * one alert shape. Pure: no database, no HTTP.
+ */
+
+const labelSet = z.record(z.string(), z.string());
+const timestamp = z.iso.datetime({ offset: true, local: false, error: 'expected an RFC 3339 timestamp' });
+
+/** Alertmanager webhook, version 4 (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config). */
+export const alertmanagerPayloadSchema = z.object({
+  version: z.literal('4', { error: 'expected webhook version "4"' }),
+  groupKey: z.string().min(1),
+  truncatedAlerts: z.number().int().min(0).default(0),
+  status: z.enum(['firing', 'resolved']),
+  receiver: z.string(),
+  groupLabels: labelSet.default({}),
+  commonLabels: labelSet.default({}),
+  commonAnnotations: labelSet.default({}),
+  externalURL: z.string().default(''),
+  alerts: z.array(
+    z.object({
+      status: z.enum(['firing', 'resolved']),
+      labels: labelSet,
+      annotations: labelSet.default({}),
+      startsAt: timestamp,
+      endsAt: timestamp.optional(),
+      generatorURL: z.string().default(''),
+      fingerprint: z.string().min(1),
+    }),
+  ),
+});
+export type AlertmanagerPayload = z.infer<typeof alertmanagerPayloadSchema>;
+
+/** Grafana alerting webhook contact point (same alert shape as Alertmanager, plus extras). */
+export const grafanaPayloadSchema = z.object({
+  receiver: z.string().default(''),
+  status: z.enum(['firing', 'resolved']),
+  groupKey: z.string().min(1),
+  truncatedAlerts: z.number().int().min(0).default(0),
+  externalURL: z.string().default(''),
+  title: z.string().optional(),
+  alerts: z.array(
+    z.object({
+      status: z.enum(['firing', 'resolved']),
+      labels: labelSet,
+      annotations: labelSet.default({}),
+      startsAt: timestamp,
+      endsAt: timestamp.optional(),
+      generatorURL: z.string().default(''),
+      // Grafana 9+ sends it; older versions do not, and then the labels identify the alert.
+      fingerprint: z.string().optional(),
+      dashboardURL: z.string().optional(),
+      panelURL: z.string().optional(),
+      valueString: z.string().optional(),
+    }),
+  ),
+});
+export type GrafanaPayload = z.infer<typeof grafanaPayloadSchema>;
+
+/**
+ * The generic shape, for scripts and for staff logging a client-reported incident.
+ * Documented in the OpenAPI document.
+ */
+export const genericPayloadSchema = z.object({
+  summary: z.string().trim().min(1).max(500).describe('one line: what is wrong'),
+  description: z.string().max(20_000).optional(),
+  action: z.enum(['trigger', 'resolve']).default('trigger'),
+  dedupKey: z
+    .string()
+    .min(1)
+    .max(255)
+    .optional()
+    .describe('events with the same key update one alert; required to resolve'),
+  severity: z.union([z.enum(['critical', 'high', 'error', 'warning', 'info']), z.number().int().min(1).max(4)]).optional(),
+  urgency: z.enum(URGENCIES).optional(),
+  category: z.enum(CATEGORIES).optional(),
+  client: z.string().optional(),
+  service: z.string().optional(),
+  ci: z.string().optional(),
+  labels: labelSet.default({}),
+  source: z.enum(SOURCES).default('monitoring').describe('phone, email or portal for a client-reported incident'),
+  reportedBy: z.string().max(200).optional().describe('who reported it (client-reported incidents)'),
+  occurredAt: timestamp.optional(),
+  links: z.array(z.string().url()).max(20).default([]),
+}).refine((payload) => payload.action === 'trigger' || payload.dedupKey, { error: 'resolve needs the dedupKey of the alert to resolve', path: ['dedupKey'] });
+export type GenericPayload = z.infer<typeof genericPayloadSchema>;
+
+export interface NormalizedAlert {
+  fingerprint: string;
+  status: 'firing' | 'resolved';
+  startsAt: string;
+  endsAt: string | null;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  generatorUrl: string | null;
+}
+
+export interface NormalizedDelivery {
+  groupKey: string;
+  truncatedAlerts: number;
+  alerts: NormalizedAlert[];
+}
+
+/** Alertmanager sends endsAt "0001-01-01T00:00:00Z" for alerts without an end. */
+function realEnd(endsAt: string | undefined, status: 'firing' | 'resolved'): string | null {
+  if (!endsAt || endsAt.startsWith('0001-')) return null;
+  // A firing alert's endsAt is only Alertmanager's expected expiry, not an end.
+  return status === 'resolved' ? normalizeTimestamp(endsAt) : null;
+}
+
+/** One spelling per instant, so the same startsAt in different offsets is one identity. */
+function normalizeTimestamp(value: string): string {
+  return new Date(value).toISOString();
+}
+
+export function normalizeAlertmanager(payload: AlertmanagerPayload | GrafanaPayload): NormalizedDelivery {
+  return {
+    groupKey: payload.groupKey,
+    truncatedAlerts: payload.truncatedAlerts,
+    alerts: payload.alerts.map((alert) => ({
+      fingerprint: alert.fingerprint || fingerprintOf(alert.labels),
+      status: alert.status,
+      startsAt: normalizeTimestamp(alert.startsAt),
+      endsAt: realEnd(alert.endsAt, alert.status),
+      labels: alert.labels,
+      annotations: alert.annotations,
+      generatorUrl: alert.generatorURL || null,
+    })),
+  };
+}
+
+/**
+ * A generic event's identity is its dedup key and, when given, the time it occurred; a
+ * retried trigger without `occurredAt` updates the same alert instead of adding one.
+ */
+export function normalizeGeneric(payload: GenericPayload, receivedAt: Date): NormalizedDelivery {
+  const dedupKey = payload.dedupKey ?? `generated:${createHash('sha256').update(`${payload.summary}|${receivedAt.toISOString()}|${Math.random()}`).digest('hex').slice(0, 24)}`;
+  const labels: Record<string, string> = { ...payload.labels, alertname: payload.labels.alertname ?? payload.summary.slice(0, 120) };
+  if (payload.client) labels.client = payload.client;
+  if (payload.service) labels.service = payload.service;
+  if (payload.ci) labels.ci = payload.ci;
+  if (payload.severity !== undefined) labels.severity = String(payload.severity);
+  if (payload.urgency) labels.urgency = payload.urgency;
+  if (payload.category) labels.category = payload.category;
+  const annotations: Record<string, string> = { summary: payload.summary, source: payload.source };
+  if (payload.description) annotations.description = payload.description;
+  if (payload.reportedBy) annotations.reportedBy = payload.reportedBy;
+  if (payload.links.length) annotations.links = payload.links.join(' ');
+  const resolved = payload.action === 'resolve';
+  return {
+    groupKey: dedupKey,
+    truncatedAlerts: 0,
+    alerts: [
+      {
+        fingerprint: dedupKey,
+        status: resolved ? 'resolved' : 'firing',
+        startsAt: payload.occurredAt ? normalizeTimestamp(payload.occurredAt) : GENERIC_OPEN_OCCURRENCE,
+        endsAt: resolved ? receivedAt.toISOString() : null,
+        labels,
+        annotations,
+        generatorUrl: payload.links[0] ?? null,
+      },
+    ],
+  };
+}
+
+/** startsAt of generic alerts sent without `occurredAt`: one open occurrence per dedup key. */
+export const GENERIC_OPEN_OCCURRENCE = '1970-01-01T00:00:00.000Z';
+
+/** Stable fingerprint from a label set, for senders that do not provide one. */
+export function fingerprintOf(labels: Record<string, string>): string {
+  const canonical = Object.keys(labels)
+    .sort()
+    .map((key) => `${key}=${labels[key]}`)
+    .join('\u0000');
+  return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
+}

@@ -1,0 +1,92 @@
+import type { Alert } from '../alert-intake/intake-entities';
+import type { Incident, IncidentEvent } from './incident-entities';
+import { allowedTransitions, formatIncidentId, type IncidentState } from './incident-rules';
+
+/** Staff view of an incident. */
+export function presentIncident(incident: Incident) {
+  return {
+    id: formatIncidentId(incident.number),
+    number: incident.number,
+    title: incident.title,
+    description: incident.description,
+    clientId: incident.clientId,
+    serviceIds: incident.serviceIds,
+    ciIds: incident.ciIds,
+    severity: incident.severity,
+    urgency: incident.urgency,
+    priority: incident.priority,
+    priorityOverridden: incident.priorityOverridden,
+    category: incident.category,
+    state: incident.state,
+    allowedTransitions: allowedTransitions(incident.state as IncidentState),
+    source: incident.source,
+    reportedBy: incident.reportedBy,
+    impact: incident.impact,
+    alertname: incident.alertname,
+    reportedAt: incident.reportedAt.toISOString(),
+    createdAt: incident.createdAt.toISOString(),
+    updatedAt: incident.updatedAt.toISOString(),
+    acknowledgedAt: incident.acknowledgedAt?.toISOString() ?? null,
+    acknowledgedBy: incident.acknowledgedBy,
+    assignedUserId: incident.assignedUserId,
+    assignedTeam: incident.assignedTeam,
+    firstAssignedAt: incident.firstAssignedAt?.toISOString() ?? null,
+    mitigatedAt: incident.mitigatedAt?.toISOString() ?? null,
+    resolvedAt: incident.resolvedAt?.toISOString() ?? null,
+    resolutionSummary: incident.resolutionSummary,
+    closedAt: incident.closedAt?.toISOString() ?? null,
+    cancelledAt: incident.cancelledAt?.toISOString() ?? null,
+    alertsClearedAt: incident.alertsClearedAt?.toISOString() ?? null,
+    security: incident.security,
+    recurring: incident.recurring,
+    pirRequired: incident.pirRequired,
+    truncatedAlerts: incident.truncatedAlerts,
+    version: incident.version,
+  };
+}
+
+/**
+ * What a client's own contact may see: no alert labels, CI names, assignees or internal
+ * notes.
+ */
+export function presentIncidentForClient(incident: Incident, events: IncidentEvent[]) {
+  return {
+    id: formatIncidentId(incident.number),
+    title: incident.title,
+    clientId: incident.clientId,
+    serviceIds: incident.serviceIds,
+    severity: incident.severity,
+    priority: incident.priority,
+    state: incident.state,
+    reportedAt: incident.reportedAt.toISOString(),
+    resolvedAt: incident.resolvedAt?.toISOString() ?? null,
+    updates: events.filter((event) => event.visibility === 'public').map(presentEvent),
+  };
+}
+
+export function presentEvent(event: IncidentEvent) {
+  return {
+    id: event.id,
+    at: event.at.toISOString(),
+    type: event.type,
+    visibility: event.visibility,
+    actor: { type: event.actorType, id: event.actorId, name: event.actorName },
+    message: event.message,
+    data: event.data,
+  };
+}
+
+export function presentAlert(alert: Alert) {
+  return {
+    id: alert.id,
+    integration: alert.integration,
+    fingerprint: alert.fingerprint,
+    status: alert.status,
+    startsAt: alert.startsAt.toISOString(),
+    endsAt: alert.endsAt?.toISOString() ?? null,
+    labels: alert.labels,
+    annotations: alert.annotations,
+    generatorUrl: alert.generatorUrl,
+    truncatedAlerts: alert.truncatedAlerts,
+  };
+}

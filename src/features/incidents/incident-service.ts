@@ -1,0 +1,367 @@
+import { OptimisticLockError } from '@mikro-orm/core';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { parseDuration } from '../../config/config-schema';
+import type { ConfigStore } from '../../config/config-store';
+import type { Clock } from '../../platform/clock';
+import { ConflictError, NotFoundError, ValidationError } from '../../platform/errors';
+import type { EventBus } from '../../platform/event-bus';
+import type { Actor, AuditService } from '../audit/audit-service';
+import type { Principal } from '../auth/principal';
+import { UserSchema } from '../users/user-entities';
+import { AlertSchema } from '../alert-intake/intake-entities';
+import { canSeeIncident, isClientContact, visibilityFilter } from './incident-access';
+import { IncidentEventSchema, IncidentSchema, type Incident, type IncidentEvent } from './incident-entities';
+import type { IncidentMetrics } from './incident-metrics';
+import {
+  checkTransition,
+  type Category,
+  type IncidentState,
+  isOpen,
+  parseIncidentId,
+  type Priority,
+  priorityFor,
+  type Severity,
+  type Source,
+  type Urgency,
+  formatIncidentId,
+} from './incident-rules';
+import { addTimelineEvent, type TimelineEntry, type Visibility } from './incident-timeline';
+
+/** Fields recorded in the audit trail before and after each change. */
+export function auditSnapshot(incident: Incident) {
+  return {
+    state: incident.state,
+    severity: incident.severity,
+    urgency: incident.urgency,
+    priority: incident.priority,
+    category: incident.category,
+    clientId: incident.clientId,
+    assignedUserId: incident.assignedUserId,
+    assignedTeam: incident.assignedTeam,
+    acknowledgedAt: incident.acknowledgedAt?.toISOString() ?? null,
+    security: incident.security,
+  };
+}
+
+export interface NewIncident {
+  title: string;
+  description?: string;
+  clientId: string | null;
+  serviceIds: string[];
+  ciIds: string[];
+  severity: Severity;
+  urgency: Urgency;
+  category: Category;
+  source: Source;
+  reportedBy?: string | null;
+  impact?: string;
+  reportedAt: Date;
+  dedupKey?: string | null;
+  alertname?: string | null;
+  truncatedAlerts?: number;
+}
+
+export interface IncidentListQuery {
+  state?: IncidentState[];
+  client?: string;
+  service?: string;
+  severity?: number[];
+  priority?: string[];
+  category?: string[];
+  since?: Date;
+  open?: boolean;
+  limit: number;
+  offset: number;
+}
+
+export type IncidentService = ReturnType<typeof createIncidentService>;
+
+export function createIncidentService(deps: {
+  orm: MikroORM;
+  clock: Clock;
+  audit: AuditService;
+  configStore: ConfigStore;
+  bus: EventBus;
+  metrics: IncidentMetrics;
+}) {
+  const { orm, clock, audit, configStore, bus } = deps;
+
+  /**
+   * Creates an incident inside the caller's transaction: number, timeline entry, audit
+   * row, recurring check (INC-12). The caller publishes after commit.
+   */
+  async function createInTransaction(em: EntityManager, input: NewIncident, actor: Actor, extraTimeline: TimelineEntry[] = []): Promise<Incident> {
+    const now = clock.now();
+    const [{ nextval }] = await em.getConnection().execute<{ nextval: string }[]>("select nextval('incident_number_seq')", [], 'all', em.getTransactionContext());
+    const severity = input.severity;
+    const incident = em.create(IncidentSchema, {
+      number: Number(nextval),
+      title: input.title.slice(0, 500),
+      description: input.description ?? '',
+      clientId: input.clientId,
+      serviceIds: input.serviceIds,
+      ciIds: input.ciIds,
+      severity,
+      urgency: input.urgency,
+      priority: priorityFor(severity, input.urgency, configStore.current.priorityMatrix),
+      priorityOverridden: false,
+      category: input.category,
+      state: 'new',
+      source: input.source,
+      reportedBy: input.reportedBy ?? null,
+      impact: input.impact ?? '',
+      dedupKey: input.dedupKey ?? null,
+      alertname: input.alertname ?? null,
+      reportedAt: input.reportedAt,
+      createdAt: now,
+      updatedAt: now,
+      security: input.category === 'security',
+      recurring: false,
+      pirRequired: severity === 1,
+      truncatedAlerts: input.truncatedAlerts ?? 0,
+    });
+    await em.flush();
+    addTimelineEvent(em, incident, actor, {
+      type: 'incident.created',
+      message: `${formatIncidentId(incident.number)} logged from ${input.source}: Sev${severity} ${incident.priority}, ${input.category.replace(/_/g, ' ')}${input.clientId ? ` for ${input.clientId}` : ' (triage queue: client unknown)'}`,
+      data: { source: input.source, reportedBy: input.reportedBy ?? null, severity, urgency: input.urgency, priority: incident.priority },
+    }, now);
+    for (const entry of extraTimeline) addTimelineEvent(em, incident, actor, entry, now);
+    await flagIfRecurring(em, incident, actor, now);
+    audit.record(em, { actor, action: 'incident.created', entityType: 'incident', entityId: formatIncidentId(incident.number), clientId: incident.clientId, after: auditSnapshot(incident) });
+    deps.metrics.created.inc({ client: incident.clientId ?? 'triage', severity: String(severity), category: incident.category });
+    return incident;
+  }
+
+  /** The same client + service + alert (or CI) this many times within the window: recurring (INC-12). */
+  async function flagIfRecurring(em: EntityManager, incident: Incident, actor: Actor, now: Date): Promise<void> {
+    if (!incident.clientId) return;
+    const policy = configStore.current.incidents.recurring;
+    const since = new Date(now.getTime() - (parseDuration(policy.window) ?? 30 * 86_400_000));
+    const sameAlert = incident.alertname ? { alertname: incident.alertname, ...(incident.serviceIds.length ? { serviceIds: { $overlap: incident.serviceIds } } : {}) } : null;
+    const sameCi = incident.ciIds.length ? { ciIds: { $overlap: incident.ciIds } } : null;
+    const matchers = [sameAlert, sameCi].filter(Boolean) as Record<string, unknown>[];
+    if (matchers.length === 0) return;
+    const count = await em.count(IncidentSchema, { clientId: incident.clientId, reportedAt: { $gte: since }, $or: matchers });
+    if (count < policy.count) return;
+    incident.recurring = true;
+    incident.pirRequired = true;
+    addTimelineEvent(em, incident, actor, {
+      type: 'recurring.flagged',
+      message: `recurring: ${count} incidents like this for ${incident.clientId} within ${policy.window}; a post-incident review is required`,
+      data: { count, window: policy.window },
+    }, now);
+  }
+
+  async function loadVisible(em: EntityManager, idText: string, principal: Principal): Promise<Incident> {
+    const number = parseIncidentId(idText);
+    const incident = number === undefined ? null : await em.findOne(IncidentSchema, { number });
+    if (!incident || !canSeeIncident(principal, configStore.current, incident)) throw new NotFoundError(`no incident ${idText}`);
+    return incident;
+  }
+
+  /**
+   * Runs one staff action: load (with visibility), check the expected version, change,
+   * timeline + audit, commit, publish. A concurrent change makes the commit fail with 409.
+   */
+  async function mutate(
+    idText: string,
+    principal: Principal,
+    actor: Actor,
+    options: { expectedVersion?: number; requestId?: string; action: string },
+    change: (incident: Incident, em: EntityManager, now: Date) => Promise<TimelineEntry[]> | TimelineEntry[],
+  ): Promise<Incident> {
+    const em = orm.em.fork();
+    let eventIds: string[] = [];
+    let incident: Incident;
+    try {
+      incident = await em.transactional(async (tx) => {
+        const target = await loadVisible(tx, idText, principal);
+        if (options.expectedVersion !== undefined && options.expectedVersion !== target.version) {
+          throw new ConflictError(`the incident changed since you loaded it (version ${target.version}, you had ${options.expectedVersion}); reload and try again`, { current: target.version });
+        }
+        const before = auditSnapshot(target);
+        const now = clock.now();
+        const entries = await change(target, tx, now);
+        target.updatedAt = now;
+        const events = entries.map((entry) => addTimelineEvent(tx, target, actor, entry, now));
+        audit.record(tx, { actor, action: options.action, entityType: 'incident', entityId: formatIncidentId(target.number), clientId: target.clientId, before, after: auditSnapshot(target), requestId: options.requestId });
+        await tx.flush();
+        eventIds = events.map((event) => event.id);
+        return target;
+      });
+    } catch (error) {
+      if (error instanceof OptimisticLockError) throw new ConflictError('someone else changed the incident at the same moment; reload and try again');
+      throw error;
+    }
+    bus.emit('incident.changed', { incidentId: incident.id, number: incident.number, clientId: incident.clientId ?? null, kind: 'updated', eventIds });
+    return incident;
+  }
+
+  function applyState(incident: Incident, to: IncidentState, now: Date) {
+    incident.state = to;
+    if (to === 'mitigated') incident.mitigatedAt ??= now;
+    if (to === 'resolved') incident.resolvedAt = now;
+    if (to === 'closed') incident.closedAt = now;
+    if (to === 'cancelled') incident.cancelledAt = now;
+    if (to === 'investigating') {
+      // Re-opened: it is no longer resolved.
+      incident.resolvedAt = null;
+      incident.resolutionSummary = null;
+    }
+  }
+
+  return {
+    createInTransaction,
+    applyState,
+
+    async createManual(input: NewIncident, actor: Actor): Promise<Incident> {
+      const incident = await orm.em.fork().transactional(async (em) => {
+        const created = await createInTransaction(em, input, actor);
+        await em.flush();
+        return created;
+      });
+      bus.emit('incident.changed', { incidentId: incident.id, number: incident.number, clientId: incident.clientId ?? null, kind: 'created', eventIds: [] });
+      return incident;
+    },
+
+    async get(idText: string, principal: Principal) {
+      const em = orm.em.fork();
+      const incident = await loadVisible(em, idText, principal);
+      const [events, alerts] = await Promise.all([
+        em.find(IncidentEventSchema, { incident }, { orderBy: { id: 'asc' } }),
+        isClientContact(principal) ? Promise.resolve([]) : em.find(AlertSchema, { incident }, { orderBy: { id: 'asc' }, limit: 500 }),
+      ]);
+      const alertCounts = isClientContact(principal)
+        ? null
+        : await em.getConnection().execute<{ status: string; count: string }[]>('select status, count(*) from alert where incident_id = ? group by status', [incident.id]);
+      return { incident, events: events as IncidentEvent[], alerts, alertCounts };
+    },
+
+    async list(query: IncidentListQuery, principal: Principal) {
+      const em = orm.em.fork();
+      const where: Record<string, unknown> = { ...visibilityFilter(principal, configStore.current) };
+      if (query.state?.length) where.state = { $in: query.state };
+      else if (query.open) where.state = { $in: ['new', 'triaged', 'investigating', 'mitigated'] };
+      if (query.client) where.clientId = isClientContact(principal) && query.client !== principal.clientId ? '__none__' : query.client;
+      if (query.service) where.serviceIds = { $contains: [query.service] };
+      if (query.severity?.length) where.severity = { $in: query.severity };
+      if (query.priority?.length) where.priority = { $in: query.priority };
+      if (query.category?.length) where.category = { $in: query.category };
+      if (query.since) where.reportedAt = { $gte: query.since };
+      const [items, total] = await em.findAndCount(IncidentSchema, where, { orderBy: { reportedAt: 'desc', id: 'desc' }, limit: query.limit, offset: query.offset });
+      return { items, total };
+    },
+
+    acknowledge(idText: string, principal: Principal, actor: Actor, options: { expectedVersion?: number; requestId?: string } = {}) {
+      return mutate(idText, principal, actor, { ...options, action: 'incident.acknowledged' }, (incident, _em, now) => {
+        if (incident.acknowledgedAt) throw new ConflictError(`already acknowledged by ${incident.acknowledgedBy} at ${incident.acknowledgedAt.toISOString()}`);
+        if (!isOpen(incident.state as IncidentState)) throw new ConflictError(`cannot acknowledge a ${incident.state} incident`);
+        incident.acknowledgedAt = now;
+        incident.acknowledgedBy = actor.name;
+        const entries: TimelineEntry[] = [{ type: 'acknowledged', message: `acknowledged by ${actor.name}` }];
+        // Someone has taken it: work has started.
+        if (incident.state === 'new' || incident.state === 'triaged') {
+          entries.push({ type: 'state.changed', message: `${incident.state} -> investigating`, data: { from: incident.state, to: 'investigating' } });
+          applyState(incident, 'investigating', now);
+        }
+        return entries;
+      });
+    },
+
+    assign(idText: string, principal: Principal, actor: Actor, input: { user?: string; team?: string; expectedVersion?: number; requestId?: string }) {
+      return mutate(idText, principal, actor, { ...input, action: 'incident.assigned' }, async (incident, em, now) => {
+        const parts: string[] = [];
+        if (input.team !== undefined) {
+          if (!configStore.current.teams.some((team) => team.id === input.team)) throw new ValidationError('unknown team', [{ path: 'team', message: `no team "${input.team}" in the configuration` }]);
+          incident.assignedTeam = input.team;
+          parts.push(`team ${input.team}`);
+        }
+        if (input.user !== undefined) {
+          const user = /^\d+$/.test(input.user)
+            ? await em.findOne(UserSchema, { id: Number(input.user) })
+            : await em.findOne(UserSchema, { email: input.user.toLowerCase() });
+          if (!user || user.disabledAt) throw new ValidationError('unknown user', [{ path: 'user', message: `no active user "${input.user}"` }]);
+          incident.assignedUserId = user.id;
+          parts.push(`${user.name} <${user.email}>`);
+        }
+        incident.firstAssignedAt ??= now;
+        return [{ type: 'assigned', message: `assigned to ${parts.join(' and ')}`, data: { team: incident.assignedTeam, userId: incident.assignedUserId } }];
+      });
+    },
+
+    transition(idText: string, principal: Principal, actor: Actor, input: { to: IncidentState; reason?: string; resolutionSummary?: string; expectedVersion?: number; requestId?: string }) {
+      return mutate(idText, principal, actor, { ...input, action: `incident.${input.to}` }, (incident, _em, now) => {
+        const from = incident.state as IncidentState;
+        const check = checkTransition(from, input.to, { reason: input.reason, resolutionSummary: input.resolutionSummary, hasClient: incident.clientId !== null });
+        if (!check.ok) throw new ConflictError(check.reason, { from, to: input.to });
+        applyState(incident, input.to, now);
+        if (input.to === 'resolved') incident.resolutionSummary = input.resolutionSummary!.trim();
+        const detail = input.resolutionSummary ?? input.reason;
+        return [{ type: 'state.changed', message: `${from} -> ${input.to}${detail ? `: ${detail}` : ''}`, data: { from, to: input.to, reason: input.reason ?? null, resolutionSummary: input.resolutionSummary ?? null } }];
+      });
+    },
+
+    addNote(idText: string, principal: Principal, actor: Actor, input: { text: string; visibility: Visibility; requestId?: string }) {
+      return mutate(idText, principal, actor, { ...input, action: 'incident.note_added' }, () => [
+        { type: 'note', message: input.text, visibility: input.visibility },
+      ]);
+    },
+
+    setSeverity(idText: string, principal: Principal, actor: Actor, input: { severity: Severity; reason: string; expectedVersion?: number; requestId?: string }) {
+      return mutate(idText, principal, actor, { ...input, action: 'incident.severity_changed' }, (incident) => {
+        const from = incident.severity;
+        if (from === input.severity) throw new ConflictError(`severity is already ${from}`);
+        incident.severity = input.severity;
+        if (input.severity === 1) incident.pirRequired = true;
+        const entries: TimelineEntry[] = [{ type: 'severity.changed', message: `severity ${from} -> ${input.severity}: ${input.reason}`, data: { from, to: input.severity, reason: input.reason } }];
+        if (!incident.priorityOverridden) entries.push(...recomputePriority(incident));
+        return entries;
+      });
+    },
+
+    setUrgency(idText: string, principal: Principal, actor: Actor, input: { urgency: Urgency; reason: string; requestId?: string }) {
+      return mutate(idText, principal, actor, { ...input, action: 'incident.urgency_changed' }, (incident) => {
+        const from = incident.urgency;
+        incident.urgency = input.urgency;
+        const entries: TimelineEntry[] = [{ type: 'urgency.changed', message: `urgency ${from} -> ${input.urgency}: ${input.reason}`, data: { from, to: input.urgency } }];
+        if (!incident.priorityOverridden) entries.push(...recomputePriority(incident));
+        return entries;
+      });
+    },
+
+    setPriority(idText: string, principal: Principal, actor: Actor, input: { priority: Priority; reason: string; requestId?: string }) {
+      return mutate(idText, principal, actor, { ...input, action: 'incident.priority_overridden' }, (incident) => {
+        const from = incident.priority;
+        incident.priority = input.priority;
+        incident.priorityOverridden = true;
+        return [{ type: 'priority.changed', message: `priority ${from} -> ${input.priority} (override): ${input.reason}`, data: { from, to: input.priority, override: true, reason: input.reason } }];
+      });
+    },
+
+    setCategory(idText: string, principal: Principal, actor: Actor, input: { category: Category; reason?: string; requestId?: string }) {
+      return mutate(idText, principal, actor, { ...input, action: 'incident.category_changed' }, (incident) => {
+        const from = incident.category;
+        incident.category = input.category;
+        return [{ type: 'category.changed', message: `category ${from} -> ${input.category}${input.reason ? `: ${input.reason}` : ''}`, data: { from, to: input.category } }];
+      });
+    },
+
+    /** INC-14: hand the incident to security; from now on only admins and the security team see it. */
+    flagSecurity(idText: string, principal: Principal, actor: Actor, input: { reason: string; requestId?: string }) {
+      return mutate(idText, principal, actor, { ...input, action: 'incident.security_flagged' }, (incident) => {
+        if (incident.security) throw new ConflictError('already a security incident');
+        incident.security = true;
+        return [{ type: 'security.flagged', message: `escalated to a security incident: ${input.reason}; visible to the ${configStore.current.incidents.securityTeam} team and admins only`, data: { reason: input.reason } }];
+      });
+    },
+  };
+
+  function recomputePriority(incident: Incident): TimelineEntry[] {
+    const priority = priorityFor(incident.severity as Severity, incident.urgency as Urgency, configStore.current.priorityMatrix);
+    if (priority === incident.priority) return [];
+    const from = incident.priority;
+    incident.priority = priority;
+    return [{ type: 'priority.changed', message: `priority ${from} -> ${priority} (severity x urgency)`, data: { from, to: priority } }];
+  }
+}
