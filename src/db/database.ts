@@ -70,7 +70,9 @@ export async function createOrm(url: string, logger: Logger, poolSize = 10): Pro
     // global context by accident is a bug, so it throws.
     allowGlobalContext: false,
     pool: { min: 0, max: poolSize },
-    driverOptions: { connection: { application_name: 'incidentd' } },
+    // Fail fast when the database is away: a webhook answered 503 within seconds is
+    // retried by its sender; one left hanging for knex's default minute times out.
+    driverOptions: { acquireConnectionTimeout: 5000, connection: { application_name: 'incidentd', connectionTimeoutMillis: 3000 } },
     migrations: {
       migrationsList: migrations,
       tableName: 'mikro_orm_migrations',

@@ -75,7 +75,10 @@ describe('config/incidentd.yaml (the shipped example)', () => {
     });
     expect(config.database).toEqual({ embedded: { dataDir: './data', port: 54329 } });
     expect(config.logging.level).toBe('info');
-    expect(config.integrations).toEqual([{ name: 'alertmanager', type: 'alertmanager', token: 'dev-only-alertmanager-token-change-me' }]);
+    expect(config.integrations).toEqual([
+      { name: 'alertmanager', type: 'alertmanager', token: 'dev-only-alertmanager-token-change-me' },
+      { name: 'scripts', type: 'generic', token: 'dev-only-generic-token-change-me' },
+    ]);
   });
 
   it('describes the three clients as documented', () => {

@@ -8,6 +8,7 @@ import { createOrm, migrateToLatest } from '../../src/db/database';
 import type { Role } from '../../src/features/auth/roles';
 import { FakeClock } from '../../src/platform/clock';
 import { createLogger } from '../../src/platform/logger';
+import type { TcpProxy } from './tcp-proxy';
 import { createTestDatabase, type TestDatabase } from './test-database';
 
 export const REPO_ROOT = path.resolve(__dirname, '../..');
@@ -28,11 +29,21 @@ export interface TestApp {
 let userCounter = 0;
 
 /** A complete app on its own fresh database, built exactly as the daemon builds it. */
-export async function startTestApp(options: { configFile?: string; loginRateLimit?: { windowMs: number; limit: number } } = {}): Promise<TestApp> {
+export async function startTestApp(
+  options: { configFile?: string; loginRateLimit?: { windowMs: number; limit: number }; databaseProxy?: TcpProxy } = {},
+): Promise<TestApp> {
   const configFile = options.configFile ?? EXAMPLE_CONFIG;
   const db = await createTestDatabase();
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
-  const orm = await createOrm(db.url, logger, 5);
+  let url = db.url;
+  if (options.databaseProxy) {
+    const target = new URL(db.url);
+    await options.databaseProxy.start();
+    target.port = String(options.databaseProxy.port);
+    target.hostname = '127.0.0.1';
+    url = target.toString();
+  }
+  const orm = await createOrm(url, logger, 5);
   await migrateToLatest(orm, logger);
   const clock = new FakeClock('2026-03-02T10:00:00Z');
   const configStore = new ConfigStore(configFile, loadConfigOrThrow(configFile));

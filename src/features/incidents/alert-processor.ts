@@ -14,6 +14,7 @@ import { auditSnapshot, type IncidentService } from './incident-service';
 import { addTimelineEvent, type TimelineEntry } from './incident-timeline';
 
 const BATCH_SIZE = 500;
+const URGENCY_RANK: Record<Urgency, number> = { low: 0, medium: 1, high: 2 };
 const POLL_INTERVAL_MS = 1000;
 
 interface Group {
@@ -145,9 +146,9 @@ export function createAlertProcessor(deps: {
       entries.push({ type: 'alert.resolved', message: `${resolved.length} alert${resolved.length > 1 ? 's' : ''} resolved: ${summarize(resolved.map(({ route }) => route.alertname))}`, data: { alertIds: resolved.map(({ alert }) => alert.id) } });
     }
     const truncated = Math.max(0, ...group.alerts.map(({ alert }) => alert.truncatedAlerts));
-    if (truncated > incident.truncatedAlerts) {
+    if (truncated > 0 && (created || truncated > incident.truncatedAlerts)) {
       incident.truncatedAlerts = truncated;
-      entries.push({ type: 'alert.attached', message: `the sender truncated ${truncated} alerts of this group; not every alert is listed here` });
+      entries.push({ type: 'alert.attached', message: `the sender truncated ${truncated} alerts of this group; not every alert is listed here`, data: { truncatedAlerts: truncated } });
     }
 
     await em.flush();
@@ -174,23 +175,28 @@ export function createAlertProcessor(deps: {
     return em.count(AlertSchema, { incident, status: 'firing' });
   }
 
-  /** New alerts may widen the incident and raise its severity, never lower it. */
+  /** New alerts may widen the incident and raise its severity and urgency, never lower them. */
   function widen(incident: Incident, routes: RoutedAlert[]): TimelineEntry[] {
     const entries: TimelineEntry[] = [];
     incident.serviceIds = union([...incident.serviceIds, ...routes.flatMap((route) => route.serviceIds)]);
     incident.ciIds = union([...incident.ciIds, ...routes.flatMap((route) => route.ciIds)]);
-    const worst = Math.min(...routes.map((route) => route.severity)) as Severity;
-    if (worst < incident.severity) {
+    const worst = routes.reduce((a, b) => (b.severity < a.severity ? b : a));
+    if (worst.severity < incident.severity) {
       const from = incident.severity;
-      incident.severity = worst;
-      if (worst === 1) incident.pirRequired = true;
-      entries.push({ type: 'severity.changed', message: `severity raised ${from} -> ${worst} by a new alert`, data: { from, to: worst } });
-      if (!incident.priorityOverridden) {
-        const priority = priorityFor(worst, incident.urgency as Urgency, configStore.current.priorityMatrix);
-        if (priority !== incident.priority) {
-          entries.push({ type: 'priority.changed', message: `priority ${incident.priority} -> ${priority} (severity x urgency)`, data: { from: incident.priority, to: priority } });
-          incident.priority = priority;
-        }
+      incident.severity = worst.severity;
+      if (worst.severity === 1) incident.pirRequired = true;
+      entries.push({ type: 'severity.changed', message: `severity raised ${from} -> ${worst.severity} by a new alert`, data: { from, to: worst.severity } });
+    }
+    const urgency = routes.map((route) => route.urgency).reduce((a, b) => (URGENCY_RANK[b] > URGENCY_RANK[a] ? b : a), incident.urgency as Urgency);
+    if (urgency !== incident.urgency) {
+      entries.push({ type: 'urgency.changed', message: `urgency raised ${incident.urgency} -> ${urgency} by a new alert`, data: { from: incident.urgency, to: urgency } });
+      incident.urgency = urgency;
+    }
+    if (!incident.priorityOverridden) {
+      const priority = priorityFor(incident.severity as Severity, incident.urgency as Urgency, configStore.current.priorityMatrix);
+      if (priority !== incident.priority) {
+        entries.push({ type: 'priority.changed', message: `priority ${incident.priority} -> ${priority} (severity x urgency)`, data: { from: incident.priority, to: priority } });
+        incident.priority = priority;
       }
     }
     return entries;
