@@ -1,0 +1,95 @@
+import { createServer, type Server } from 'node:http';
+import { io as connect, type Socket } from 'socket.io-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { alertmanagerPayload, AM_TOKEN } from '../support/alert-payloads';
+import { startTestApp, type TestApp } from '../support/test-app';
+
+let t: TestApp;
+let server: Server;
+let base: string;
+const sockets: Socket[] = [];
+
+beforeAll(async () => {
+  t = await startTestApp();
+  server = createServer(t.app.express);
+  t.app.attachRealtime(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+});
+afterAll(async () => {
+  for (const socket of sockets) socket.close();
+  server?.closeAllConnections();
+  await new Promise((resolve) => server?.close(resolve));
+  await t?.close();
+});
+
+function open(token?: string): Socket {
+  const socket = connect(`${base}/staff`, { auth: token ? { token } : {}, transports: ['websocket'], reconnection: false });
+  sockets.push(socket);
+  return socket;
+}
+
+function connected(socket: Socket): Promise<void> {
+  return socket.connected ? Promise.resolve() : new Promise((resolve) => socket.once('connect', () => resolve()));
+}
+
+function connectError(socket: Socket): Promise<string> {
+  return new Promise((resolve, reject) => {
+    socket.once('connect_error', (error) => resolve(error.message));
+    socket.once('connect', () => reject(new Error('connected, but should have been refused')));
+  });
+}
+
+function nextEvent<T>(socket: Socket, event: string, matches: (payload: T) => boolean = () => true): Promise<T> {
+  return new Promise((resolve) => {
+    const handler = (payload: T) => {
+      if (!matches(payload)) return;
+      socket.off(event, handler);
+      resolve(payload);
+    };
+    socket.on(event, handler);
+  });
+}
+
+describe('staff socket namespace', () => {
+  it('refuses connections without a token, with a wrong token, and from client contacts', async () => {
+    expect(await connectError(open())).toBe('unauthenticated');
+    expect(await connectError(open('idt_wrong-token-00000000000000000000'))).toBe('unauthenticated');
+    expect(await connectError(open(await t.tokenFor('client_contact', { clientId: 'globex' })))).toBe('forbidden: staff only');
+  });
+
+  it('pushes incident changes to staff live, and per-incident rooms only to those allowed to see it', async () => {
+    const desk = open(await t.tokenFor('service_desk'));
+    await connected(desk);
+
+    const created = nextEvent<{ id: string; kind: string; clientId: string; severity: number }>(desk, 'incident.changed', (p) => p.kind === 'created');
+    await t.http.post('/api/v1/alerts/alertmanager').set('Authorization', `Bearer ${AM_TOKEN}`).send(alertmanagerPayload('{}:{alertname="LiveTest"}', [{ labels: { alertname: 'LiveTest', client: 'globex', severity: 'high' } }]));
+    const event = await created;
+    expect(event).toMatchObject({ kind: 'created', clientId: 'globex', severity: 2 });
+
+    const ack = await desk.emitWithAck('subscribe:incident', event.id);
+    expect(ack).toEqual({ ok: true, room: `incident:${event.id.slice(4)}` });
+    expect(await desk.emitWithAck('subscribe:incident', 'INC-999999')).toEqual({ ok: false, error: 'not_found' });
+
+    const updated = nextEvent<{ id: string; state: string }>(desk, 'incident.changed', (p) => p.id === event.id && p.state === 'investigating');
+    await t.http.post(`/api/v1/incidents/${event.id}/acknowledge`).set('Authorization', `Bearer ${await t.tokenFor('tier2')}`).send({});
+    expect((await updated).state).toBe('investigating');
+  });
+
+  it('does not tell staff outside the security team about security incidents', async () => {
+    const [deskToken, adminToken] = [await t.tokenFor('service_desk'), await t.tokenFor('admin')];
+    const desk = open(deskToken);
+    const admin = open(adminToken);
+    await Promise.all([desk, admin].map(connected));
+    const seenByDesk: string[] = [];
+    desk.on('incident.changed', (payload: { id: string }) => seenByDesk.push(payload.id));
+    const adminSaw = nextEvent<{ id: string; kind: string }>(admin, 'incident.changed', (p) => p.kind === 'created');
+
+    const created = await t.http.post('/api/v1/incidents').set('Authorization', `Bearer ${deskToken}`).send({ title: 'Ransomware note on file share', client: 'acme-health', severity: 1, source: 'phone', category: 'security' });
+    expect((await adminSaw).id).toBe(created.body.id);
+    // The desk socket got nothing; by now it would have (the admin's copy has arrived).
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(seenByDesk).not.toContain(created.body.id);
+    expect(await desk.emitWithAck('subscribe:incident', created.body.id)).toEqual({ ok: false, error: 'not_found' });
+  });
+});
