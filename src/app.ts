@@ -70,7 +70,11 @@ export async function createApp(deps: AppDependencies) {
   const reloadConfig = createConfigReloader({ configStore, orm, audit, logger, metrics });
   const bus = new EventBus();
   const incidents = createIncidentService({ orm, clock, audit, configStore, bus, metrics: createIncidentMetrics(metrics.registry, orm) });
-  const alertProcessor = createAlertProcessor({ orm, clock, configStore, incidents, audit, bus, logger });
+  const intakeMetrics = createIntakeMetrics(metrics.registry);
+  let intakeBusy = () => false;
+  const alertProcessor = createAlertProcessor({ orm, clock, configStore, incidents, audit, bus, logger, intakeBusy: () => intakeBusy() });
+  const intake = createIntakeRouter({ orm, configStore, clock, logger, metrics: intakeMetrics, onStored: () => alertProcessor.wake() });
+  intakeBusy = intake.busy;
 
   let shuttingDown = false;
   const app = express();
@@ -88,6 +92,13 @@ export async function createApp(deps: AppDependencies) {
       },
       // Probes and scrapes would drown the log.
       autoLogging: { ignore: (req) => ['/healthz', '/readyz', '/metrics'].includes(req.url ?? '') },
+      // Accepted alert webhooks are counted in metrics; logging each one at info level
+      // would cost more than storing it. Failures always stand out.
+      customLogLevel: (req, res, error) => {
+        if (error || res.statusCode >= 500) return 'error';
+        if (res.statusCode >= 400) return 'warn';
+        return req.url?.startsWith('/api/v1/alerts/') ? 'debug' : 'info';
+      },
     }),
   );
   app.use((req, res, next) => {
@@ -104,7 +115,7 @@ export async function createApp(deps: AppDependencies) {
 
   // Alert webhooks come before the user authentication and CSRF middleware: they carry
   // integration tokens, and user-token lookups would only slow the hot path down.
-  app.use('/api/v1/alerts', createIntakeRouter({ orm, configStore, clock, metrics: createIntakeMetrics(metrics.registry), onStored: () => alertProcessor.wake() }));
+  app.use('/api/v1/alerts', intake.router);
 
   app.use(express.json({ limit: config.server.bodyLimit }));
   app.use(express.urlencoded({ extended: false, limit: '100kb' }));

@@ -72,7 +72,7 @@ export function routeAlert(alert: AlertForRouting, config: IncidentdConfig, inte
     priority: priorityFor(severity, urgency, config.priorityMatrix),
     category: wanted.category ?? 'other',
     alertname,
-    title: firstText(alert.annotations.summary, alert.annotations.title, alert.annotations.description) ?? alertname,
+    title: alertTitle(alert.annotations) ?? alertname,
     notes,
   };
 }
@@ -137,6 +137,7 @@ function definedOnly<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-function firstText(...values: (string | undefined)[]): string | undefined {
-  return values.find((value) => typeof value === 'string' && value.trim() !== '')?.trim();
+/** The human title an alert carries, if any: summary, else title, else description. */
+export function alertTitle(annotations: Record<string, string>): string | undefined {
+  return [annotations.summary, annotations.title, annotations.description].find((text) => typeof text === 'string' && text.trim() !== '')?.trim();
 }

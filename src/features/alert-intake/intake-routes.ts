@@ -1,28 +1,23 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import express, { type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
-import type { z } from 'zod';
 import type { IntegrationConfig, IntegrationType } from '../../config/config-schema';
 import type { ConfigStore } from '../../config/config-store';
 import type { Clock } from '../../platform/clock';
+import type { Logger } from '../../platform/logger';
 import { AppError, UnauthenticatedError, UnavailableError, ValidationError } from '../../platform/errors';
 import { zodProblems } from '../../platform/http/api-router';
 import { secretsEqual } from '../users/credentials';
 import type { IntakeMetrics } from './intake-metrics';
-import { storeDelivery } from './intake-store';
-import {
-  alertmanagerPayloadSchema,
-  genericPayloadSchema,
-  grafanaPayloadSchema,
-  normalizeAlertmanager,
-  normalizeGeneric,
-  type NormalizedDelivery,
-} from './payloads';
+import { createIntakeBatcher } from './intake-batcher';
+import { storeGenericDelivery } from './intake-store';
+import { alertmanagerPayloadSchema, genericPayloadSchema, grafanaPayloadSchema, normalizeGeneric } from './payloads';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
     interface Request {
       integration?: IntegrationConfig;
+      rawBody?: Buffer;
     }
   }
 }
@@ -50,11 +45,13 @@ export function createIntakeRouter(deps: {
   configStore: ConfigStore;
   clock: Clock;
   metrics: IntakeMetrics;
+  logger: Logger;
   onStored: () => void;
 }) {
   const { orm, configStore, clock, metrics } = deps;
   const router = express.Router();
   const server = configStore.current.server;
+  const batcher = createIntakeBatcher({ orm, clock, logger: deps.logger });
   let inFlight = 0;
 
   // Load shedding: a sender that gets 503 retries later; one that waits forever times out.
@@ -78,27 +75,65 @@ export function createIntakeRouter(deps: {
     next();
   };
 
-  const json = express.json({ limit: server.intakeBodyLimit, type: () => true });
+  // Keeps the raw text too: it is stored as received, without serialising it again.
+  const json = express.json({
+    limit: server.intakeBodyLimit,
+    type: () => true,
+    verify: (req, _res, buffer) => {
+      (req as Request).rawBody = buffer;
+    },
+  });
 
-  const accept = <S extends z.ZodType>(kind: 'alertmanager' | 'grafana' | 'generic', schema: S, normalize: (payload: z.infer<S>, receivedAt: Date) => NormalizedDelivery): RequestHandler =>
+  /** Validate, commit, answer: 202 only once the webhook and its alerts are in the database. */
+  const accepted = (req: Request, res: express.Response, result: { deliveryId: string; changed: number }, statuses: string[], truncatedAlerts: number, stopTimer: () => void) => {
+    stopTimer();
+    const integration = req.integration!;
+    for (const status of statuses) metrics.alertsReceived.inc({ integration: integration.name, status });
+    deps.onStored();
+    res.status(202).json({ status: 'accepted', deliveryId: result.deliveryId, alerts: statuses.length, changed: result.changed, truncatedAlerts });
+  };
+
+  const acceptAlertmanagerShape = (kind: 'alertmanager' | 'grafana', schema: typeof alertmanagerPayloadSchema | typeof grafanaPayloadSchema): RequestHandler =>
     async (req, res) => {
       const stopTimer = metrics.ingestSeconds.startTimer();
       const parsed = schema.safeParse(req.body);
       if (!parsed.success) throw new ValidationError(`not a valid ${kind} webhook payload`, zodProblems(parsed.error));
-      const integration = req.integration!;
-      const receivedAt = clock.now();
-      const delivery = normalize(parsed.data, receivedAt);
-      const resolveByKey = kind === 'generic' && (parsed.data as { action?: string }).action === 'resolve';
-      const result = await storeDelivery(orm, { integration: integration.name, kind, receivedAt, rawPayload: req.body, delivery, allowRefire: kind === 'generic', resolveByKey });
-      stopTimer();
-      for (const alert of delivery.alerts) metrics.alertsReceived.inc({ integration: integration.name, status: alert.status });
-      deps.onStored();
-      res.status(202).json({ status: 'accepted', deliveryId: result.deliveryId, alerts: delivery.alerts.length, changed: result.changed, truncatedAlerts: delivery.truncatedAlerts });
+      const payload = parsed.data;
+      const result = await batcher.store({
+        integration: req.integration!.name,
+        kind,
+        receivedAt: clock.now(),
+        rawPayload: req.rawBody!.toString('utf8'),
+        groupKey: payload.groupKey,
+        truncatedAlerts: payload.truncatedAlerts,
+        alertCount: payload.alerts.length,
+      });
+      accepted(req, res, result, payload.alerts.map((alert) => alert.status), payload.truncatedAlerts, stopTimer);
     };
 
-  router.post('/alertmanager', authenticate('alertmanager'), json, accept('alertmanager', alertmanagerPayloadSchema, normalizeAlertmanager));
-  router.post('/grafana', authenticate('grafana'), json, accept('grafana', grafanaPayloadSchema, normalizeAlertmanager));
-  router.post('/generic', authenticate('generic'), json, accept('generic', genericPayloadSchema, normalizeGeneric));
+  const acceptGeneric: RequestHandler = async (req, res) => {
+    const stopTimer = metrics.ingestSeconds.startTimer();
+    const parsed = genericPayloadSchema.safeParse(req.body);
+    if (!parsed.success) throw new ValidationError('not a valid generic alert payload', zodProblems(parsed.error));
+    const receivedAt = clock.now();
+    const alert = normalizeGeneric(parsed.data, receivedAt);
+    const result = await storeGenericDelivery(orm, {
+      integration: req.integration!.name,
+      kind: 'generic',
+      receivedAt,
+      rawPayload: req.rawBody!.toString('utf8'),
+      groupKey: alert.fingerprint,
+      truncatedAlerts: 0,
+      alertCount: 1,
+      alert,
+      resolveByKey: parsed.data.action === 'resolve',
+    });
+    accepted(req, res, result, [alert.status], 0, stopTimer);
+  };
+
+  router.post('/alertmanager', authenticate('alertmanager'), json, acceptAlertmanagerShape('alertmanager', alertmanagerPayloadSchema));
+  router.post('/grafana', authenticate('grafana'), json, acceptAlertmanagerShape('grafana', grafanaPayloadSchema));
+  router.post('/generic', authenticate('generic'), json, acceptGeneric);
 
   // Count every rejection by reason, then let the app's error handler answer.
   const countRejections: ErrorRequestHandler = (error, _req, _res, next) => {
@@ -106,7 +141,11 @@ export function createIntakeRouter(deps: {
     next(error);
   };
   router.use(countRejections);
-  return router;
+  return {
+    router,
+    /** Webhooks are being received right now. */
+    busy: () => inFlight > 0,
+  };
 }
 
 function rejectionReason(error: unknown): string {

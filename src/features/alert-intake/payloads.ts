@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { CATEGORIES, SOURCES, URGENCIES } from '../incidents/incident-rules';
 
@@ -99,46 +99,13 @@ export interface NormalizedAlert {
   generatorUrl: string | null;
 }
 
-export interface NormalizedDelivery {
-  groupKey: string;
-  truncatedAlerts: number;
-  alerts: NormalizedAlert[];
-}
-
-/** Alertmanager sends endsAt "0001-01-01T00:00:00Z" for alerts without an end. */
-function realEnd(endsAt: string | undefined, status: 'firing' | 'resolved'): string | null {
-  if (!endsAt || endsAt.startsWith('0001-')) return null;
-  // A firing alert's endsAt is only Alertmanager's expected expiry, not an end.
-  return status === 'resolved' ? normalizeTimestamp(endsAt) : null;
-}
-
-/** One spelling per instant, so the same startsAt in different offsets is one identity. */
-function normalizeTimestamp(value: string): string {
-  return new Date(value).toISOString();
-}
-
-export function normalizeAlertmanager(payload: AlertmanagerPayload | GrafanaPayload): NormalizedDelivery {
-  return {
-    groupKey: payload.groupKey,
-    truncatedAlerts: payload.truncatedAlerts,
-    alerts: payload.alerts.map((alert) => ({
-      fingerprint: alert.fingerprint || fingerprintOf(alert.labels),
-      status: alert.status,
-      startsAt: normalizeTimestamp(alert.startsAt),
-      endsAt: realEnd(alert.endsAt, alert.status),
-      labels: alert.labels,
-      annotations: alert.annotations,
-      generatorUrl: alert.generatorURL || null,
-    })),
-  };
-}
-
 /**
  * A generic event's identity is its dedup key and, when given, the time it occurred; a
  * retried trigger without `occurredAt` updates the same alert instead of adding one.
  */
-export function normalizeGeneric(payload: GenericPayload, receivedAt: Date): NormalizedDelivery {
-  const dedupKey = payload.dedupKey ?? `generated:${createHash('sha256').update(`${payload.summary}|${receivedAt.toISOString()}|${Math.random()}`).digest('hex').slice(0, 24)}`;
+export function normalizeGeneric(payload: GenericPayload, receivedAt: Date): NormalizedAlert {
+  // Without a key every trigger is its own alert (and cannot be resolved by key later).
+  const dedupKey = payload.dedupKey ?? `generated:${randomUUID()}`;
   const labels: Record<string, string> = { ...payload.labels, alertname: payload.labels.alertname ?? payload.summary.slice(0, 120) };
   if (payload.client) labels.client = payload.client;
   if (payload.service) labels.service = payload.service;
@@ -152,30 +119,15 @@ export function normalizeGeneric(payload: GenericPayload, receivedAt: Date): Nor
   if (payload.links.length) annotations.links = payload.links.join(' ');
   const resolved = payload.action === 'resolve';
   return {
-    groupKey: dedupKey,
-    truncatedAlerts: 0,
-    alerts: [
-      {
-        fingerprint: dedupKey,
-        status: resolved ? 'resolved' : 'firing',
-        startsAt: payload.occurredAt ? normalizeTimestamp(payload.occurredAt) : GENERIC_OPEN_OCCURRENCE,
-        endsAt: resolved ? receivedAt.toISOString() : null,
-        labels,
-        annotations,
-        generatorUrl: payload.links[0] ?? null,
-      },
-    ],
+    fingerprint: dedupKey,
+    status: resolved ? 'resolved' : 'firing',
+    startsAt: payload.occurredAt ? new Date(payload.occurredAt).toISOString() : GENERIC_OPEN_OCCURRENCE,
+    endsAt: resolved ? receivedAt.toISOString() : null,
+    labels,
+    annotations,
+    generatorUrl: payload.links[0] ?? null,
   };
 }
 
 /** startsAt of generic alerts sent without `occurredAt`: one open occurrence per dedup key. */
 export const GENERIC_OPEN_OCCURRENCE = '1970-01-01T00:00:00.000Z';
-
-/** Stable fingerprint from a label set, for senders that do not provide one. */
-export function fingerprintOf(labels: Record<string, string>): string {
-  const canonical = Object.keys(labels)
-    .sort()
-    .map((key) => `${key}=${labels[key]}`)
-    .join('\u0000');
-  return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
-}
