@@ -131,7 +131,7 @@ export async function createApp(deps: AppDependencies) {
     if (!req.principal) throw new UnauthenticatedError();
     if (!req.principal.roles.includes('admin')) throw new ForbiddenError('reloading the configuration needs the admin role');
     const result = await reloadConfig(actorOf(req.principal), String(req.id));
-    if (result.ok) res.json({ status: 'reloaded' });
+    if (result.ok) res.json({ status: 'reloaded', restartRequired: result.restartRequired });
     else res.status(400).json(errorBody('invalid_config', 'the new configuration is invalid; the previous one stays in force', result.problems));
   });
 

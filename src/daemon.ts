@@ -1,15 +1,19 @@
 import { createServer, type Server } from 'node:http';
-import type { Socket } from 'node:net';
 import { createApp, type App } from './app';
 import { ConfigStore } from './config/config-store';
 import type { IncidentdConfig } from './config/config-schema';
 import { openDatabase, migrateToLatest, type Database } from './db/database';
 import { SYSTEM_ACTOR } from './features/audit/audit-service';
 import { systemClock, type Clock } from './platform/clock';
+import { ConflictError } from './platform/errors';
 import { createLogger, type Logger } from './platform/logger';
 
-export const SHUTDOWN_GRACE_MS = 10_000;
+/** SIGTERM to exit, at most: requests drain for 8 s, the rest closes in what is left. */
+export const SHUTDOWN_DEADLINE_MS = 10_000;
+const HTTP_DRAIN_MS = 8_000;
 export const INITIAL_ADMIN_EMAIL = 'admin@incidentd.local';
+// Any fixed number: every daemon sharing a database serialises its start-up on it.
+const STARTUP_LOCK_KEY = 48_151_623;
 
 export interface DaemonOptions {
   configFile: string;
@@ -25,6 +29,7 @@ export interface RunningDaemon {
   app: App;
   db: Database;
   server: Server;
+  logger: Logger;
   url: string;
   shutdown(reason: string): Promise<void>;
 }
@@ -37,17 +42,24 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
   const clock = options.clock ?? systemClock;
 
-  const db = await openDatabase({ url: env.DATABASE_URL || config.database.url, embedded: config.database.embedded, logger });
+  const db = await openDatabase({ url: env.DATABASE_URL || config.database.url, embedded: config.database.embedded, logger, ownsEmbeddedServer: true });
   let app: App;
   try {
-    await migrateToLatest(db.orm, logger);
     const configStore = new ConfigStore(options.configFile, config, env);
-    app = await createApp({ configStore, orm: db.orm, clock, logger });
-    await createInitialAdmin(app, print);
+    // Two daemons starting on one database: one migrates and creates the first admin, the
+    // other waits for the lock and then finds everything done.
+    app = await db.orm.em.getConnection().getKnex().transaction(async (lock) => {
+      await lock.raw('select pg_advisory_xact_lock(?)', [STARTUP_LOCK_KEY]);
+      await migrateToLatest(db.orm, logger);
+      const built = await createApp({ configStore, orm: db.orm, clock, logger });
+      await createInitialAdmin(built, print);
+      return built;
+    });
   } catch (error) {
     await db.close();
     throw error;
   }
+  warnAboutExampleSecrets(config, logger);
 
   const server = createServer(app.express);
   const io = app.attachRealtime(server);
@@ -81,48 +93,58 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       app.beginShutdown();
       // socket.io keeps long-lived connections open; close them so the HTTP server can finish.
       io.disconnectSockets(true);
-      await closeServer(server, SHUTDOWN_GRACE_MS, logger);
+      await closeServer(server, HTTP_DRAIN_MS, logger);
       await app.services.alertProcessor.stop();
       await db.close();
       logger.info('shutdown complete');
     })();
     return stopping;
   };
-  return { app, db, server, url, shutdown };
+  return { app, db, server, logger, url, shutdown };
 }
 
 /**
  * Stops accepting connections and waits for in-flight requests; idle keep-alive
- * connections are closed at once, anything still running after the grace period is cut.
+ * connections are closed at once, anything still running after `drainMs` is cut.
  */
-async function closeServer(server: Server, graceMs: number, logger: Logger): Promise<void> {
-  const sockets = new Set<Socket>();
-  server.on('connection', (socket) => sockets.add(socket));
+async function closeServer(server: Server, drainMs: number, logger: Logger): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
   const idleSweep = setInterval(() => server.closeIdleConnections(), 250);
   const timer = setTimeout(() => {
-    logger.warn('grace period over; closing remaining connections');
+    logger.warn('drain time over; closing remaining connections');
     server.closeAllConnections();
-  }, graceMs);
+  }, drainMs);
   await closed;
   clearInterval(idleSweep);
   clearTimeout(timer);
 }
 
-/** On an empty database, creates the first admin and prints its one-time credentials. */
+/**
+ * On an empty database, creates the first admin and prints its one-time password (it
+ * must be changed at the first sign-in). No API token is printed: start-up output ends
+ * up in log collectors, and a token there would stay valid.
+ */
 async function createInitialAdmin(app: App, print: (line: string) => void): Promise<void> {
   if ((await app.services.users.countUsers()) > 0) return;
   try {
     const admin = await app.services.users.addUser({ name: 'Administrator', email: INITIAL_ADMIN_EMAIL, roles: ['admin'] }, SYSTEM_ACTOR);
     print('');
-    print('First start: created the administrator account. These credentials are shown only once:');
+    print('First start: created the administrator account. Its one-time password is shown only once:');
     print(`  email:     ${admin.email}`);
     print(`  password:  ${admin.password}`);
-    print(`  API token: ${admin.token}`);
+    print(`Sign in and choose a new password; for an API token run: npx incidentd token rotate ${admin.email}`);
     print('');
   } catch (error) {
     // Another replica created it at the same moment: fine.
-    if ((error as { status?: number }).status !== 409) throw error;
+    if (!(error instanceof ConflictError)) throw error;
+  }
+}
+
+function warnAboutExampleSecrets(config: IncidentdConfig, logger: Logger): void {
+  for (const integration of config.integrations) {
+    if (integration.token.startsWith('dev-only-')) {
+      logger.warn({ integration: integration.name }, `integration "${integration.name}" uses the example configuration's development token; set its token from the environment before exposing incidentd`);
+    }
   }
 }

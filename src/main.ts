@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { formatProblem, loadConfigFile } from './config/load-config';
-import { startDaemon } from './daemon';
+import { SHUTDOWN_DEADLINE_MS, startDaemon } from './daemon';
 
 export const DEFAULT_CONFIG_FILE = 'config/incidentd.yaml';
 
@@ -15,9 +15,15 @@ export async function main(configFile = process.env.INCIDENTD_CONFIG || DEFAULT_
   const daemon = await startDaemon({ configFile: file, config: loaded.config });
 
   process.on('SIGHUP', () => {
-    void daemon.app.reloadConfig({ type: 'system', name: 'SIGHUP' });
+    // A failed reload (database away for the audit row) must not take the daemon down.
+    daemon.app.reloadConfig({ type: 'system', name: 'SIGHUP' }).catch((error) => daemon.logger.error({ err: error }, 'configuration reload failed; the previous configuration stays in force'));
   });
   const stop = (signal: string) => {
+    // Whatever hangs, the process is gone within the deadline.
+    setTimeout(() => {
+      process.stderr.write('incidentd: shutdown took longer than 10 s; exiting\n');
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS).unref();
     daemon.shutdown(signal).then(
       () => process.exit(0),
       (error) => {

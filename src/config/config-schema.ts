@@ -237,8 +237,12 @@ export const serverSchema = z.strictObject({
   port: portSchema.default(8080),
   /** URL users reach incidentd at; used to build links in e-mails and notifications. */
   publicUrl: httpUrlSchema.default('http://127.0.0.1:8080'),
-  /** Trust X-Forwarded-* headers (set when running behind a reverse proxy). */
-  trustProxy: flagSchema.default(false),
+  /**
+   * Behind reverse proxies: the number of proxies in front of incidentd, whose
+   * X-Forwarded-For entries are trusted (client addresses drive the sign-in rate limit).
+   * `true` trusts every entry, which a client can forge: prefer the count.
+   */
+  trustProxy: z.union([flagSchema, z.number().int().min(1)], { error: 'expected false, true or the number of trusted proxies (e.g. 1)' }).default(false),
   /** Mark session cookies Secure (set when served over HTTPS). */
   secureCookies: flagSchema.default(false),
   /** Maximum request body size for the API and forms, e.g. "512kb" or "1mb". */

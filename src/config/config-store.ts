@@ -1,15 +1,11 @@
-import { EventEmitter } from 'node:events';
 import type { IncidentdConfig } from './config-schema';
 import { loadConfigFile, type ConfigProblem } from './load-config';
 
-export type ReloadResult = { ok: true } | { ok: false; problems: ConfigProblem[] };
-
 /**
  * Holds the configuration in force. Features read `current` when they need it (never
- * copy it at start-up), so a reload takes effect everywhere at once. An invalid new file
- * is refused and the old configuration stays.
+ * copy it at start-up), so a reload takes effect everywhere at once.
  */
-export class ConfigStore extends EventEmitter<{ reloaded: [IncidentdConfig] }> {
+export class ConfigStore {
   private config: IncidentdConfig;
 
   constructor(
@@ -17,7 +13,6 @@ export class ConfigStore extends EventEmitter<{ reloaded: [IncidentdConfig] }> {
     initial: IncidentdConfig,
     private readonly env: NodeJS.ProcessEnv = process.env,
   ) {
-    super();
     this.config = initial;
   }
 
@@ -25,11 +20,12 @@ export class ConfigStore extends EventEmitter<{ reloaded: [IncidentdConfig] }> {
     return this.config;
   }
 
-  reload(): ReloadResult {
-    const result = loadConfigFile(this.file, this.env);
-    if (!result.ok) return { ok: false, problems: result.problems };
-    this.config = result.config;
-    this.emit('reloaded', this.config);
-    return { ok: true };
+  /** Reads and validates the file again without applying it. */
+  readFile(): { ok: true; config: IncidentdConfig } | { ok: false; problems: ConfigProblem[] } {
+    return loadConfigFile(this.file, this.env);
+  }
+
+  replace(config: IncidentdConfig): void {
+    this.config = config;
   }
 }

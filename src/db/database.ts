@@ -5,8 +5,6 @@ import { startEmbeddedPostgres } from './embedded-postgres';
 import { entities } from './entities';
 import { migrations } from './migrations';
 
-export type Orm = MikroORM;
-
 export interface Database {
   orm: MikroORM;
   /** Where the data lives, for start-up messages; never contains a password. */
@@ -19,6 +17,8 @@ export interface DatabaseOptions {
   url?: string;
   embedded: { dataDir: string; port: number };
   logger: Logger;
+  /** The daemon owns an embedded server it finds running (stops it at exit); the CLI only borrows it. */
+  ownsEmbeddedServer?: boolean;
   poolSize?: number;
 }
 
@@ -39,7 +39,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   if (url) {
     description = describeUrl(url);
   } else {
-    const embedded = await startEmbeddedPostgres({ ...options.embedded, logger: options.logger });
+    const embedded = await startEmbeddedPostgres({ ...options.embedded, logger: options.logger, owner: options.ownsEmbeddedServer ?? false });
     url = embedded.url;
     stopEmbedded = embedded.stop;
     description = `embedded PostgreSQL at 127.0.0.1:${options.embedded.port}, data in ${options.embedded.dataDir}`;

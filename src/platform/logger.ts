@@ -3,19 +3,35 @@ import pino, { type Logger } from 'pino';
 export type { Logger };
 
 /**
- * Paths that may carry secrets. pino replaces them before a line is written, so a
- * token or password never reaches the log, whatever a caller passes in.
+ * Paths that may carry secrets, at the depths callers use. pino replaces them before a
+ * line is written. (pino's wildcards match one level each, hence the repetition.)
  */
+const SECRET_KEYS = ['password', 'passwordHash', 'token', 'secret', 'authorization', 'cookie'];
 const REDACTED_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
   'res.headers["set-cookie"]',
-  '*.password',
-  '*.token',
-  '*.secret',
-  '*.passwordHash',
   'config.integrations[*].token',
+  ...SECRET_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${key}`]),
 ];
+
+/**
+ * Database errors from the ORM carry the whole SQL statement with its values in their
+ * message (a webhook's payload, a password hash). Logs keep the database's own message.
+ */
+function serializeError(error: unknown) {
+  const serialized = pino.stdSerializers.err(error as Error) as unknown as Record<string, unknown>;
+  if (!serialized || typeof serialized.message !== 'string') return serialized;
+  const message = serialized.message;
+  if (/^\s*(with|insert|update|select|delete)\s/i.test(message) && message.includes(' - ')) {
+    serialized.message = `database error: ${message.slice(message.lastIndexOf(' - ') + 3)}`;
+    if (typeof serialized.stack === 'string') serialized.stack = serialized.stack.split('\n').filter((line) => line.trimStart().startsWith('at ')).join('\n');
+  }
+  delete serialized.sql;
+  delete serialized.params;
+  delete serialized.query;
+  return serialized;
+}
 
 export function createLogger(level: string = 'info', destination?: pino.DestinationStream): Logger {
   return pino(
@@ -23,6 +39,7 @@ export function createLogger(level: string = 'info', destination?: pino.Destinat
       level,
       base: { service: 'incidentd' },
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+      serializers: { err: serializeError, error: serializeError },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     destination,

@@ -146,6 +146,15 @@ describe('bad requests', () => {
     expect(paths).toEqual(['limit', 'since']);
   });
 
+  it('answers 4xx, never 500, for input the HTTP stack refuses', async () => {
+    const undecodable = await t.http.get('/api/v1/clients/%E0%A4%A').set(bearer(adminToken));
+    expect(undecodable.status).toBe(400);
+    const manyFields = await t.http.post('/login').type('form').send(Array.from({ length: 1500 }, (_, i) => `f${i}=x`).join('&'));
+    expect(manyFields.status).toBe(413);
+    const hugeId = await t.http.get('/api/v1/audit?after=99999999999999999999999').set(bearer(adminToken));
+    expect(hugeId.status).toBe(400);
+  });
+
   it('sets security headers', async () => {
     const res = await t.http.get('/healthz');
     expect(res.headers['x-content-type-options']).toBe('nosniff');

@@ -1,5 +1,6 @@
 import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { writeConfig } from '../support/daemon-process';
 import { startTestApp, type TestApp } from '../support/test-app';
 
 let t: TestApp;
@@ -123,6 +124,31 @@ describe('browser sign-in', () => {
     expect(statuses).toEqual([401, 401, 401, 429, 429]);
     const metrics = await limited.http.get('/metrics');
     expect(metrics.text).toMatch(/incidentd_login_attempts_total\{result="rate_limited"\} 2/);
+  });
+
+  it('limits guesses per account too, whatever address they come from', async () => {
+    // Behind one trusted proxy, each guess seems to come from another address.
+    const proxied = await startTestApp({ loginRateLimit: { windowMs: 60_000, limit: 3 }, configFile: writeConfig({ server: { trustProxy: 1 } }) });
+    onTestFinished(() => proxied.close());
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      const browser = supertest.agent(proxied.app.express);
+      const page = await browser.get('/login').set('X-Forwarded-For', `203.0.113.${i}`);
+      const res = await browser.post('/login').set('X-Forwarded-For', `203.0.113.${i}`).type('form').send({ email, password: `guess ${i}`, _csrf: csrfFrom(page.text) });
+      statuses.push(res.status);
+    }
+    expect(statuses).toEqual([401, 401, 401, 429, 429]);
+  });
+
+  it('does not count successful sign-ins against the limit', async () => {
+    const limited = await startTestApp({ loginRateLimit: { windowMs: 60_000, limit: 2 } });
+    onTestFinished(() => limited.close());
+    const bob = await limited.app.services.users.addUser({ name: 'Bob', email: 'bob@test.example', roles: ['tier2'] }, { type: 'system', name: 'test' });
+    for (let i = 0; i < 4; i += 1) {
+      const browser = supertest.agent(limited.app.express);
+      const page = await browser.get('/login');
+      expect((await browser.post('/login').type('form').send({ email: 'bob@test.example', password: bob.password, _csrf: csrfFrom(page.text) })).status).toBe(303);
+    }
   });
 
   it('escapes what a person typed when the page is shown again', async () => {

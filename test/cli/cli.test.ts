@@ -1,8 +1,10 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXAMPLE_CONFIG, REPO_ROOT } from '../support/test-app';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
@@ -25,6 +27,18 @@ async function incidentd(args: string[]): Promise<{ code: number; stdout: string
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };
     return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+async function activeTokenOwner(token: string): Promise<string | null> {
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  try {
+    const hash = createHash('sha256').update(token).digest('hex');
+    const rows = await client.query('select u.email from api_token t join app_user u on u.id = t.user_id where t.token_hash = $1 and t.revoked_at is null', [hash]);
+    return rows.rows[0]?.email ?? null;
+  } finally {
+    await client.end();
   }
 }
 
@@ -84,6 +98,8 @@ describe('incidentd user and token commands', () => {
     expect(created).toMatchObject({ name: 'Alice Example', email: 'alice@msp.example', role: 'incident_manager' });
     expect(created.password).toHaveLength(20);
     expect(created.token).toMatch(/^idt_/);
+    // Stored as a hash only, active, and of this user.
+    expect(await activeTokenOwner(created.token)).toBe('alice@msp.example');
   });
 
   it('binds a client contact to a client and refuses unknown roles', async () => {
@@ -103,9 +119,13 @@ describe('incidentd user and token commands', () => {
     expect(users.map((u: { email: string }) => u.email)).toEqual(expect.arrayContaining(['alice@msp.example', 'carol@northwind.example']));
     expect(users.find((u: { email: string }) => u.email === 'carol@northwind.example').clientId).toBe('northwind');
 
+    const before = (await run(process.execPath, [path.join(REPO_ROOT, 'bin/incidentd.js'), 'token', 'rotate', 'alice@msp.example', '--json'], { env: { ...process.env, DATABASE_URL: db.url, INCIDENTD_CONFIG: EXAMPLE_CONFIG } })).stdout;
     const rotated = await incidentd(['token', 'rotate', 'alice@msp.example', '--json']);
     expect(rotated.code).toBe(0);
-    expect(JSON.parse(rotated.stdout).token).toMatch(/^idt_/);
+    const newToken = JSON.parse(rotated.stdout).token;
+    expect(await activeTokenOwner(newToken)).toBe('alice@msp.example');
+    // The previous token stopped working.
+    expect(await activeTokenOwner(JSON.parse(before).token)).toBeNull();
 
     const reset = await incidentd(['user', 'reset-password', 'carol@northwind.example', '--json']);
     expect(reset.code).toBe(0);

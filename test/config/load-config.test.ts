@@ -381,7 +381,7 @@ describe('loadConfigText: messages', () => {
     const problems = problemsOf(loadConfigText(text, 'inline.yaml', {}));
     expect(problems.map((p) => `${p.line}:${p.column} ${p.path}: ${p.message}`)).toEqual([
       '2:9 server.port: must be at most 65535',
-      '3:15 server.trustProxy: expected boolean, got string "maybe"',
+      '3:15 server.trustProxy: expected false, true or the number of trusted proxies (e.g. 1)',
       '5:10 logging.level: expected one of fatal, error, warn, info, debug, trace (got "verbose")',
       '7:9 clients[0].id: expected an id made of lowercase letters, digits and dashes, e.g. "acme-health" (got "Acme Corp")',
       '8:5 clients[0].name: expected string, got an empty value (null)',

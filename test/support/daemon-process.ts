@@ -1,4 +1,5 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -36,10 +37,12 @@ export interface DaemonProcess {
 }
 
 /** Runs the built daemon (`node dist/src/main.js`, what `npm start` runs) as a child process. */
-export function spawnDaemon(options: { configFile: string; env?: NodeJS.ProcessEnv; cwd?: string; args?: string[] }): DaemonProcess {
+export function spawnDaemon(options: { configFile: string; env?: NodeJS.ProcessEnv; cwd?: string; args?: string[]; ownProcessGroup?: boolean }): DaemonProcess {
   const proc = spawn(process.execPath, [path.join(REPO_ROOT, 'dist/src/main.js'), ...(options.args ?? [])], {
     cwd: options.cwd ?? REPO_ROOT,
     env: { ...process.env, INCIDENTD_CONFIG: options.configFile, ...options.env },
+    // Its own process group, like a program started in a terminal: Ctrl-C signals the whole group.
+    detached: options.ownProcessGroup ?? false,
   });
   let text = '';
   const waiters = new Set<() => void>();
@@ -98,4 +101,15 @@ export async function waitForStatus(url: string, status = 200, timeoutMs = 30_00
     if (Date.now() - started > timeoutMs) throw new Error(`${url} did not answer ${status} within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** `npx incidentd <args>` against the same configuration and database as a daemon. */
+export async function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  const { stdout } = await promisify(execFile)(process.execPath, [path.join(REPO_ROOT, 'bin/incidentd.js'), ...args], { env: { ...process.env, ...env } });
+  return stdout;
+}
+
+/** A fresh API token of the first administrator, the way a user gets one. */
+export async function adminToken(env: NodeJS.ProcessEnv): Promise<string> {
+  return (JSON.parse(await runCli(['token', 'rotate', 'admin@incidentd.local', '--json'], env)) as { token: string }).token;
 }

@@ -7,7 +7,7 @@ const auditQuery = z.object({
   client: z.string().optional(),
   since: z.coerce.date().optional(),
   until: z.coerce.date().optional(),
-  after: z.string().regex(/^\d+$/, 'expected an audit event id').optional(),
+  after: z.string().regex(/^\d{1,18}$/, 'expected an audit event id').optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 

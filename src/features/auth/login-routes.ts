@@ -48,23 +48,28 @@ export function createLoginRoutes(deps: {
     );
   };
 
-  // Counts failed attempts only, per client address: a person who mistypes twice is not
-  // locked out, a password-guessing script is.
-  const limiter = rateLimit({
-    windowMs: deps.loginRateLimit.windowMs,
-    limit: deps.loginRateLimit.limit,
-    skipSuccessfulRequests: true,
-    standardHeaders: 'draft-8',
-    legacyHeaders: false,
-    handler: (req, res) => {
-      deps.metrics.loginAttempts.inc({ result: 'rate_limited' });
-      renderLogin(req, res, 429, 'Too many failed sign-in attempts. Wait a few minutes and try again.');
-    },
-  });
+  // Counts failed attempts only: a person who mistypes twice is not locked out, a
+  // password-guessing script is. Per client address, and per account whatever the
+  // address, so spreading guesses over many addresses does not help either.
+  const failedSignInLimit = (keyGenerator?: (req: Request) => string) =>
+    rateLimit({
+      windowMs: deps.loginRateLimit.windowMs,
+      limit: deps.loginRateLimit.limit,
+      skipSuccessfulRequests: true,
+      standardHeaders: 'draft-8',
+      legacyHeaders: false,
+      ...(keyGenerator ? { keyGenerator } : {}),
+      handler: (req, res) => {
+        deps.metrics.loginAttempts.inc({ result: 'rate_limited' });
+        renderLogin(req, res, 429, 'Too many failed sign-in attempts. Wait a few minutes and try again.');
+      },
+    });
+  const addressLimiter = failedSignInLimit();
+  const accountLimiter = failedSignInLimit((req) => `account:${typeof req.body?.email === 'string' ? req.body.email.trim().toLowerCase() : ''}`);
 
   router.get('/login', deps.csrf.ensurePresession, (req, res) => renderLogin(req, res, 200));
 
-  router.post('/login', limiter, async (req, res) => {
+  router.post('/login', addressLimiter, accountLimiter, async (req, res) => {
     const email = typeof req.body?.email === 'string' ? req.body.email : '';
     const password = typeof req.body?.password === 'string' ? req.body.password : '';
     const principal = email && password ? await deps.users.authenticatePassword(email, password) : null;

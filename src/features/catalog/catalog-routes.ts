@@ -2,10 +2,9 @@ import { z } from 'zod';
 import type { ConfigStore } from '../../config/config-store';
 import { NotFoundError } from '../../platform/errors';
 import type { ApiRouter } from '../../platform/http/api-router';
-import { STAFF_ROLES, type Role } from '../auth/roles';
+import { STAFF_ROLES } from '../auth/roles';
 import { canSeeClient } from '../auth/principal';
 
-const ALL_USERS: readonly Role[] = [...STAFF_ROLES, 'client_contact'];
 
 /**
  * Read-only view of the configured catalog (clients, services, configuration items).
@@ -13,11 +12,11 @@ const ALL_USERS: readonly Role[] = [...STAFF_ROLES, 'client_contact'];
  * as an id that does not exist, so ids of other clients are not revealed.
  */
 export function registerCatalogRoutes(api: ApiRouter, configStore: ConfigStore) {
-  api.get('/clients', { access: { roles: ALL_USERS }, summary: 'Clients visible to the caller' }, ({ principal }) =>
+  api.get('/clients', { access: { anyAuthenticated: true }, summary: 'Clients visible to the caller' }, ({ principal }) =>
     configStore.current.clients.filter((client) => canSeeClient(principal, client.id)).map(presentClient),
   );
 
-  api.get('/clients/:clientId', { access: { roles: ALL_USERS }, summary: 'One client with its services' }, ({ principal, params }) => {
+  api.get('/clients/:clientId', { access: { anyAuthenticated: true }, summary: 'One client with its services' }, ({ principal, params }) => {
     const config = configStore.current;
     const client = config.clients.find((candidate) => candidate.id === params.clientId);
     if (!client || !canSeeClient(principal, client.id)) throw new NotFoundError(`no client ${params.clientId}`);
@@ -26,7 +25,7 @@ export function registerCatalogRoutes(api: ApiRouter, configStore: ConfigStore) 
 
   api.get(
     '/services',
-    { access: { roles: ALL_USERS }, summary: 'Services, optionally of one client', query: z.object({ client: z.string().optional() }) },
+    { access: { anyAuthenticated: true }, summary: 'Services, optionally of one client', query: z.object({ client: z.string().optional() }) },
     ({ principal, query }) =>
       configStore.current.services.filter((service) => canSeeClient(principal, service.client) && (!query.client || service.client === query.client)),
   );

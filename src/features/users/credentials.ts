@@ -28,10 +28,6 @@ export function generateApiToken(): string {
   return TOKEN_PREFIX + randomBytes(32).toString('base64url');
 }
 
-export function looksLikeApiToken(value: string): boolean {
-  return value.startsWith(TOKEN_PREFIX) && value.length > 20;
-}
-
 /**
  * Tokens are high-entropy, so a fast hash is enough (no salt or argon2 needed): it lets
  * us look a token up by its hash and never store the token itself.

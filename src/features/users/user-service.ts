@@ -1,3 +1,4 @@
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Clock } from '../../platform/clock';
 import { ConflictError, NotFoundError, ValidationError } from '../../platform/errors';
@@ -93,8 +94,9 @@ export function createUserService(deps: {
       const token = generateApiToken();
       const passwordHash = await hashPassword(password);
       const email = input.email.trim().toLowerCase();
+      const conflict = () => new ConflictError(`a user with email ${email} already exists`);
       return orm.em.fork().transactional(async (em) => {
-        if (await em.count(UserSchema, { email })) throw new ConflictError(`a user with email ${email} already exists`);
+        if (await em.count(UserSchema, { email })) throw conflict();
         const now = clock.now();
         const user = em.create(UserSchema, { name: input.name.trim(), email, passwordHash, passwordMustChange: true, createdAt: now, disabledAt: null });
         await em.flush();
@@ -111,6 +113,9 @@ export function createUserService(deps: {
           after: { name: user.name, email, roles, clientId: input.clientId ?? null },
         });
         return { id: user.id, name: user.name, email, roles, clientId: input.clientId ?? null, password, token };
+      }).catch((error) => {
+        // Two requests racing past the check above: the unique index decides.
+        throw error instanceof UniqueConstraintViolationException ? conflict() : error;
       });
     },
 
@@ -187,8 +192,14 @@ export function createUserService(deps: {
 
     async authenticateToken(token: string): Promise<Principal | null> {
       const em = orm.em.fork();
+      // A lookup by hash: the hash is not secret, so timing tells nothing about the token.
       const row = await em.findOne(ApiTokenSchema, { tokenHash: hashToken(token), revokedAt: null }, { populate: ['user'] });
       if (!row) return null;
+      // "Last used" for the access review, written at most every 5 minutes per token.
+      const now = clock.now();
+      if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > 5 * 60_000) {
+        void em.fork().nativeUpdate(ApiTokenSchema, { id: row.id }, { lastUsedAt: now }).catch(() => {});
+      }
       return toPrincipal(em, row.user, 'token');
     },
 

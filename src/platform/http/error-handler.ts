@@ -67,6 +67,14 @@ export function createErrorHandler(logger: Logger, respond: ErrorResponder): Err
       respond(req, res, 415, 'unsupported_encoding', (error as Error).message);
       return;
     }
+    // Any other client error from the HTTP stack (too many form fields, an undecodable URL,
+    // ...) is the caller's to fix: 4xx with its message, never a 500.
+    const status = (error as { status?: number; statusCode?: number }).status ?? (error as { statusCode?: number }).statusCode;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      const message = error instanceof URIError ? `the URL is not validly encoded (${error.message})` : (error as Error).message;
+      respond(req, res, status, type ? type.replace(/[.\s]+/g, '_') : 'bad_request', message);
+      return;
+    }
     if (isTransientDatabaseError(error)) {
       logger.warn({ err: error, reqId: req.id }, 'database unavailable');
       res.setHeader('Retry-After', '5');
