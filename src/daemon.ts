@@ -80,16 +80,22 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   print(`database: ${db.description}`);
   print(`sign in at ${url}/login (add users with: npx incidentd user add --name NAME --email EMAIL --role ROLE)`);
 
+  // Housekeeping. (Calendar jobs with exactly-once timers come with the escalation engine.)
   const sessionPurge = setInterval(() => {
     app.services.sessions.purgeExpired().catch((error) => logger.warn({ err: error }, 'session purge failed'));
   }, 60 * 60_000);
   sessionPurge.unref();
+  const closer = setInterval(() => {
+    app.services.incidents.closeExpiredValidations().catch((error) => logger.warn({ err: error }, 'closing incidents after their validation window failed'));
+  }, 60_000);
+  closer.unref();
 
   let stopping: Promise<void> | undefined;
   const shutdown = (reason: string) => {
     stopping ??= (async () => {
       logger.info({ reason }, 'shutting down: draining in-flight requests');
       clearInterval(sessionPurge);
+      clearInterval(closer);
       app.beginShutdown();
       // socket.io keeps long-lived connections open; close them so the HTTP server can finish.
       io.disconnectSockets(true);

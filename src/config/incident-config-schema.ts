@@ -96,6 +96,8 @@ export const priorityMatrixSchema = z.strictObject({
 export const incidentsSchema = z.strictObject({
   /** A resolved incident whose alert fires again within this time is re-opened instead of a new one. */
   reopenWindow: durationText.default('1h'),
+  /** A resolved incident nobody objected to within this time is closed (INC-05: "validation window expired"). */
+  validationWindow: durationText.default('3d'),
   /** When every alert of an incident has cleared: true = resolve it ("alerts cleared"), false = only flag it. */
   autoResolveOnClear: z.boolean().default(true),
   /** The same client + service + alert (or CI) this many times within `window` is flagged recurring (INC-12). */

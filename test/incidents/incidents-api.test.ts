@@ -191,3 +191,18 @@ describe('OpenAPI', () => {
     expect(doc.paths['/alerts/alertmanager'].post.description).toContain('alertmanager');
   });
 });
+
+describe('closure (INC-05)', () => {
+  it('closes a resolved incident once its validation window has passed, and not before', async () => {
+    const { id } = await logCall();
+    await t.http.post(`/api/v1/incidents/${id}/transition`).set(as(desk)).send({ to: 'resolved', resolutionSummary: 'cache flushed' }).expect(200);
+    t.clock.advance(2 * 86_400_000);
+    await t.app.services.incidents.closeExpiredValidations();
+    expect((await t.http.get(`/api/v1/incidents/${id}`).set(as(desk))).body.state).toBe('resolved');
+    t.clock.advance(1.5 * 86_400_000);
+    await t.app.services.incidents.closeExpiredValidations();
+    const closed = (await t.http.get(`/api/v1/incidents/${id}`).set(as(desk))).body;
+    expect(closed).toMatchObject({ state: 'closed', closedAt: t.clock.now().toISOString() });
+    expect(closed.timeline.at(-1)).toMatchObject({ actor: { type: 'system' }, message: 'resolved -> closed: validation window of 3d passed without objection' });
+  });
+});

@@ -1,11 +1,11 @@
-import { OptimisticLockError } from '@mikro-orm/core';
+import { LockMode, OptimisticLockError } from '@mikro-orm/core';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { parseDuration } from '../../config/config-schema';
 import type { ConfigStore } from '../../config/config-store';
 import type { Clock } from '../../platform/clock';
 import { ConflictError, NotFoundError, ValidationError } from '../../platform/errors';
 import type { EventBus } from '../../platform/event-bus';
-import type { Actor, AuditService } from '../audit/audit-service';
+import { SYSTEM_ACTOR, type Actor, type AuditService } from '../audit/audit-service';
 import type { Principal } from '../auth/principal';
 import { UserSchema } from '../users/user-entities';
 import { AlertSchema } from '../alert-intake/intake-entities';
@@ -345,6 +345,30 @@ export function createIncidentService(deps: {
         incident.category = input.category;
         return [{ type: 'category.changed', message: `category ${from} -> ${input.category}${input.reason ? `: ${input.reason}` : ''}`, data: { from, to: input.category } }];
       });
+    },
+
+    /**
+     * INC-05 closure: resolved incidents whose validation window has passed are closed,
+     * a few at a time, by whichever daemon gets them first (SKIP LOCKED).
+     */
+    async closeExpiredValidations(): Promise<number> {
+      const window = configStore.current.incidents.validationWindow;
+      const cutoff = new Date(clock.now().getTime() - (parseDuration(window) ?? 3 * 86_400_000));
+      const closed = await orm.em.fork().transactional(async (em) => {
+        const due = await em.find(IncidentSchema, { state: 'resolved', resolvedAt: { $lt: cutoff } }, { limit: 100, orderBy: { resolvedAt: 'asc' }, lockMode: LockMode.PESSIMISTIC_PARTIAL_WRITE });
+        const now = clock.now();
+        for (const incident of due) {
+          const before = auditSnapshot(incident);
+          applyState(incident, 'closed', now);
+          incident.updatedAt = now;
+          addTimelineEvent(em, incident, SYSTEM_ACTOR, { type: 'state.changed', message: `resolved -> closed: validation window of ${window} passed without objection`, data: { from: 'resolved', to: 'closed', reason: 'validation window expired' } }, now);
+          audit.record(em, { actor: SYSTEM_ACTOR, action: 'incident.closed', entityType: 'incident', entityId: formatIncidentId(incident.number), clientId: incident.clientId, before, after: auditSnapshot(incident) });
+        }
+        await em.flush();
+        return due;
+      });
+      for (const incident of closed) bus.emit('incident.changed', { incidentId: incident.id, number: incident.number, clientId: incident.clientId ?? null, kind: 'updated', eventIds: [] });
+      return closed.length;
     },
 
     /** INC-14: hand the incident to security; from now on only admins and the security team see it. */
