@@ -22,6 +22,7 @@ import { z } from 'zod';
 import { ROLES } from '../features/auth/roles';
 import { DateTime, IANAZone } from 'luxon';
 import { DEFAULT_PRIORITY_MATRIX } from '../features/incidents/incident-rules';
+import { escalationPolicySchema, escalationSettingsSchema, notificationsSchema, oncallSchema } from './escalation-config-schema';
 import { clientIncidentPolicySchema, incidentsSchema, priorityMatrixSchema, routingSchema } from './incident-config-schema';
 
 // ---------------------------------------------------------------------------
@@ -708,6 +709,36 @@ export function checkCrossReferences(root: unknown, ctx: IssueSink): void {
     }
   });
 
+  // Escalation policies, tiers and rotations -> teams, rotations, clients, services.
+  const teamIds = new Set(teams.map((team) => asString(asRecord(team)?.id)).filter(Boolean));
+  const rotations = asArray(asRecord(config.oncall)?.rotations);
+  const rotationIds = indexUnique(rotations, 'oncall.rotations', 'id', 'rotation id', ctx);
+  const policies = asArray(config.escalationPolicies);
+  indexUnique(policies, 'escalationPolicies', 'id', 'escalation policy id', ctx);
+  policies.forEach((rawPolicy, p) => {
+    const policy = asRecord(rawPolicy);
+    asArray(asRecord(policy?.match)?.clients).forEach((client, k) => checkClientRef(client, ['escalationPolicies', p, 'match', 'clients', k]));
+    asArray(asRecord(policy?.match)?.services).forEach((service, k) => {
+      const id = asString(service);
+      if (id !== undefined && !services.some((s) => asString(asRecord(s)?.id) === id)) {
+        ctx.addIssue({ code: 'custom', path: ['escalationPolicies', p, 'match', 'services', k], message: `unknown service ${JSON.stringify(id)}` });
+      }
+    });
+    asArray(policy?.steps).forEach((rawStep, s) => {
+      asArray(asRecord(rawStep)?.notify).forEach((rawTarget, t) => {
+        const target = asRecord(rawTarget);
+        const team = asString(target?.team);
+        if (team !== undefined && !teamIds.has(team)) ctx.addIssue({ code: 'custom', path: ['escalationPolicies', p, 'steps', s, 'notify', t, 'team'], message: `unknown team ${JSON.stringify(team)}` });
+        const rotation = asString(target?.oncall);
+        if (rotation !== undefined && !rotationIds.has(rotation)) ctx.addIssue({ code: 'custom', path: ['escalationPolicies', p, 'steps', s, 'notify', t, 'oncall'], message: `unknown on-call rotation ${JSON.stringify(rotation)}` });
+      });
+    });
+  });
+  asArray(asRecord(config.escalation)?.tiers).forEach((tier, k) => {
+    const id = asString(tier);
+    if (id !== undefined && !teamIds.has(id)) ctx.addIssue({ code: 'custom', path: ['escalation', 'tiers', k], message: `unknown team ${JSON.stringify(id)}` });
+  });
+
   // Integrations -> clients.
   integrations.forEach((rawIntegration, i) => {
     const integration = asRecord(rawIntegration);
@@ -739,8 +770,10 @@ export const incidentdConfigSchema = z
     integrations: z.array(integrationSchema).default([]),
 
     // Reserved: accepted (and not validated) now, defined by later features.
-    /** Reserved: escalation policies, defined by the escalation feature. */
-    escalationPolicies: z.unknown().optional(),
+    /** Escalation policies (INC-08); see escalation-config-schema.ts. */
+    escalationPolicies: z.array(escalationPolicySchema).default([]),
+    /** Escalation settings: tiers, page combining, SLA warnings, daily digest. */
+    escalation: escalationSettingsSchema.prefault({}),
     /** Alert routing: severity mapping and label rules (see incident-config-schema.ts). */
     routing: routingSchema.prefault({}),
     /** Severity x urgency -> priority P1..P5. */
@@ -757,10 +790,10 @@ export const incidentdConfigSchema = z
     changeApproval: z.unknown().optional(),
     /** Reserved: outgoing mail server, defined by the notifications feature. */
     smtp: z.unknown().optional(),
-    /** Reserved: notification channels and templates, defined by the notifications feature. */
-    notifications: z.unknown().optional(),
-    /** Reserved: on-call rotations, defined by the on-call feature. */
-    oncall: z.unknown().optional(),
+    /** Notification channels: outbound webhooks and delivery retries. */
+    notifications: notificationsSchema.prefault({}),
+    /** On-call rotations. */
+    oncall: oncallSchema.prefault({}),
   })
   .superRefine((config, ctx) => checkCrossReferences(config, ctx), { when: () => true });
 

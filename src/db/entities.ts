@@ -3,8 +3,14 @@ import { SessionSchema } from '../features/auth/session-entity';
 import { ApiTokenSchema, RoleGrantSchema, UserSchema } from '../features/users/user-entities';
 import { AlertSchema, WebhookDeliverySchema } from '../features/alert-intake/intake-entities';
 import { IncidentEventSchema, IncidentSchema } from '../features/incidents/incident-entities';
+import { EscalationSchema } from '../features/escalation/escalation-entities';
+import { NotificationSchema } from '../features/notifications/notification-entities';
+import { OncallOverrideSchema } from '../features/oncall/oncall-entities';
+import { SlaClockSchema } from '../features/sla/sla-entities';
+import { JobRunSchema, TimerSchema } from '../features/timers/timer-entities';
 import { InstanceSettingSchema } from './instance-setting-entity';
 
 /** Every entity the ORM knows. A feature adds its entities here and a migration for them. */
 export const entities = [UserSchema, RoleGrantSchema, ApiTokenSchema, SessionSchema, AuditEventSchema, InstanceSettingSchema,
-  IncidentSchema, IncidentEventSchema, WebhookDeliverySchema, AlertSchema];
+  IncidentSchema, IncidentEventSchema, WebhookDeliverySchema, AlertSchema,
+  TimerSchema, JobRunSchema, SlaClockSchema, EscalationSchema, NotificationSchema, OncallOverrideSchema];

@@ -425,10 +425,20 @@ describe('loadConfigText: messages', () => {
   });
 
   it('accepts reserved keys for later features', () => {
-    const text = minimalClient + 'escalationPolicies: [{ id: default }]\noncall: { rotations: [] }\nsmtp: { host: mail }\n';
+    const text = minimalClient + 'smtp: { host: mail }\nfreezes: []\n';
     const config = okConfig(loadConfigText(text, 'inline.yaml', {}));
-    expect(config.escalationPolicies).toEqual([{ id: 'default' }]);
-    expect(config.oncall).toEqual({ rotations: [] });
+    expect(config.smtp).toEqual({ host: 'mail' });
+  });
+
+  it('validates escalation policies and their references', () => {
+    const text = minimalClient + 'escalationPolicies: [{ id: default, steps: [{ after: soon, notify: [{ team: nobody }, { pager: x }] }] }]\n';
+    const problems = problemsOf(loadConfigText(text, 'inline.yaml', {})).map((p) => `${p.path}: ${p.message}`);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'escalationPolicies[0].steps[0].after: expected a duration like 15m, 4h or 1h30m',
+        'escalationPolicies[0].steps[0].notify[1]: expected one of { team }, { user }, { oncall }, { accountManager: true }, { role }',
+      ]),
+    );
   });
 
   it('rejects an unknown top-level key', () => {

@@ -146,7 +146,7 @@ export function createAlertProcessor(deps: {
         const firingById = new Map(firing.map((row) => [Number(row.incident_id), Number(row.firing)]));
         for (const change of maybeCleared) {
           if ((firingById.get(change.incident.id) ?? 0) > 0) continue;
-          for (const entry of alertsCleared(change.incident, clock.now())) addTimelineEvent(em, change.incident, change.actor, entry, clock.now());
+          for (const entry of await alertsCleared(em, change.incident, clock.now())) addTimelineEvent(em, change.incident, change.actor, entry, clock.now());
         }
       }
 
@@ -228,7 +228,7 @@ export function createAlertProcessor(deps: {
     const before = auditSnapshot(incident);
     if (incident.state === 'resolved' && firing.length > 0) {
       entries.push({ type: 'state.changed', message: `resolved -> investigating: ${firing[0]!.route.alertname} fired again`, data: { from: 'resolved', to: 'investigating', reason: 'alert fired again' } });
-      incidents.applyState(incident, 'investigating', now);
+      await incidents.changeState(em, incident, 'investigating', now);
       incident.alertsClearedAt = null;
     }
     if (firing.length > 0) {
@@ -293,7 +293,7 @@ export function createAlertProcessor(deps: {
   }
 
   /** Every alert cleared: resolve, or only flag it when the client's policy says so. */
-  function alertsCleared(incident: Incident, now: Date): TimelineEntry[] {
+  async function alertsCleared(em: EntityManager, incident: Incident, now: Date): Promise<TimelineEntry[]> {
     const config = configStore.current;
     const client = config.clients.find((candidate) => candidate.id === incident.clientId);
     const autoResolve = client?.incidents?.autoResolveOnClear ?? config.incidents.autoResolveOnClear;
@@ -302,7 +302,7 @@ export function createAlertProcessor(deps: {
       return [{ type: 'alerts.cleared', message: 'all alerts cleared; the incident stays open until staff resolve it (client policy)' }];
     }
     const from = incident.state;
-    incidents.applyState(incident, 'resolved', now);
+    await incidents.changeState(em, incident, 'resolved', now);
     incident.resolutionSummary = 'alerts cleared';
     incident.alertsClearedAt = now;
     return [{ type: 'state.changed', message: `${from} -> resolved: alerts cleared`, data: { from, to: 'resolved', reason: 'alerts cleared' } }];

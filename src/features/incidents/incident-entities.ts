@@ -42,6 +42,8 @@ export const IncidentSchema = defineEntity({
     cancelledAt: p.datetime().nullable(),
     // Set when every alert cleared but the client's policy is to flag, not resolve.
     alertsClearedAt: p.datetime().nullable(),
+    // Sub-state: waiting for the client (SLA clocks pause meanwhile).
+    awaitingClient: p.boolean().default(false),
     security: p.boolean().default(false),
     recurring: p.boolean().default(false),
     pirRequired: p.boolean().default(false),

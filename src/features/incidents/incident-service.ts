@@ -43,6 +43,18 @@ export function auditSnapshot(incident: Incident) {
   };
 }
 
+/**
+ * Features that follow an incident's life (SLA clocks, escalation) register here. Each
+ * hook runs inside the transaction of the change, so their rows and timers commit with it.
+ */
+export interface IncidentObserver {
+  created?(em: EntityManager, incident: Incident, now: Date): Promise<void>;
+  /** First acknowledgement or first assignment: someone has it (INC-07 response). */
+  responded?(em: EntityManager, incident: Incident, now: Date): Promise<void>;
+  stateChanged?(em: EntityManager, incident: Incident, from: IncidentState, to: IncidentState, now: Date): Promise<void>;
+  awaitingClientChanged?(em: EntityManager, incident: Incident, waiting: boolean, now: Date): Promise<void>;
+}
+
 export interface NewIncident {
   title: string;
   description?: string;
@@ -85,6 +97,10 @@ export function createIncidentService(deps: {
   metrics: IncidentMetrics;
 }) {
   const { orm, clock, audit, configStore, bus } = deps;
+  const observers: IncidentObserver[] = [];
+  const notify = async <K extends keyof IncidentObserver>(hook: K, ...args: Parameters<NonNullable<IncidentObserver[K]>>) => {
+    for (const observer of observers) await (observer[hook] as ((...a: unknown[]) => Promise<void>) | undefined)?.(...args);
+  };
 
   /**
    * Creates an incident inside the caller's transaction: number, timeline entry, audit
@@ -128,6 +144,7 @@ export function createIncidentService(deps: {
     }, now);
     for (const entry of extraTimeline) addTimelineEvent(em, incident, actor, entry, now);
     await flagIfRecurring(em, incident, actor, now);
+    await notify('created', em, incident, now);
     audit.record(em, { actor, action: 'incident.created', entityType: 'incident', entityId: formatIncidentId(incident.number), clientId: incident.clientId, after: auditSnapshot(incident) });
     deps.metrics.created.inc({ client: incident.clientId ?? 'triage', severity: String(severity), category: incident.category });
     return incident;
@@ -198,22 +215,30 @@ export function createIncidentService(deps: {
     return incident;
   }
 
-  function applyState(incident: Incident, to: IncidentState, now: Date) {
+  /** Sets the state with its timestamps and tells the observers (in the caller's transaction). */
+  async function changeState(em: EntityManager, incident: Incident, to: IncidentState, now: Date): Promise<void> {
+    const from = incident.state as IncidentState;
     incident.state = to;
     if (to === 'mitigated') incident.mitigatedAt ??= now;
     if (to === 'resolved') incident.resolvedAt = now;
     if (to === 'closed') incident.closedAt = now;
     if (to === 'cancelled') incident.cancelledAt = now;
-    if (to === 'investigating') {
-      // Re-opened: it is no longer resolved.
+    if (from === 'resolved' && to === 'investigating') {
+      // Re-opened: no longer resolved, and nobody has it until someone acknowledges again.
       incident.resolvedAt = null;
       incident.resolutionSummary = null;
+      incident.acknowledgedAt = null;
+      incident.acknowledgedBy = null;
     }
+    await notify('stateChanged', em, incident, from, to, now);
   }
 
   return {
     createInTransaction,
-    applyState,
+    changeState,
+    observe(observer: IncidentObserver): void {
+      observers.push(observer);
+    },
 
     async createManual(input: NewIncident, actor: Actor): Promise<Incident> {
       const incident = await orm.em.fork().transactional(async (em) => {
@@ -254,7 +279,7 @@ export function createIncidentService(deps: {
     },
 
     acknowledge(idText: string, principal: Principal, actor: Actor, options: { expectedVersion?: number; requestId?: string } = {}) {
-      return mutate(idText, principal, actor, { ...options, action: 'incident.acknowledged' }, (incident, _em, now) => {
+      return mutate(idText, principal, actor, { ...options, action: 'incident.acknowledged' }, async (incident, em, now) => {
         if (incident.acknowledgedAt) throw new ConflictError(`already acknowledged by ${incident.acknowledgedBy} at ${incident.acknowledgedAt.toISOString()}`);
         if (!isOpen(incident.state as IncidentState)) throw new ConflictError(`cannot acknowledge a ${incident.state} incident`);
         incident.acknowledgedAt = now;
@@ -263,8 +288,9 @@ export function createIncidentService(deps: {
         // Someone has taken it: work has started.
         if (incident.state === 'new' || incident.state === 'triaged') {
           entries.push({ type: 'state.changed', message: `${incident.state} -> investigating`, data: { from: incident.state, to: 'investigating' } });
-          applyState(incident, 'investigating', now);
+          await changeState(em, incident, 'investigating', now);
         }
+        await notify('responded', em, incident, now);
         return entries;
       });
     },
@@ -285,17 +311,19 @@ export function createIncidentService(deps: {
           incident.assignedUserId = user.id;
           parts.push(`${user.name} <${user.email}>`);
         }
+        const firstAssignment = !incident.firstAssignedAt;
         incident.firstAssignedAt ??= now;
+        if (firstAssignment) await notify('responded', em, incident, now);
         return [{ type: 'assigned', message: `assigned to ${parts.join(' and ')}`, data: { team: incident.assignedTeam, userId: incident.assignedUserId } }];
       });
     },
 
     transition(idText: string, principal: Principal, actor: Actor, input: { to: IncidentState; reason?: string; resolutionSummary?: string; expectedVersion?: number; requestId?: string }) {
-      return mutate(idText, principal, actor, { ...input, action: `incident.${input.to}` }, (incident, _em, now) => {
+      return mutate(idText, principal, actor, { ...input, action: `incident.${input.to}` }, async (incident, em, now) => {
         const from = incident.state as IncidentState;
         const check = checkTransition(from, input.to, { reason: input.reason, resolutionSummary: input.resolutionSummary, hasClient: incident.clientId !== null });
         if (!check.ok) throw new ConflictError(check.reason, { from, to: input.to });
-        applyState(incident, input.to, now);
+        await changeState(em, incident, input.to, now);
         if (input.to === 'resolved') incident.resolutionSummary = input.resolutionSummary!.trim();
         const detail = input.resolutionSummary ?? input.reason;
         return [{ type: 'state.changed', message: `${from} -> ${input.to}${detail ? `: ${detail}` : ''}`, data: { from, to: input.to, reason: input.reason ?? null, resolutionSummary: input.resolutionSummary ?? null } }];
@@ -359,7 +387,7 @@ export function createIncidentService(deps: {
         const now = clock.now();
         for (const incident of due) {
           const before = auditSnapshot(incident);
-          applyState(incident, 'closed', now);
+          await changeState(em, incident, 'closed', now);
           incident.updatedAt = now;
           addTimelineEvent(em, incident, SYSTEM_ACTOR, { type: 'state.changed', message: `resolved -> closed: validation window of ${window} passed without objection`, data: { from: 'resolved', to: 'closed', reason: 'validation window expired' } }, now);
           audit.record(em, { actor: SYSTEM_ACTOR, action: 'incident.closed', entityType: 'incident', entityId: formatIncidentId(incident.number), clientId: incident.clientId, before, after: auditSnapshot(incident) });

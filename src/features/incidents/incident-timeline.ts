@@ -20,7 +20,10 @@ export type IncidentEventType =
   | 'category.changed'
   | 'security.flagged'
   | 'recurring.flagged'
-  | 'routing';
+  | 'routing'
+  | 'sla'
+  | 'escalation'
+  | 'awaiting_client';
 
 export interface TimelineEntry {
   type: IncidentEventType;

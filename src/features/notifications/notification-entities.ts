@@ -1,0 +1,40 @@
+import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
+import { IncidentSchema } from '../incidents/incident-entities';
+
+/**
+ * The outbox: every message is first a row, written in the same transaction as the event
+ * that caused it; senders deliver rows with retries. Never fire-and-forget.
+ */
+export const NotificationSchema = defineEntity({
+  name: 'Notification',
+  properties: {
+    id: p.bigint('string').primary().autoincrement(),
+    createdAt: p.datetime(),
+    // escalation.page | escalation.manual | sla.warning | sla.breach | ...
+    kind: p.text(),
+    // email | webhook
+    channel: p.text(),
+    // An email address, or a webhook's name.
+    recipient: p.text(),
+    incident: () => p.manyToOne(IncidentSchema).nullable().deleteRule('set null').index(),
+    subject: p.text(),
+    body: p.text(),
+    // One row per event and recipient, whoever writes it and however often.
+    dedupKey: p.text().unique(),
+    // pending | sending | sent | dead
+    status: p.text(),
+    sendAfter: p.datetime(),
+    attempts: p.integer().default(0),
+    nextAttemptAt: p.datetime(),
+    leaseUntil: p.datetime().nullable(),
+    lastError: p.text().nullable(),
+    sentAt: p.datetime().nullable(),
+    // Storm safety: how many pages this message carries (combined within the window).
+    combinedCount: p.integer().default(1),
+  },
+  indexes: [
+    { name: 'notification_pending_due', expression: "create index notification_pending_due on notification (next_attempt_at) where status = 'pending'" },
+    { properties: ['recipient', 'createdAt'] },
+  ],
+});
+export type Notification = InferEntity<typeof NotificationSchema>;

@@ -1,0 +1,170 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Clock } from '../../platform/clock';
+import type { Logger } from '../../platform/logger';
+import { TimerSchema, type Timer } from './timer-entities';
+
+export interface NewTimer {
+  kind: string;
+  incidentId: number | null;
+  dueAt: Date;
+  payload: Record<string, unknown>;
+}
+
+export interface TimerContext {
+  /** The transaction the timer is claimed in: the handler's writes commit with the "fired" mark. */
+  em: EntityManager;
+  timer: Timer;
+  now: Date;
+}
+export type TimerHandler = (context: TimerContext) => Promise<void>;
+
+const BATCH_SIZE = 200;
+const POLL_INTERVAL_MS = 200;
+const RETRY_DELAY_MS = 30_000;
+const MAX_ATTEMPTS = 5;
+
+export type TimerEngine = ReturnType<typeof createTimerEngine>;
+
+/**
+ * Fires durable timers exactly once, on time, across restarts and replicas.
+ *
+ * - Timers are rows. Writing one happens in the transaction of the change that needs it,
+ *   so a timer exists if and only if its cause was committed.
+ * - The engine claims due rows with FOR UPDATE SKIP LOCKED, runs each handler in a
+ *   savepoint of the same transaction, and marks the row fired before committing. Two
+ *   engines never claim the same row; a crash (kill -9) before the commit rolls everything
+ *   back, so the timer is still pending and fires after the restart ("backfill"), once.
+ * - A handler that throws is retried later (its savepoint is rolled back); after
+ *   MAX_ATTEMPTS it is marked failed and logged.
+ */
+export function createTimerEngine(deps: { orm: MikroORM; clock: Clock; logger: Logger; registry: Registry; runnerId?: string }) {
+  const { orm, clock, logger } = deps;
+  const runnerId = deps.runnerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  const handlers = new Map<string, TimerHandler>();
+  const lateness = new Histogram({
+    name: 'incidentd_escalation_lateness_seconds',
+    help: 'How late durable timers (escalation steps, SLA warnings and breaches) fire: fire time - due time',
+    labelNames: ['kind'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+    registers: [deps.registry],
+  });
+  const fired = new Counter({ name: 'incidentd_timers_fired_total', help: 'Durable timers fired, by kind and result', labelNames: ['kind', 'result'] as const, registers: [deps.registry] });
+  new Gauge({
+    name: 'incidentd_timers_pending',
+    help: 'Durable timers waiting to fire',
+    registers: [deps.registry],
+    async collect() {
+      const [row] = await orm.em.fork().getConnection().execute<{ count: string }[]>("select count(*) from timer where status = 'pending'");
+      this.set(Number(row!.count));
+    },
+  });
+
+  let running: Promise<number> | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  let stopped = true;
+
+  async function tick(): Promise<number> {
+    const now = clock.now();
+    return orm.em.fork().transactional(async (em) => {
+      const due = await em.getConnection().execute<{ id: string }[]>(
+        "select id from timer where status = 'pending' and due_at <= ? order by due_at limit ? for update skip locked",
+        [now, BATCH_SIZE],
+        'all',
+        em.getTransactionContext(),
+      );
+      if (due.length === 0) return 0;
+      const timers = await em.find(TimerSchema, { id: { $in: due.map((row) => String(row.id)) } }, { orderBy: { dueAt: 'asc' } });
+      for (const due of timers) {
+        const handler = handlers.get(due.kind);
+        try {
+          if (!handler) throw new Error(`no handler for timer kind ${due.kind}`);
+          await em.transactional((inner) => handler({ em: inner, timer: due, now: clock.now() }));
+          due.status = 'fired';
+          due.firedAt = clock.now();
+          due.firedBy = runnerId;
+          lateness.observe({ kind: due.kind }, Math.max(0, (due.firedAt.getTime() - due.dueAt.getTime()) / 1000));
+          fired.inc({ kind: due.kind, result: 'ok' });
+        } catch (error) {
+          due.attempts += 1;
+          due.lastError = error instanceof Error ? error.message : String(error);
+          if (due.attempts >= MAX_ATTEMPTS) {
+            due.status = 'failed';
+            logger.error({ err: error, timerId: due.id, kind: due.kind }, 'timer failed for good');
+          } else {
+            due.dueAt = new Date(clock.now().getTime() + RETRY_DELAY_MS);
+            logger.warn({ err: error, timerId: due.id, kind: due.kind, attempts: due.attempts }, 'timer failed; retrying later');
+          }
+          fired.inc({ kind: due.kind, result: 'error' });
+        }
+      }
+      await em.flush();
+      return timers.length;
+    });
+  }
+
+  async function runDue(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const count = await tick();
+      total += count;
+      if (count < BATCH_SIZE || stopped) return total;
+    }
+  }
+
+  return {
+    runnerId,
+    register(kind: string, handler: TimerHandler): void {
+      handlers.set(kind, handler);
+    },
+
+    /** Adds a timer to the caller's unit of work (committed with the change that needs it). */
+    schedule(em: EntityManager, timer: NewTimer): Timer {
+      return em.create(TimerSchema, {
+        kind: timer.kind,
+        incident: timer.incidentId,
+        dueAt: timer.dueAt,
+        payload: timer.payload,
+        status: 'pending',
+        createdAt: clock.now(),
+        attempts: 0,
+      });
+    },
+
+    /** Cancels the pending timers of an incident (of some kinds), in the caller's transaction. */
+    async cancel(em: EntityManager, incidentId: number, kinds: string[]): Promise<number> {
+      return em.nativeUpdate(TimerSchema, { incident: incidentId, kind: { $in: kinds }, status: 'pending' }, { status: 'cancelled' });
+    },
+
+    /** Fires everything due now; resolves with how many fired. For tests and the loop. */
+    async runDue(): Promise<number> {
+      if (running) await running;
+      running = runDue().finally(() => {
+        running = null;
+      });
+      return running;
+    },
+
+    start(): void {
+      stopped = false;
+      const loop = async () => {
+        if (stopped) return;
+        try {
+          if (!running) await this.runDue();
+        } catch (error) {
+          logger.error({ err: error }, 'timer engine tick failed');
+        }
+        if (!stopped) timer = setTimeout(loop, POLL_INTERVAL_MS);
+      };
+      void loop();
+    },
+
+    async stop(): Promise<void> {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await running;
+    },
+  };
+}
