@@ -46,6 +46,8 @@ export interface AppDependencies {
   rootDir?: string;
   /** Failed sign-ins allowed per client address per window. */
   loginRateLimit?: { windowMs: number; limit: number };
+  /** Alerts per processing batch (tests use small batches to make processors contend). */
+  alertBatchSize?: number;
 }
 
 const ROOT_DIR = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..');
@@ -72,7 +74,7 @@ export async function createApp(deps: AppDependencies) {
   const incidents = createIncidentService({ orm, clock, audit, configStore, bus, metrics: createIncidentMetrics(metrics.registry, orm) });
   const intakeMetrics = createIntakeMetrics(metrics.registry);
   let intakeBusy = () => false;
-  const alertProcessor = createAlertProcessor({ orm, clock, configStore, incidents, audit, bus, logger, intakeBusy: () => intakeBusy() });
+  const alertProcessor = createAlertProcessor({ orm, clock, configStore, incidents, audit, bus, logger, intakeBusy: () => intakeBusy(), batchSize: deps.alertBatchSize });
   const intake = createIntakeRouter({ orm, configStore, clock, logger, metrics: intakeMetrics, onStored: () => alertProcessor.wake() });
   intakeBusy = intake.busy;
 
@@ -139,7 +141,7 @@ export async function createApp(deps: AppDependencies) {
   registerUserRoutes(api, users);
   registerAuditRoutes(api, audit);
   registerCatalogRoutes(api, configStore);
-  registerIncidentRoutes(api, incidents, configStore);
+  registerIncidentRoutes(api, incidents, configStore, clock);
   api.document({ method: 'post', path: '/alerts/alertmanager', summary: 'Prometheus Alertmanager webhook (version 4); 202 once stored, 503 to retry later', access: { integration: 'alertmanager' }, body: alertmanagerPayloadSchema });
   api.document({ method: 'post', path: '/alerts/grafana', summary: 'Grafana alerting webhook contact point; 202 once stored', access: { integration: 'grafana' }, body: grafanaPayloadSchema });
   api.document({ method: 'post', path: '/alerts/generic', summary: 'Generic JSON alert (scripts, client-reported incidents); trigger or resolve by dedupKey', access: { integration: 'generic' }, body: genericPayloadSchema });
@@ -160,9 +162,9 @@ export async function createApp(deps: AppDependencies) {
     bus,
     reloadConfig,
     /** Live updates over socket.io, on the HTTP server the app is served by. */
-    attachRealtime: (httpServer: HttpServer) => {
-      const io = createSocketServer(httpServer);
-      attachStaffSocket(io, { orm, users, sessions, bus, configStore, logger });
+    attachRealtime: (httpServer: HttpServer, options: { reauthenticateMs?: number } = {}) => {
+      const io = createSocketServer(httpServer, configStore.current.server.publicUrl);
+      attachStaffSocket(io, { orm, users, sessions, bus, configStore, logger, ...options });
       return io;
     },
     /** Readiness turns 503 so load balancers stop sending work while we drain. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { routeAlert } from '../../src/features/alert-intake/alert-routing';
-import { loadConfigOrThrow } from '../../src/config/load-config';
+import { loadConfigOrThrow, loadConfigText } from '../../src/config/load-config';
 import { EXAMPLE_CONFIG } from '../support/test-app';
 
 const config = loadConfigOrThrow(EXAMPLE_CONFIG, {});
@@ -78,5 +78,31 @@ describe('alert routing', () => {
     expect(routed.ciIds).toEqual([]);
     expect(routed.serviceIds).toEqual([]);
     expect(routed.notes).toEqual(expect.arrayContaining(['configuration item "nw-db-01" belongs to another client; ignored']));
+  });
+});
+
+describe('instance matching', () => {
+  it('does not guess when two configuration items share a name', () => {
+    const text = [
+      'clients:',
+      ...['alpha', 'beta'].flatMap((id) => [
+        `  - id: ${id}`,
+        `    name: ${id}`,
+        '    timezone: UTC',
+        '    accountManager: am@msp.example',
+        '    sla: { sev1: { respond: 15m, resolve: 4h }, sev2: { respond: 30m, resolve: 8h }, sev3: { respond: 4h, resolve: 3d }, sev4: { respond: 1d, resolve: 10d } }',
+      ]),
+      'configurationItems:',
+      '  - { id: alpha-db, name: db, type: database, client: alpha, criticality: high, environment: production }',
+      '  - { id: beta-db, name: db, type: database, client: beta, criticality: high, environment: production }',
+      '',
+    ].join('\n');
+    const result = loadConfigText(text, 'inline.yaml', {});
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    const ambiguous = routeAlert({ labels: { alertname: 'Down', instance: 'db:5432' }, annotations: {} }, result.config, am);
+    expect(ambiguous.clientId).toBeNull();
+    expect(ambiguous.ciIds).toEqual([]);
+    const exact = routeAlert({ labels: { alertname: 'Down', instance: 'beta-db:5432' }, annotations: {} }, result.config, am);
+    expect(exact).toMatchObject({ clientId: 'beta', ciIds: ['beta-db'] });
   });
 });

@@ -135,7 +135,7 @@ describe('from alerts to incidents', () => {
     await post('alertmanager', alertmanagerPayload(key, [firing]));
     await post('alertmanager', alertmanagerPayload(key, [{ ...firing, status: 'resolved' }]));
     let [incident] = await incidentsOf(key);
-    expect(incident.state).toBe('resolved');
+    expect(incident.state, JSON.stringify(incident.timeline.map((e: { message: string }) => e.message)) + JSON.stringify(incident.alerts)).toBe('resolved');
     expect(incident.resolutionSummary).toBe('alerts cleared');
     // A late "firing" from the lagging Alertmanager of an HA pair does not undo the resolution.
     await post('alertmanager', alertmanagerPayload(key, [firing]));

@@ -30,7 +30,7 @@ let userCounter = 0;
 
 /** A complete app on its own fresh database, built exactly as the daemon builds it. */
 export async function startTestApp(
-  options: { configFile?: string; loginRateLimit?: { windowMs: number; limit: number }; databaseProxy?: TcpProxy } = {},
+  options: { configFile?: string; loginRateLimit?: { windowMs: number; limit: number }; databaseProxy?: TcpProxy; alertBatchSize?: number } = {},
 ): Promise<TestApp> {
   const configFile = options.configFile ?? EXAMPLE_CONFIG;
   const db = await createTestDatabase();
@@ -47,7 +47,7 @@ export async function startTestApp(
   await migrateToLatest(orm, logger);
   const clock = new FakeClock('2026-03-02T10:00:00Z');
   const configStore = new ConfigStore(configFile, loadConfigOrThrow(configFile));
-  const app = await createApp({ configStore, orm, clock, logger, rootDir: REPO_ROOT, loginRateLimit: options.loginRateLimit });
+  const app = await createApp({ configStore, orm, clock, logger, rootDir: REPO_ROOT, loginRateLimit: options.loginRateLimit, alertBatchSize: options.alertBatchSize });
   return {
     app,
     orm,

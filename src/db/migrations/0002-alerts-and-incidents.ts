@@ -96,6 +96,7 @@ export class Migration0002AlertsAndIncidents extends Migration {
         changed_at timestamptz not null,
         incident_id int null constraint alert_incident_id_foreign references incident (id) on update cascade on delete set null,
         needs_processing boolean not null default true,
+        lease_until timestamptz null,
         constraint alert_integration_fingerprint_starts_at_unique unique (integration, fingerprint, starts_at)
       );
       create index alert_incident_id_index on alert (incident_id);

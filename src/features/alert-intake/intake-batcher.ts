@@ -1,9 +1,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Clock } from '../../platform/clock';
 import type { Logger } from '../../platform/logger';
-import { storeAlertmanagerBatch, storeAlertmanagerDelivery, type StoreResult } from './intake-store';
-
-type DeliveryInput = Parameters<typeof storeAlertmanagerDelivery>[1];
+import { storeAlertmanagerDeliveries, type DeliveryInput, type StoreResult } from './intake-store';
 
 interface Pending {
   input: DeliveryInput;
@@ -20,8 +18,8 @@ const MAX_BATCH_BYTES = 4 * 1024 * 1024;
  * batching adds no delay when the daemon is quiet. Every sender still gets its 2xx only
  * after its own alerts are committed.
  *
- * If a batch fails, its webhooks are retried one by one, so one webhook PostgreSQL
- * rejects cannot make every other sender retry forever.
+ * If a batch fails, each of its webhooks is retried on its own, so one webhook
+ * PostgreSQL rejects cannot make every other sender retry forever.
  */
 export function createIntakeBatcher(deps: { orm: MikroORM; clock: Clock; logger: Logger }) {
   const queue: Pending[] = [];
@@ -29,31 +27,34 @@ export function createIntakeBatcher(deps: { orm: MikroORM; clock: Clock; logger:
 
   async function writeBatch(batch: Pending[]): Promise<void> {
     try {
-      const results = batch.length === 1 ? [await storeAlertmanagerDelivery(deps.orm, batch[0]!.input)] : await storeAlertmanagerBatch(deps.orm, batch.map((p) => p.input), deps.clock.now());
+      const results = await storeAlertmanagerDeliveries(deps.orm, batch.map((p) => p.input), deps.clock.now());
       batch.forEach((pending, index) => pending.resolve(results[index]!));
     } catch (error) {
       if (batch.length === 1) {
         batch[0]!.reject(error);
         return;
       }
-      deps.logger.warn({ err: error, deliveries: batch.length }, 'batched webhook write failed; retrying one by one');
-      await Promise.all(batch.map((pending) => storeAlertmanagerDelivery(deps.orm, pending.input).then(pending.resolve, pending.reject)));
+      deps.logger.warn({ err: error, deliveries: batch.length }, 'batched webhook write failed; retrying each webhook on its own');
+      await Promise.all(batch.map((pending) => storeAlertmanagerDeliveries(deps.orm, [pending.input], deps.clock.now()).then(([result]) => pending.resolve(result!), pending.reject)));
     }
   }
 
   async function drain(): Promise<void> {
     writing = true;
-    while (queue.length > 0) {
-      const batch: Pending[] = [];
-      let bytes = 0;
-      while (queue.length > 0 && batch.length < MAX_BATCH_DELIVERIES && (batch.length === 0 || bytes + queue[0]!.input.rawPayload.length <= MAX_BATCH_BYTES)) {
-        const next = queue.shift()!;
-        bytes += next.input.rawPayload.length;
-        batch.push(next);
+    try {
+      while (queue.length > 0) {
+        const batch: Pending[] = [];
+        let bytes = 0;
+        while (queue.length > 0 && batch.length < MAX_BATCH_DELIVERIES && (batch.length === 0 || bytes + queue[0]!.input.rawPayload.length <= MAX_BATCH_BYTES)) {
+          const next = queue.shift()!;
+          bytes += next.input.rawPayload.length;
+          batch.push(next);
+        }
+        await writeBatch(batch);
       }
-      await writeBatch(batch);
+    } finally {
+      writing = false;
     }
-    writing = false;
   }
 
   return {

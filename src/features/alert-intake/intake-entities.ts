@@ -50,6 +50,8 @@ export const AlertSchema = defineEntity({
     changedAt: p.datetime(),
     incident: () => p.manyToOne(IncidentSchema).nullable().index(),
     needsProcessing: p.boolean().default(true),
+    // Claimed by an alert processor until then (see alert-processor.ts).
+    leaseUntil: p.datetime().nullable(),
   },
   uniques: [{ properties: ['integration', 'fingerprint', 'startsAt'] }],
   indexes: [{ name: 'alert_needs_processing', expression: 'create index alert_needs_processing on alert (id) where needs_processing' }],

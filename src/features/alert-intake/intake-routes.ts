@@ -103,7 +103,7 @@ export function createIntakeRouter(deps: {
         integration: req.integration!.name,
         kind,
         receivedAt: clock.now(),
-        rawPayload: req.rawBody!.toString('utf8'),
+        rawPayload: rawText(req),
         groupKey: payload.groupKey,
         truncatedAlerts: payload.truncatedAlerts,
         alertCount: payload.alerts.length,
@@ -121,7 +121,7 @@ export function createIntakeRouter(deps: {
       integration: req.integration!.name,
       kind: 'generic',
       receivedAt,
-      rawPayload: req.rawBody!.toString('utf8'),
+      rawPayload: rawText(req),
       groupKey: alert.fingerprint,
       truncatedAlerts: 0,
       alertCount: 1,
@@ -148,6 +148,16 @@ export function createIntakeRouter(deps: {
   };
 }
 
+/**
+ * The body as it was received, for storage: UTF-8 text without a byte-order mark; a body in
+ * another charset (which the JSON parser decoded) is stored re-serialised.
+ */
+function rawText(req: Request): string {
+  const charset = /charset=([^;]+)/i.exec(req.headers['content-type'] ?? '')?.[1]?.trim().toLowerCase();
+  if (charset && charset !== 'utf-8' && charset !== 'utf8') return JSON.stringify(req.body);
+  return req.rawBody!.toString('utf8').replace(/^\uFEFF/, '');
+}
+
 function rejectionReason(error: unknown): string {
   const type = (error as { type?: string }).type;
   if (type === 'entity.parse.failed') return 'malformed_json';
@@ -156,5 +166,6 @@ function rejectionReason(error: unknown): string {
   if (error instanceof ValidationError) return 'invalid_payload';
   if (error instanceof UnavailableError) return 'overloaded';
   if (error instanceof AppError) return error.code;
+  if (/^22/.test(String((error as { code?: string }).code ?? ''))) return 'invalid_data';
   return 'unavailable';
 }

@@ -44,31 +44,6 @@ const INSERT_DELIVERY = `
     returning id, payload
   )`;
 
-/**
- * Alertmanager and Grafana: the alerts are read out of the stored payload by PostgreSQL
- * itself, so the webhook crosses the wire once (sending it twice, raw and as rows, cost a
- * fifth of the daemon's CPU at peak). One row per identity, resolved winning: a sender may
- * repeat an alert within one payload, and PostgreSQL refuses to upsert a row twice in one
- * statement. Senders without fingerprints (old Grafana) get one from the label set.
- */
-const ALERTMANAGER_SQL = `
-with ${INSERT_DELIVERY},
-incoming as (
-  select distinct on (fingerprint, starts_at) * from (
-    select coalesce(nullif(a->>'fingerprint', ''), left(md5((a->'labels')::text), 16)) as fingerprint,
-           a->>'status' as status,
-           (a->>'startsAt')::timestamptz as starts_at,
-           case when a->>'status' = 'resolved' and a->>'endsAt' is not null and a->>'endsAt' not like '0001-%'
-                then (a->>'endsAt')::timestamptz end as ends_at,
-           a->'labels' as labels,
-           coalesce(a->'annotations', '{}'::jsonb) as annotations,
-           nullif(a->>'generatorURL', '') as generator_url
-    from delivery d, jsonb_array_elements(d.payload->'alerts') as a
-  ) extracted
-  order by fingerprint, starts_at, status = 'resolved' desc
-),
-${UPSERT_ALERTS}`;
-
 const RECORDS_SQL = `
 with ${INSERT_DELIVERY},
 incoming as (
@@ -87,7 +62,7 @@ resolved as (
 )
 select (select id from delivery) as delivery_id, (select count(*) from resolved) as changed`;
 
-interface DeliveryInput {
+export interface DeliveryInput {
   integration: string;
   kind: 'alertmanager' | 'grafana' | 'generic';
   receivedAt: Date;
@@ -106,15 +81,14 @@ async function run(orm: MikroORM, sql: string, bindings: Record<string, unknown>
   return { deliveryId: String(row.delivery_id), changed: Number(row.changed) };
 }
 
-export function storeAlertmanagerDelivery(orm: MikroORM, input: DeliveryInput): Promise<StoreResult> {
-  return run(orm, ALERTMANAGER_SQL, { ...input, payload: input.rawPayload, allowRefire: false });
-}
-
 /**
- * Several Alertmanager/Grafana webhooks in one statement (one round trip, one commit).
- * Delivery ids are drawn first so each webhook's alerts point at their own delivery.
- * Identities are deduplicated across the whole batch: the two halves of an HA pair often
- * land in the same batch with the same alerts.
+ * Alertmanager and Grafana webhooks, one or several in one statement (one round trip, one
+ * commit). The alerts are read out of the stored payloads by PostgreSQL itself, so each
+ * webhook crosses the wire once. Delivery ids are drawn first so each webhook's alerts
+ * point at their own delivery. Identities are deduplicated across the whole batch, the
+ * resolved state winning: the two halves of an HA pair often land in the same batch, and
+ * PostgreSQL refuses to upsert a row twice in one statement. Senders without fingerprints
+ * (old Grafana) get one from the label set.
  */
 const BATCH_SQL = `
 with batch as (
@@ -161,7 +135,7 @@ upserted as (
 select b.idx, b.id as delivery_id, (select count(*) from upserted u where u.last_delivery_id = b.id) as changed
 from batch b order by b.idx`;
 
-export async function storeAlertmanagerBatch(orm: MikroORM, inputs: DeliveryInput[], receivedAt: Date): Promise<StoreResult[]> {
+export async function storeAlertmanagerDeliveries(orm: MikroORM, inputs: DeliveryInput[], receivedAt: Date): Promise<StoreResult[]> {
   // The raw payloads are valid JSON already: spliced in as they are, not parsed and re-serialised.
   const batch = `[${inputs
     .map((input, idx) => `{"idx":${idx},"integration":${JSON.stringify(input.integration)},"kind":${JSON.stringify(input.kind)},"groupKey":${JSON.stringify(input.groupKey)},"truncatedAlerts":${input.truncatedAlerts},"alertCount":${input.alertCount},"payload":${input.rawPayload}}`)

@@ -7,13 +7,21 @@ import { CATEGORIES, SOURCES, URGENCIES } from '../incidents/incident-rules';
  * one alert shape. Pure: no database, no HTTP.
  */
 
-const labelSet = z.record(z.string(), z.string());
-const timestamp = z.iso.datetime({ offset: true, local: false, error: 'expected an RFC 3339 timestamp' });
+/**
+ * Text PostgreSQL can store: no NUL characters, no unpaired surrogates. Refusing it here
+ * answers 400 (the sender can never succeed); letting it through would fail in the
+ * database as a 500 and the sender would retry forever.
+ */
+const text = z.string().refine((value) => !value.includes('\u0000') && value.isWellFormed(), { error: 'contains a NUL character or invalid Unicode' });
+const labelSet = z.record(text, text);
+const timestamp = z.iso
+  .datetime({ offset: true, local: false, error: 'expected an RFC 3339 timestamp' })
+  .refine((value) => !value.startsWith('0000'), { error: 'year 0 does not exist' });
 
 /** Alertmanager webhook, version 4 (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config). */
 export const alertmanagerPayloadSchema = z.object({
   version: z.literal('4', { error: 'expected webhook version "4"' }),
-  groupKey: z.string().min(1),
+  groupKey: text.min(1),
   truncatedAlerts: z.number().int().min(0).default(0),
   status: z.enum(['firing', 'resolved']),
   receiver: z.string(),
@@ -28,8 +36,8 @@ export const alertmanagerPayloadSchema = z.object({
       annotations: labelSet.default({}),
       startsAt: timestamp,
       endsAt: timestamp.optional(),
-      generatorURL: z.string().default(''),
-      fingerprint: z.string().min(1),
+      generatorURL: text.default(''),
+      fingerprint: text.min(1),
     }),
   ),
 });
@@ -39,7 +47,7 @@ export type AlertmanagerPayload = z.infer<typeof alertmanagerPayloadSchema>;
 export const grafanaPayloadSchema = z.object({
   receiver: z.string().default(''),
   status: z.enum(['firing', 'resolved']),
-  groupKey: z.string().min(1),
+  groupKey: text.min(1),
   truncatedAlerts: z.number().int().min(0).default(0),
   externalURL: z.string().default(''),
   title: z.string().optional(),
@@ -50,9 +58,9 @@ export const grafanaPayloadSchema = z.object({
       annotations: labelSet.default({}),
       startsAt: timestamp,
       endsAt: timestamp.optional(),
-      generatorURL: z.string().default(''),
+      generatorURL: text.default(''),
       // Grafana 9+ sends it; older versions do not, and then the labels identify the alert.
-      fingerprint: z.string().optional(),
+      fingerprint: text.optional(),
       dashboardURL: z.string().optional(),
       panelURL: z.string().optional(),
       valueString: z.string().optional(),
@@ -66,8 +74,8 @@ export type GrafanaPayload = z.infer<typeof grafanaPayloadSchema>;
  * Documented in the OpenAPI document.
  */
 export const genericPayloadSchema = z.object({
-  summary: z.string().trim().min(1).max(500).describe('one line: what is wrong'),
-  description: z.string().max(20_000).optional(),
+  summary: text.trim().min(1).max(500).describe('one line: what is wrong'),
+  description: text.max(20_000).optional(),
   action: z.enum(['trigger', 'resolve']).default('trigger'),
   dedupKey: z
     .string()
@@ -83,7 +91,7 @@ export const genericPayloadSchema = z.object({
   ci: z.string().optional(),
   labels: labelSet.default({}),
   source: z.enum(SOURCES).default('monitoring').describe('phone, email or portal for a client-reported incident'),
-  reportedBy: z.string().max(200).optional().describe('who reported it (client-reported incidents)'),
+  reportedBy: text.max(200).optional().describe('who reported it (client-reported incidents)'),
   occurredAt: timestamp.optional(),
   links: z.array(z.string().url()).max(20).default([]),
 }).refine((payload) => payload.action === 'trigger' || payload.dedupKey, { error: 'resolve needs the dedupKey of the alert to resolve', path: ['dedupKey'] });

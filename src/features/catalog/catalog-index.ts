@@ -11,8 +11,8 @@ export interface CatalogIndex {
   cis: Map<string, ConfigurationItemConfig>;
   /** CI id -> ids of the services that include it. */
   servicesByCi: Map<string, string[]>;
-  /** Lower-cased CI id or name -> CI id, to match an alert's `instance` host. */
-  ciByHost: Map<string, string>;
+  /** Lower-cased CI id or name -> CI id, to match an alert's `instance` host; null when ambiguous. */
+  ciByHost: Map<string, string | null>;
 }
 
 const cache = new WeakMap<IncidentdConfig, CatalogIndex>();
@@ -31,11 +31,16 @@ function buildIndex(config: IncidentdConfig): CatalogIndex {
   for (const service of config.services) {
     for (const ci of service.cis) servicesByCi.set(ci, [...(servicesByCi.get(ci) ?? []), service.id]);
   }
-  const ciByHost = new Map<string, string>();
+  // A name two CIs share matches neither: a guess could hand an alert to the wrong client.
+  const idsByHost = new Map<string, Set<string>>();
   for (const ci of config.configurationItems) {
-    ciByHost.set(ci.id.toLowerCase(), ci.id);
-    if (ci.name) ciByHost.set(ci.name.toLowerCase(), ci.id);
+    for (const host of [ci.id, ci.name]) {
+      if (!host) continue;
+      const key = host.toLowerCase();
+      idsByHost.set(key, (idsByHost.get(key) ?? new Set()).add(ci.id));
+    }
   }
+  const ciByHost = new Map<string, string | null>([...idsByHost].map(([host, ids]) => [host, ids.size === 1 ? [...ids][0]! : null]));
   return {
     clients: new Map(config.clients.map((client) => [client.id, client])),
     services: new Map(config.services.map((service) => [service.id, service])),
@@ -55,5 +60,6 @@ export function ciForInstance(index: CatalogIndex, instance: string): string | u
     .replace(/[/?#].*$/, '')
     .replace(/:\d+$/, '')
     .toLowerCase();
-  return index.ciByHost.get(host) ?? index.ciByHost.get(host.split('.')[0]!);
+  if (index.ciByHost.has(host)) return index.ciByHost.get(host) ?? undefined;
+  return index.ciByHost.get(host.split('.')[0]!) ?? undefined;
 }

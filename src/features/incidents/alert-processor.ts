@@ -1,4 +1,5 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { LockMode } from '@mikro-orm/core';
 import { parseDuration } from '../../config/config-schema';
 import type { ConfigStore } from '../../config/config-store';
 import type { Clock } from '../../platform/clock';
@@ -11,14 +12,14 @@ import { formatIncidentId, isOpen, OPEN_STATES, priorityFor, type IncidentState,
 import { auditSnapshot, type IncidentService } from './incident-service';
 import { addTimelineEvent, type TimelineEntry } from './incident-timeline';
 
-// Larger batches touch each alert group's incident once for more alerts (storms).
-const BATCH_SIZE = 2000;
-const URGENCY_RANK: Record<Urgency, number> = { low: 0, medium: 1, high: 2 };
+const DEFAULT_BATCH_SIZE = 2000;
+const LEASE_MS = 60_000;
 const POLL_INTERVAL_MS = 1000;
+const URGENCY_RANK: Record<Urgency, number> = { low: 0, medium: 1, high: 2 };
 
 /**
  * An alert row as the processor needs it. Read and updated with plain SQL: hydrating
- * hundreds of entities per batch (and diffing their JSON labels) cost more CPU than the
+ * thousands of entities per batch (and diffing their JSON labels) cost more CPU than the
  * whole intake path.
  */
 interface PendingAlert {
@@ -27,26 +28,25 @@ interface PendingAlert {
   groupKey: string;
   status: 'firing' | 'resolved';
   startsAt: Date;
+  /** The row version (PostgreSQL's xmin) at claim time: tells whether intake changed it meanwhile. */
+  rowVersion: string;
   labels: Record<string, string>;
   truncatedAlerts: number;
   incidentId: number | null;
 }
 
+/**
+ * Claims work with a lease instead of holding row locks while processing: intake upserts
+ * the same rows (an alert resolving while its firing is being processed) and must never
+ * wait behind a batch. A processor that dies leaves a lease that expires; the rows are
+ * then claimed again.
+ */
 const CLAIM_SQL = `
-  select id, integration, group_key as "groupKey", status, starts_at as "startsAt", labels,
-         truncated_alerts as "truncatedAlerts", incident_id as "incidentId"
-  from alert where needs_processing order by id limit ? for update skip locked`;
-
-/** What one alert group did to one incident in this batch. */
-interface Change {
-  incident: Incident;
-  created: boolean;
-  /** Audit snapshot before the change (null for a new incident). */
-  before: ReturnType<typeof auditSnapshot> | null;
-  actor: Actor;
-  alertIds: string[];
-  hadResolved: boolean;
-}
+  update alert set lease_until = ?
+  where id in (select id from alert where needs_processing and (lease_until is null or lease_until < ?)
+               order by id limit ? for update skip locked)
+  returning id, integration, group_key as "groupKey", status, starts_at as "startsAt", xmin::text as "rowVersion",
+            labels, truncated_alerts as "truncatedAlerts", incident_id as "incidentId"`;
 
 interface Group {
   key: string;
@@ -56,11 +56,23 @@ interface Group {
   alerts: { alert: PendingAlert; route: RoutedAlert }[];
 }
 
+/** What this batch did to one incident. */
+interface Change {
+  incident: Incident;
+  created: boolean;
+  /** Audit snapshot before the change (null for a new incident). */
+  before: ReturnType<typeof auditSnapshot> | null;
+  actor: Actor;
+  alerts: PendingAlert[];
+  hadResolved: boolean;
+}
+
 /**
  * Turns stored alerts into incident changes. Intake only commits alerts (fast, durable);
- * this loop claims unprocessed rows with FOR UPDATE SKIP LOCKED, so any number of daemons
- * can share the work without processing a row twice, and an advisory lock per alert group
- * makes two daemons agree on one incident per group.
+ * this loop claims unprocessed rows, so any number of daemons share the work. Within a
+ * batch, locks are always taken in the same order (advisory locks per alert group by key,
+ * then incident rows by id), so daemons never deadlock, and the incident rows are locked
+ * before they are read, so a staff edit never silently loses to a batch.
  */
 export function createAlertProcessor(deps: {
   orm: MikroORM;
@@ -72,69 +84,90 @@ export function createAlertProcessor(deps: {
   logger: Logger;
   /** True while webhooks are being received: processing then yields half the CPU to intake. */
   intakeBusy?: () => boolean;
+  batchSize?: number;
 }) {
   const { orm, clock, configStore, incidents, audit, bus, logger } = deps;
+  const batchSize = deps.batchSize ?? DEFAULT_BATCH_SIZE;
   let running: Promise<void> | null = null;
   let wakeAgain = false;
   let timer: NodeJS.Timeout | null = null;
   let stopped = false;
 
-  async function processBatch(): Promise<number> {
-    const published: { incident: Incident; created: boolean }[] = [];
-    const count = await orm.em.fork().transactional(async (em) => {
+  async function claim(): Promise<PendingAlert[]> {
+    const now = clock.now();
+    const rows = await orm.em.getConnection().execute<PendingAlert[]>(CLAIM_SQL, [new Date(now.getTime() + LEASE_MS), now, batchSize]);
+    // The driver hands timestamps over as text.
+    return rows.map((row) => ({ ...row, id: String(row.id), startsAt: new Date(row.startsAt) }));
+  }
+
+  function group(alerts: PendingAlert[]): Group[] {
+    const config = configStore.current;
+    const integrations = new Map(config.integrations.map((integration) => [integration.name, integration]));
+    const groups = new Map<string, Group>();
+    for (const alert of alerts) {
+      // Annotations only matter for a new incident's title and text; they are read then.
+      const route = routeAlert({ labels: alert.labels, annotations: {} }, config, integrations.get(alert.integration) ?? { name: alert.integration });
+      const dedupKey = `${alert.integration}|${alert.groupKey}|${route.clientId ?? 'triage'}`;
+      const incidentId = alert.incidentId ?? undefined;
+      const key = incidentId ? `incident:${incidentId}` : `group:${dedupKey}`;
+      let entry = groups.get(key);
+      if (!entry) groups.set(key, (entry = { key, incidentId, dedupKey, alerts: [] }));
+      entry.alerts.push({ alert, route });
+    }
+    return [...groups.values()];
+  }
+
+  /** Applies some groups in one transaction. */
+  async function apply(groups: Group[]): Promise<void> {
+    const changes = await orm.em.fork().transactional(async (em) => {
       const connection = em.getConnection();
       const tx = em.getTransactionContext();
-      const rows = await connection.execute<PendingAlert[]>(CLAIM_SQL, [BATCH_SIZE], 'all', tx);
-      if (rows.length === 0) return 0;
-      // The driver hands timestamps over as text.
-      const alerts = rows.map((row) => ({ ...row, id: String(row.id), startsAt: new Date(row.startsAt) }));
-      const config = configStore.current;
-      const integrations = new Map(config.integrations.map((integration) => [integration.name, integration]));
-
-      const groups = new Map<string, Group>();
-      for (const alert of alerts) {
-        // Annotations only matter for a new incident's title and text; they are read then.
-        const route = routeAlert({ labels: alert.labels, annotations: {} }, config, integrations.get(alert.integration) ?? { name: alert.integration });
-        const dedupKey = `${alert.integration}|${alert.groupKey}|${route.clientId ?? 'triage'}`;
-        const incidentId = alert.incidentId ?? undefined;
-        const key = incidentId ? `incident:${incidentId}` : `group:${dedupKey}`;
-        let group = groups.get(key);
-        if (!group) groups.set(key, (group = { key, incidentId, dedupKey, alerts: [] }));
-        group.alerts.push({ alert, route });
-      }
-      // Fixed order, so two daemons take advisory locks in the same order and never deadlock.
-      const ordered = [...groups.values()].sort((a, b) => a.key.localeCompare(b.key));
-
-      // The incidents these groups already have, in two queries for the whole batch.
-      const linkedIds = ordered.flatMap((group) => (group.incidentId ? [group.incidentId] : []));
-      const linked = new Map((linkedIds.length ? await em.find(IncidentSchema, { id: { $in: linkedIds } }) : []).map((incident) => [incident.id, incident]));
+      // 1. Advisory locks of every group, in key order (the same order in every daemon).
+      const keys = [...new Set(groups.map((g) => g.dedupKey))].sort();
+      await connection.execute(
+        'select pg_advisory_xact_lock(k) from (select hashtext(x) as k from jsonb_array_elements_text(?::jsonb) as x order by x) as ordered',
+        [JSON.stringify(keys)],
+        'all',
+        tx,
+      );
+      // 2. The incidents involved, locked in id order.
+      const linkedIds = groups.flatMap((g) => (g.incidentId ? [g.incidentId] : []));
+      const found = await em.find(
+        IncidentSchema,
+        { $or: [...(linkedIds.length ? [{ id: { $in: linkedIds } }] : []), { dedupKey: { $in: keys }, state: { $in: [...OPEN_STATES] } }] },
+        { orderBy: { id: 'asc' }, lockMode: LockMode.PESSIMISTIC_WRITE },
+      );
+      const byId = new Map(found.map((incident) => [incident.id, incident]));
       const openByKey = new Map<string, Incident>();
-      const keys = ordered.filter((group) => !group.incidentId).map((group) => group.dedupKey);
-      if (keys.length) {
-        for (const incident of await em.find(IncidentSchema, { dedupKey: { $in: keys }, state: { $in: [...OPEN_STATES] } }, { orderBy: { id: 'asc' } })) openByKey.set(incident.dedupKey!, incident);
-      }
+      for (const incident of found) if (incident.dedupKey && isOpen(incident.state as IncidentState)) openByKey.set(incident.dedupKey, incident);
 
-      const changes: Change[] = [];
-      for (const group of ordered) {
-        const change = await applyGroup(em, group, linked, openByKey);
-        if (change) changes.push(change);
+      // 3. Each group onto its incident; one Change per incident, however many groups reach it.
+      const byIncident = new Map<number, Change>();
+      for (const g of groups) {
+        const change = await applyGroup(em, g, byId, openByKey);
+        const seen = byIncident.get(change.incident.id);
+        if (seen) {
+          seen.alerts.push(...change.alerts);
+          seen.hadResolved ||= change.hadResolved;
+        } else {
+          byIncident.set(change.incident.id, change);
+        }
       }
       await em.flush();
+      const changes = [...byIncident.values()];
 
-      // Link every alert to its incident in one statement; the rest (a "resolved" for an
-      // alert never seen firing) are simply done.
-      const links = changes.flatMap((change) => change.alertIds.map((id) => [id, change.incident.id] as const));
-      if (links.length) {
-        await connection.execute(
-          `update alert as a set incident_id = v.incident_id, needs_processing = false from (values ${links.map(() => '(?::bigint, ?::int)').join(',')}) as v(id, incident_id) where a.id = v.id`,
-          links.flat(),
-          'run',
-          tx,
-        );
-      }
-      await connection.execute(`update alert set needs_processing = false where needs_processing and id in (${alerts.map(() => '?').join(',')})`, alerts.map((a) => a.id), 'run', tx);
+      // 4. Link the alerts. A row intake changed meanwhile (resolved while we processed
+      //    its firing) stays marked, and the next batch takes the change.
+      const links = changes.flatMap((change) => change.alerts.map((alert) => [alert.id, change.incident.id, alert.rowVersion] as const));
+      await connection.execute(
+        `update alert as a set incident_id = v.incident_id, lease_until = null, needs_processing = (a.xmin::text <> v.row_version)
+         from (values ${links.map(() => '(?::bigint, ?::int, ?::text)').join(',')}) as v(id, incident_id, row_version) where a.id = v.id`,
+        links.flat(),
+        'run',
+        tx,
+      );
 
-      // Incidents that got "resolved" alerts may have none firing any more.
+      // 5. Incidents that got "resolved" alerts may have none firing any more.
       const maybeCleared = changes.filter((change) => change.hadResolved && isOpen(change.incident.state as IncidentState));
       if (maybeCleared.length) {
         const firing = await connection.execute<{ incident_id: number; firing: string }[]>(
@@ -146,7 +179,8 @@ export function createAlertProcessor(deps: {
         const firingById = new Map(firing.map((row) => [Number(row.incident_id), Number(row.firing)]));
         for (const change of maybeCleared) {
           if ((firingById.get(change.incident.id) ?? 0) > 0) continue;
-          for (const entry of await alertsCleared(em, change.incident, clock.now())) addTimelineEvent(em, change.incident, change.actor, entry, clock.now());
+          const now = clock.now();
+          for (const entry of await alertsCleared(em, change.incident, now)) addTimelineEvent(em, change.incident, change.actor, entry, now);
         }
       }
 
@@ -158,94 +192,103 @@ export function createAlertProcessor(deps: {
         }
       }
       await em.flush();
-      for (const change of changes) published.push({ incident: change.incident, created: change.created });
-      return alerts.length;
+      return changes;
     });
-    for (const { incident, created } of published) {
-      bus.emit('incident.changed', { incidentId: incident.id, number: incident.number, clientId: incident.clientId ?? null, kind: created ? 'created' : 'updated', eventIds: [] });
+    for (const change of changes) {
+      bus.emit('incident.changed', { incidentId: change.incident.id, number: change.incident.number, clientId: change.incident.clientId ?? null, kind: change.created ? 'created' : 'updated', eventIds: [] });
     }
-    return count;
   }
 
-  /** Finds (or creates, or re-opens) the group's incident and applies its alerts in memory. */
-  async function applyGroup(em: EntityManager, group: Group, linked: Map<number, Incident>, openByKey: Map<string, Incident>): Promise<Change | null> {
+  /** Finds (or creates, or re-opens) the group's incident and applies its alerts. */
+  async function applyGroup(em: EntityManager, g: Group, byId: Map<number, Incident>, openByKey: Map<string, Incident>): Promise<Change> {
     const now = clock.now();
-    const firing = group.alerts.filter(({ alert }) => alert.status === 'firing');
-    const resolved = group.alerts.filter(({ alert }) => alert.status === 'resolved');
-    const actor: Actor = { type: 'integration', name: group.alerts[0]!.alert.integration };
-    const alertIds = group.alerts.map(({ alert }) => alert.id);
+    const firing = g.alerts.filter(({ alert }) => alert.status === 'firing');
+    const resolved = g.alerts.filter(({ alert }) => alert.status === 'resolved');
+    const actor: Actor = { type: 'integration', name: g.alerts[0]!.alert.integration };
+    const reopenWindowMs = parseDuration(configStore.current.incidents.reopenWindow) ?? 3_600_000;
+    const withinReopenWindow = (incident: Incident) => !!incident.resolvedAt && now.getTime() - incident.resolvedAt.getTime() <= reopenWindowMs;
 
     let incident: Incident | null = null;
-    if (group.incidentId) {
-      incident = linked.get(group.incidentId) ?? null;
-      // A known alert firing again on a closed incident starts over as a new group member.
-      if (incident && !isOpen(incident.state as IncidentState) && incident.state !== 'resolved' && firing.length > 0) incident = null;
+    if (g.incidentId) {
+      const linked = byId.get(g.incidentId) ?? null;
+      // A known alert firing again long after its incident ended belongs to a new incident.
+      const ended = linked && !isOpen(linked.state as IncidentState);
+      incident = linked && (!ended || firing.length === 0 || (linked.state === 'resolved' && withinReopenWindow(linked))) ? linked : null;
     }
-    incident ??= openByKey.get(group.dedupKey) ?? null;
+    incident ??= openByKey.get(g.dedupKey) ?? null;
     if (!incident && firing.length > 0) {
-      // Only creating needs the lock: another daemon may be creating this group's incident now.
-      await em.getConnection().execute('select pg_advisory_xact_lock(hashtext(?))', [group.dedupKey], 'run', em.getTransactionContext());
-      incident =
-        (await em.findOne(IncidentSchema, { dedupKey: group.dedupKey, state: { $in: [...OPEN_STATES] } }, { orderBy: { id: 'desc' } })) ?? (await reopenable(em, group.dedupKey, now));
+      const recent = await em.findOne(IncidentSchema, { dedupKey: g.dedupKey, state: 'resolved' }, { orderBy: { resolvedAt: 'desc' }, lockMode: LockMode.PESSIMISTIC_WRITE });
+      if (recent && withinReopenWindow(recent)) incident = recent;
     }
 
-    const entries: TimelineEntry[] = [];
     if (!incident) {
-      if (firing.length === 0) return null; // only "resolved" notices of alerts we never saw firing
-      const worstAlert = firing.reduce((a, b) => (b.route.severity < a.route.severity ? b : a));
-      const first = firing.reduce((a, b) => (b.alert.startsAt < a.alert.startsAt ? b : a)).alert;
-      const [worstAnnotations, firstAnnotations] = await annotationsOf(em, [worstAlert.alert.id, first.id]);
-      const worst = { ...worstAlert.route, title: alertTitle(worstAnnotations!) ?? worstAlert.route.title };
-      const truncated = Math.max(...group.alerts.map(({ alert }) => alert.truncatedAlerts));
-      const created = await incidents.createInTransaction(
-        em,
-        {
-          title: worst.title,
-          description: firstAnnotations!.description ?? '',
-          clientId: worst.clientId,
-          serviceIds: union(firing.flatMap(({ route }) => route.serviceIds)),
-          ciIds: union(firing.flatMap(({ route }) => route.ciIds)),
-          severity: worst.severity,
-          urgency: worst.urgency,
-          category: worst.category,
-          source: sourceOf(firstAnnotations!),
-          reportedBy: firstAnnotations!.reportedBy ?? null,
-          reportedAt: first.startsAt.getTime() > 0 ? first.startsAt : now,
-          dedupKey: group.dedupKey,
-          alertname: worst.alertname,
-          truncatedAlerts: truncated,
-        },
-        actor,
-        worst.notes.length ? [{ type: 'routing', message: worst.notes.join('; ') }] : [],
-      );
-      openByKey.set(group.dedupKey, created);
-      entries.push(attachedEntry(firing));
-      if (truncated > 0) entries.push(truncatedEntry(truncated));
-      for (const entry of entries) addTimelineEvent(em, created, actor, entry, now);
-      return { incident: created, created: true, before: null, actor, alertIds, hadResolved: resolved.length > 0 };
+      // Even a group that is already resolved becomes an incident: it fired, and the
+      // record must exist (it is resolved again at once, "alerts cleared").
+      const created = await create(em, g, actor, now);
+      openByKey.set(g.dedupKey, created);
+      byId.set(created.id, created);
+      return { incident: created, created: true, before: null, actor, alerts: g.alerts.map(({ alert }) => alert), hadResolved: resolved.length > 0 };
     }
 
     const before = auditSnapshot(incident);
+    const entries: TimelineEntry[] = [];
     if (incident.state === 'resolved' && firing.length > 0) {
       entries.push({ type: 'state.changed', message: `resolved -> investigating: ${firing[0]!.route.alertname} fired again`, data: { from: 'resolved', to: 'investigating', reason: 'alert fired again' } });
       await incidents.changeState(em, incident, 'investigating', now);
-      incident.alertsClearedAt = null;
     }
     if (firing.length > 0) {
+      incident.alertsClearedAt = null;
       entries.push(attachedEntry(firing));
       entries.push(...widen(incident, firing.map(({ route }) => route)));
     }
     if (resolved.length > 0) {
       entries.push({ type: 'alert.resolved', message: `${resolved.length} alert${resolved.length > 1 ? 's' : ''} resolved: ${summarize(resolved.map(({ route }) => route.alertname))}`, data: { alertIds: resolved.map(({ alert }) => alert.id) } });
     }
-    const truncated = Math.max(0, ...group.alerts.map(({ alert }) => alert.truncatedAlerts));
+    const truncated = Math.max(0, ...g.alerts.map(({ alert }) => alert.truncatedAlerts));
     if (truncated > incident.truncatedAlerts) {
       incident.truncatedAlerts = truncated;
       entries.push(truncatedEntry(truncated));
     }
     for (const entry of entries) addTimelineEvent(em, incident, actor, entry, now);
     incident.updatedAt = now;
-    return { incident, created: false, before, actor, alertIds, hadResolved: resolved.length > 0 };
+    return { incident, created: false, before, actor, alerts: g.alerts.map(({ alert }) => alert), hadResolved: resolved.length > 0 };
+  }
+
+  async function create(em: EntityManager, g: Group, actor: Actor, now: Date): Promise<Incident> {
+    const worstAlert = g.alerts.reduce((a, b) => (b.route.severity < a.route.severity ? b : a));
+    const first = g.alerts.reduce((a, b) => (b.alert.startsAt < a.alert.startsAt ? b : a)).alert;
+    const [worstAnnotations, firstAnnotations] = await annotationsOf(em, [worstAlert.alert.id, first.id]);
+    const worst = { ...worstAlert.route, title: alertTitle(worstAnnotations!) ?? worstAlert.route.title };
+    const truncated = Math.max(...g.alerts.map(({ alert }) => alert.truncatedAlerts));
+    const integration = configStore.current.integrations.find((candidate) => candidate.name === first.integration);
+    const created = await incidents.createInTransaction(
+      em,
+      {
+        title: worst.title,
+        description: firstAnnotations!.description ?? '',
+        clientId: worst.clientId,
+        serviceIds: union(g.alerts.flatMap(({ route }) => route.serviceIds)),
+        ciIds: union(g.alerts.flatMap(({ route }) => route.ciIds)),
+        severity: worst.severity,
+        urgency: worst.urgency,
+        category: worst.category,
+        // Only the generic integration carries a reporting channel (a client's phone call...).
+        source: integration?.type === 'generic' ? sourceOf(firstAnnotations!) : 'monitoring',
+        reportedBy: integration?.type === 'generic' ? (firstAnnotations!.reportedBy ?? null) : null,
+        // Generic alerts without an occurrence time carry the epoch: logged now.
+        reportedAt: first.startsAt.getTime() > 0 ? first.startsAt : now,
+        dedupKey: g.dedupKey,
+        alertname: worst.alertname,
+        truncatedAlerts: truncated,
+      },
+      actor,
+      worst.notes.length ? [{ type: 'routing', message: worst.notes.join('; ') }] : [],
+    );
+    const firing = g.alerts.filter(({ alert }) => alert.status === 'firing');
+    const entries: TimelineEntry[] = [attachedEntry(firing.length ? firing : g.alerts)];
+    if (truncated > 0) entries.push(truncatedEntry(truncated));
+    for (const entry of entries) addTimelineEvent(em, created, actor, entry, now);
+    return created;
   }
 
   async function annotationsOf(em: EntityManager, ids: string[]): Promise<Record<string, string>[]> {
@@ -257,12 +300,6 @@ export function createAlertProcessor(deps: {
     );
     const byId = new Map(rows.map((row) => [String(row.id), row.annotations]));
     return ids.map((id) => byId.get(id) ?? {});
-  }
-
-  /** A resolved incident of the same group whose alert fires again soon after is re-opened, not duplicated. */
-  async function reopenable(em: EntityManager, dedupKey: string, now: Date): Promise<Incident | null> {
-    const windowMs = parseDuration(configStore.current.incidents.reopenWindow) ?? 3_600_000;
-    return em.findOne(IncidentSchema, { dedupKey, state: 'resolved', resolvedAt: { $gte: new Date(now.getTime() - windowMs) } }, { orderBy: { id: 'desc' } });
   }
 
   /** New alerts may widen the incident and raise its severity and urgency, never lower them. */
@@ -298,6 +335,7 @@ export function createAlertProcessor(deps: {
     const client = config.clients.find((candidate) => candidate.id === incident.clientId);
     const autoResolve = client?.incidents?.autoResolveOnClear ?? config.incidents.autoResolveOnClear;
     if (!autoResolve) {
+      if (incident.alertsClearedAt) return [];
       incident.alertsClearedAt = now;
       return [{ type: 'alerts.cleared', message: 'all alerts cleared; the incident stays open until staff resolve it (client policy)' }];
     }
@@ -308,6 +346,26 @@ export function createAlertProcessor(deps: {
     return [{ type: 'state.changed', message: `${from} -> resolved: alerts cleared`, data: { from, to: 'resolved', reason: 'alerts cleared' } }];
   }
 
+  /**
+   * One batch: claim, then apply all groups in one transaction. If that fails, each group
+   * is retried in its own transaction, so one bad group does not hold back the others; a
+   * group that still fails keeps its lease and is retried when the lease expires.
+   */
+  async function processBatch(): Promise<number> {
+    const alerts = await claim();
+    if (alerts.length === 0) return 0;
+    const groups = group(alerts);
+    try {
+      await apply(groups);
+    } catch (error) {
+      logger.warn({ err: error, groups: groups.length }, 'alert batch failed; retrying group by group');
+      for (const g of groups) {
+        await apply([g]).catch((groupError) => logger.error({ err: groupError, dedupKey: g.dedupKey, alerts: g.alerts.length }, 'alert group failed; it is retried when its lease expires'));
+      }
+    }
+    return alerts.length;
+  }
+
   async function runUntilIdle(): Promise<void> {
     do {
       wakeAgain = false;
@@ -315,7 +373,7 @@ export function createAlertProcessor(deps: {
         for (;;) {
           const started = Date.now();
           const processed = await processBatch();
-          if (processed < BATCH_SIZE || stopped) break;
+          if (processed < batchSize || stopped) break;
           // During an alert storm, storing what arrives (durability) comes first: after each
           // full batch, pause as long as the batch took, so intake keeps at least half the CPU.
           if (deps.intakeBusy?.()) await new Promise((resolve) => setTimeout(resolve, Date.now() - started));
@@ -339,7 +397,7 @@ export function createAlertProcessor(deps: {
         running = null;
       });
     },
-    /** Polls as a safety net: alerts committed by another daemon, or after a failed run. */
+    /** Polls as a safety net: alerts committed by another daemon, expired leases. */
     start(): void {
       stopped = false;
       timer = setInterval(() => this.wake(), POLL_INTERVAL_MS);
@@ -359,16 +417,17 @@ export function createAlertProcessor(deps: {
   };
 }
 
-function attachedEntry(firing: { route: RoutedAlert; alert: PendingAlert }[]): TimelineEntry {
+function attachedEntry(alerts: { route: RoutedAlert; alert: PendingAlert }[]): TimelineEntry {
+  const verb = alerts.every(({ alert }) => alert.status === 'resolved') ? 'received (already resolved)' : 'firing';
   return {
     type: 'alert.attached',
-    message: `${firing.length} alert${firing.length > 1 ? 's' : ''} firing: ${summarize(firing.map(({ route }) => route.alertname))}`,
-    data: { alertIds: firing.map(({ alert }) => alert.id) },
+    message: `${alerts.length} alert${alerts.length > 1 ? 's' : ''} ${verb}: ${summarize(alerts.map(({ route }) => route.alertname))}`,
+    data: { alertIds: alerts.map(({ alert }) => alert.id) },
   };
 }
 
 function truncatedEntry(truncated: number): TimelineEntry {
-  return { type: 'alert.attached', message: `the sender truncated ${truncated} alerts of this group; not every alert is listed here`, data: { truncatedAlerts: truncated } };
+  return { type: 'alert.truncated', message: `the sender truncated ${truncated} alerts of this group; not every alert is listed here`, data: { truncatedAlerts: truncated } };
 }
 
 function union(values: string[]): string[] {

@@ -46,13 +46,15 @@ export function presentIncident(incident: Incident) {
 }
 
 /**
- * What a client's own contact may see: no alert labels, CI names, assignees or internal
- * notes.
+ * What a client's own contact may see: no alert labels, CI or host names, assignees, staff
+ * identities or internal notes. The title comes from the affected services (an alert's
+ * summary often names hosts); public updates are the words staff chose for the client.
  */
-export function presentIncidentForClient(incident: Incident, events: IncidentEvent[]) {
+export function presentIncidentForClient(incident: Incident, events: IncidentEvent[], serviceNames: (id: string) => string | undefined) {
+  const services = incident.serviceIds.map(serviceNames).filter((name): name is string => !!name);
   return {
     id: formatIncidentId(incident.number),
-    title: incident.title,
+    title: services.length ? `${services.join(', ')}: service disruption` : 'Service disruption',
     clientId: incident.clientId,
     serviceIds: incident.serviceIds,
     severity: incident.severity,
@@ -60,7 +62,7 @@ export function presentIncidentForClient(incident: Incident, events: IncidentEve
     state: incident.state,
     reportedAt: incident.reportedAt.toISOString(),
     resolvedAt: incident.resolvedAt?.toISOString() ?? null,
-    updates: events.filter((event) => event.visibility === 'public').map(presentEvent),
+    updates: events.filter((event) => event.visibility === 'public').map((event) => ({ id: event.id, at: event.at.toISOString(), message: event.message })),
   };
 }
 

@@ -6,6 +6,7 @@ import { STAFF_ROLES } from '../auth/roles';
 import { isClientContact } from './incident-access';
 import { presentAlert, presentEvent, presentIncident, presentIncidentForClient } from './incident-presenter';
 import type { ConfigStore } from '../../config/config-store';
+import type { Clock } from '../../platform/clock';
 import { catalogIndex } from '../catalog/catalog-index';
 import { CATEGORIES, INCIDENT_STATES, PRIORITIES, SOURCES, URGENCIES } from './incident-rules';
 import type { IncidentService } from './incident-service';
@@ -25,6 +26,7 @@ const list = <const T extends readonly [string, ...string[]]>(values: T) =>
 const listQuery = z.object({
   state: list(INCIDENT_STATES).optional(),
   open: z.enum(['true', 'false']).transform((value) => value === 'true').optional(),
+  triage: z.enum(['true', 'false']).transform((value) => value === 'true').optional().describe('true: only the triage queue (client not known yet)'),
   client: z.string().optional(),
   service: z.string().optional(),
   severity: z
@@ -54,19 +56,25 @@ const createBody = z.object({
   source: z.enum(SOURCES).describe('how it was reported: phone, email, portal (client-reported), staff or monitoring'),
   reportedBy: z.string().max(200).optional().describe('who reported it (name, email or phone)'),
   impact: z.string().max(5000).default('').describe('initial impact assessment'),
-  reportedAt: z.coerce.date().optional(),
+  reportedAt: z.iso.datetime({ offset: true }).optional().describe('when it was reported, if not now'),
 });
 
-export function registerIncidentRoutes(api: ApiRouter, incidents: IncidentService, configStore: ConfigStore) {
+function serviceNames(configStore: ConfigStore) {
+  const index = catalogIndex(configStore.current);
+  return (id: string) => index.services.get(id)?.name;
+}
+
+export function registerIncidentRoutes(api: ApiRouter, incidents: IncidentService, configStore: ConfigStore, clock: Clock) {
   api.get('/incidents', { access: { roles: READERS }, summary: 'List incidents, newest first (filters: state, open, client, service, severity, priority, category, since; paginated)', query: listQuery }, async ({ principal, query }) => {
     const { items, total } = await incidents.list({ ...query, limit: query.pageSize, offset: (query.page - 1) * query.pageSize }, principal);
     const client = isClientContact(principal);
-    return { items: items.map((incident) => (client ? presentIncidentForClient(incident, []) : presentIncident(incident))), page: query.page, pageSize: query.pageSize, total };
+    const names = serviceNames(configStore);
+    return { items: items.map((incident) => (client ? presentIncidentForClient(incident, [], names) : presentIncident(incident))), page: query.page, pageSize: query.pageSize, total };
   });
 
   api.get('/incidents/:id', { access: { roles: READERS }, summary: 'One incident with alerts, timeline and SLA fields' }, async ({ principal, params }) => {
     const { incident, events, alerts, alertCounts } = await incidents.get(params.id!, principal);
-    if (isClientContact(principal)) return presentIncidentForClient(incident, events);
+    if (isClientContact(principal)) return presentIncidentForClient(incident, events, serviceNames(configStore));
     const counts = Object.fromEntries((alertCounts ?? []).map((row) => [row.status, Number(row.count)]));
     return { ...presentIncident(incident), alertCounts: { firing: counts.firing ?? 0, resolved: counts.resolved ?? 0 }, alerts: alerts.map(presentAlert), timeline: events.map(presentEvent) };
   });
@@ -92,7 +100,7 @@ export function registerIncidentRoutes(api: ApiRouter, incidents: IncidentServic
         source: body.source,
         reportedBy: body.reportedBy ?? null,
         impact: body.impact,
-        reportedAt: body.reportedAt ?? new Date(),
+        reportedAt: body.reportedAt ? new Date(body.reportedAt) : clock.now(),
       },
       actor,
     );
@@ -126,7 +134,7 @@ export function registerIncidentRoutes(api: ApiRouter, incidents: IncidentServic
 
   api.post(
     '/incidents/:id/notes',
-    { access: { roles: [...RESPONDERS, 'account_manager'] }, summary: 'Add a note: internal (staff only) or public (client-facing)', body: z.object({ text: z.string().trim().min(1).max(20_000), visibility: z.enum(['internal', 'public']).default('internal') }) },
+    { access: { roles: [...RESPONDERS, 'account_manager'] }, summary: 'Add a note: internal (staff only) or public (client-facing)', body: z.object({ text: z.string().trim().min(1).max(20_000), visibility: z.enum(['internal', 'public']).default('internal'), expectedVersion }) },
     async ({ principal, actor, params, body, requestId, res }) => {
       res.status(201);
       return presentIncident(await incidents.addNote(params.id!, principal, actor, { ...body, requestId }));
@@ -137,19 +145,19 @@ export function registerIncidentRoutes(api: ApiRouter, incidents: IncidentServic
     presentIncident(await incidents.setSeverity(params.id!, principal, actor, { ...body, requestId })),
   );
 
-  api.post('/incidents/:id/urgency', { access: { roles: RESPONDERS }, summary: 'Change urgency with a reason (audited)', body: z.object({ urgency: z.enum(URGENCIES), reason: z.string().trim().min(3).max(2000) }) }, async ({ principal, actor, params, body, requestId }) =>
+  api.post('/incidents/:id/urgency', { access: { roles: RESPONDERS }, summary: 'Change urgency with a reason (audited)', body: z.object({ urgency: z.enum(URGENCIES), reason: z.string().trim().min(3).max(2000), expectedVersion }) }, async ({ principal, actor, params, body, requestId }) =>
     presentIncident(await incidents.setUrgency(params.id!, principal, actor, { ...body, requestId })),
   );
 
-  api.post('/incidents/:id/priority', { access: { roles: RESPONDERS }, summary: 'Override the priority with a reason (audited); new alerts no longer recompute it', body: z.object({ priority: z.enum(PRIORITIES), reason: z.string().trim().min(3).max(2000) }) }, async ({ principal, actor, params, body, requestId }) =>
+  api.post('/incidents/:id/priority', { access: { roles: RESPONDERS }, summary: 'Override the priority with a reason (audited); new alerts no longer recompute it', body: z.object({ priority: z.enum(PRIORITIES), reason: z.string().trim().min(3).max(2000), expectedVersion }) }, async ({ principal, actor, params, body, requestId }) =>
     presentIncident(await incidents.setPriority(params.id!, principal, actor, { ...body, requestId })),
   );
 
-  api.post('/incidents/:id/category', { access: { roles: RESPONDERS }, summary: 'Change the category (INC-03)', body: z.object({ category: z.enum(CATEGORIES), reason: z.string().max(2000).optional() }) }, async ({ principal, actor, params, body, requestId }) =>
+  api.post('/incidents/:id/category', { access: { roles: RESPONDERS }, summary: 'Change the category (INC-03)', body: z.object({ category: z.enum(CATEGORIES), reason: z.string().max(2000).optional(), expectedVersion }) }, async ({ principal, actor, params, body, requestId }) =>
     presentIncident(await incidents.setCategory(params.id!, principal, actor, { ...body, requestId })),
   );
 
-  api.post('/incidents/:id/security', { access: { roles: RESPONDERS }, summary: 'Escalate to a security incident: visibility narrows to the security team and admins (INC-14)', body: z.object({ reason: z.string().trim().min(3).max(2000) }) }, async ({ principal, actor, params, body, requestId }) =>
+  api.post('/incidents/:id/security', { access: { roles: RESPONDERS }, summary: 'Escalate to a security incident: visibility narrows to the security team and admins (INC-14)', body: z.object({ reason: z.string().trim().min(3).max(2000), expectedVersion }) }, async ({ principal, actor, params, body, requestId }) =>
     presentIncident(await incidents.flagSecurity(params.id!, principal, actor, { ...body, requestId })),
   );
 }

@@ -13,6 +13,7 @@ import { canSeeIncident, isClientContact, visibilityFilter } from './incident-ac
 import { IncidentEventSchema, IncidentSchema, type Incident, type IncidentEvent } from './incident-entities';
 import type { IncidentMetrics } from './incident-metrics';
 import {
+  OPEN_STATES,
   checkTransition,
   type Category,
   type IncidentState,
@@ -36,10 +37,16 @@ export function auditSnapshot(incident: Incident) {
     priority: incident.priority,
     category: incident.category,
     clientId: incident.clientId,
+    serviceIds: incident.serviceIds,
+    ciIds: incident.ciIds,
     assignedUserId: incident.assignedUserId,
     assignedTeam: incident.assignedTeam,
     acknowledgedAt: incident.acknowledgedAt?.toISOString() ?? null,
+    resolutionSummary: incident.resolutionSummary,
+    awaitingClient: incident.awaitingClient,
     security: incident.security,
+    recurring: incident.recurring,
+    pirRequired: incident.pirRequired,
   };
 }
 
@@ -82,6 +89,8 @@ export interface IncidentListQuery {
   category?: string[];
   since?: Date;
   open?: boolean;
+  /** Only the triage queue: incidents whose client is not known yet. */
+  triage?: boolean;
   limit: number;
   offset: number;
 }
@@ -159,7 +168,8 @@ export function createIncidentService(deps: {
     const sameCi = incident.ciIds.length ? { ciIds: { $overlap: incident.ciIds } } : null;
     const matchers = [sameAlert, sameCi].filter(Boolean) as Record<string, unknown>[];
     if (matchers.length === 0) return;
-    const count = await em.count(IncidentSchema, { clientId: incident.clientId, reportedAt: { $gte: since }, $or: matchers });
+    // False positives and security incidents are not "the same problem again".
+    const count = await em.count(IncidentSchema, { clientId: incident.clientId, reportedAt: { $gte: since }, state: { $ne: 'cancelled' }, security: false, $or: matchers });
     if (count < policy.count) return;
     incident.recurring = true;
     incident.pirRequired = true;
@@ -267,7 +277,8 @@ export function createIncidentService(deps: {
       const em = orm.em.fork();
       const where: Record<string, unknown> = { ...visibilityFilter(principal, configStore.current) };
       if (query.state?.length) where.state = { $in: query.state };
-      else if (query.open) where.state = { $in: ['new', 'triaged', 'investigating', 'mitigated'] };
+      else if (query.open !== undefined) where.state = query.open ? { $in: [...OPEN_STATES] } : { $nin: [...OPEN_STATES] };
+      if (query.triage) where.clientId = null;
       if (query.client) where.clientId = isClientContact(principal) && query.client !== principal.clientId ? '__none__' : query.client;
       if (query.service) where.serviceIds = { $contains: [query.service] };
       if (query.severity?.length) where.severity = { $in: query.severity };
@@ -330,7 +341,7 @@ export function createIncidentService(deps: {
       });
     },
 
-    addNote(idText: string, principal: Principal, actor: Actor, input: { text: string; visibility: Visibility; requestId?: string }) {
+    addNote(idText: string, principal: Principal, actor: Actor, input: { text: string; visibility: Visibility; expectedVersion?: number; requestId?: string }) {
       return mutate(idText, principal, actor, { ...input, action: 'incident.note_added' }, () => [
         { type: 'note', message: input.text, visibility: input.visibility },
       ]);
@@ -348,7 +359,7 @@ export function createIncidentService(deps: {
       });
     },
 
-    setUrgency(idText: string, principal: Principal, actor: Actor, input: { urgency: Urgency; reason: string; requestId?: string }) {
+    setUrgency(idText: string, principal: Principal, actor: Actor, input: { urgency: Urgency; reason: string; expectedVersion?: number; requestId?: string }) {
       return mutate(idText, principal, actor, { ...input, action: 'incident.urgency_changed' }, (incident) => {
         const from = incident.urgency;
         incident.urgency = input.urgency;
@@ -358,7 +369,7 @@ export function createIncidentService(deps: {
       });
     },
 
-    setPriority(idText: string, principal: Principal, actor: Actor, input: { priority: Priority; reason: string; requestId?: string }) {
+    setPriority(idText: string, principal: Principal, actor: Actor, input: { priority: Priority; reason: string; expectedVersion?: number; requestId?: string }) {
       return mutate(idText, principal, actor, { ...input, action: 'incident.priority_overridden' }, (incident) => {
         const from = incident.priority;
         incident.priority = input.priority;
@@ -367,7 +378,7 @@ export function createIncidentService(deps: {
       });
     },
 
-    setCategory(idText: string, principal: Principal, actor: Actor, input: { category: Category; reason?: string; requestId?: string }) {
+    setCategory(idText: string, principal: Principal, actor: Actor, input: { category: Category; reason?: string; expectedVersion?: number; requestId?: string }) {
       return mutate(idText, principal, actor, { ...input, action: 'incident.category_changed' }, (incident) => {
         const from = incident.category;
         incident.category = input.category;
@@ -400,7 +411,7 @@ export function createIncidentService(deps: {
     },
 
     /** INC-14: hand the incident to security; from now on only admins and the security team see it. */
-    flagSecurity(idText: string, principal: Principal, actor: Actor, input: { reason: string; requestId?: string }) {
+    flagSecurity(idText: string, principal: Principal, actor: Actor, input: { reason: string; expectedVersion?: number; requestId?: string }) {
       return mutate(idText, principal, actor, { ...input, action: 'incident.security_flagged' }, (incident) => {
         if (incident.security) throw new ConflictError('already a security incident');
         incident.security = true;

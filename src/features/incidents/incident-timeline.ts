@@ -9,6 +9,7 @@ export type IncidentEventType =
   | 'incident.created'
   | 'alert.attached'
   | 'alert.resolved'
+  | 'alert.truncated'
   | 'alerts.cleared'
   | 'state.changed'
   | 'acknowledged'

@@ -16,12 +16,18 @@ interface StaffSocketData {
   principal: Principal;
 }
 
+/** Sockets live for hours: who is behind one is checked again this often. */
+const REAUTHENTICATE_MS = 60_000;
+
 /**
  * The `/staff` socket.io namespace: authenticated staff receive incident events live.
  * Rooms: `staff` (every non-security incident), `security` (security incidents, for
  * admins and the security team), `incident:<number>` and `client:<id>` on request.
  */
-export function attachStaffSocket(io: Server, deps: { orm: MikroORM; users: UserService; sessions: SessionService; bus: EventBus; configStore: ConfigStore; logger: Logger }): Namespace {
+export function attachStaffSocket(
+  io: Server,
+  deps: { orm: MikroORM; users: UserService; sessions: SessionService; bus: EventBus; configStore: ConfigStore; logger: Logger; reauthenticateMs?: number },
+): Namespace {
   const staff = io.of('/staff');
 
   // Authenticated once per connection, like HTTP: API token in `auth.token`, or the session cookie.
@@ -40,17 +46,22 @@ export function attachStaffSocket(io: Server, deps: { orm: MikroORM; users: User
   });
 
   staff.on('connection', (socket) => {
-    const { principal } = socket.data as StaffSocketData;
+    const data = socket.data as StaffSocketData;
     void socket.join('staff');
-    if (canSeeSecurityIncidents(principal, deps.configStore.current)) void socket.join('security');
+    if (canSeeSecurityIncidents(data.principal, deps.configStore.current)) void socket.join('security');
 
     // Each subscription is authorized on its own, not only at connect time.
     socket.on('subscribe:incident', async (idText: unknown, ack?: (reply: unknown) => void) => {
-      const number = typeof idText === 'string' || typeof idText === 'number' ? parseIncidentId(String(idText)) : undefined;
-      const incident = number === undefined ? null : await deps.orm.em.fork().findOne(IncidentSchema, { number });
-      if (!incident || !canSeeIncident(principal, deps.configStore.current, incident)) return ack?.({ ok: false, error: 'not_found' });
-      await socket.join(`incident:${incident.number}`);
-      ack?.({ ok: true, room: `incident:${incident.number}` });
+      try {
+        const number = typeof idText === 'string' || typeof idText === 'number' ? parseIncidentId(String(idText)) : undefined;
+        const incident = number === undefined ? null : await deps.orm.em.fork().findOne(IncidentSchema, { number });
+        if (!incident || !canSeeIncident(data.principal, deps.configStore.current, incident)) return ack?.({ ok: false, error: 'not_found' });
+        await socket.join(`incident:${incident.number}`);
+        ack?.({ ok: true, room: `incident:${incident.number}` });
+      } catch (error) {
+        deps.logger.warn({ err: error }, 'socket subscription failed');
+        ack?.({ ok: false, error: 'unavailable' });
+      }
     });
     socket.on('subscribe:client', async (clientId: unknown, ack?: (reply: unknown) => void) => {
       if (typeof clientId !== 'string' || !deps.configStore.current.clients.some((client) => client.id === clientId)) return ack?.({ ok: false, error: 'not_found' });
@@ -58,6 +69,21 @@ export function attachStaffSocket(io: Server, deps: { orm: MikroORM; users: User
       ack?.({ ok: true, room: `client:${clientId}` });
     });
   });
+
+  // A disabled user, a revoked token, an expired session or a change of team ends or
+  // narrows a live connection too, within a minute.
+  const recheck = setInterval(() => {
+    for (const socket of staff.sockets.values()) {
+      authenticate(socket, deps)
+        .then((principal) => {
+          if (!principal || isClientContact(principal) || principal.passwordChangeRequired) return void socket.disconnect(true);
+          (socket.data as StaffSocketData).principal = principal;
+          if (!canSeeSecurityIncidents(principal, deps.configStore.current)) void socket.leave('security');
+        })
+        .catch((error) => deps.logger.warn({ err: error }, 'socket re-authentication failed'));
+    }
+  }, deps.reauthenticateMs ?? REAUTHENTICATE_MS);
+  recheck.unref();
 
   deps.bus.on('incident.changed', (event) => {
     void (async () => {
@@ -94,10 +120,25 @@ async function authenticate(socket: Socket, deps: { users: UserService; sessions
   return sessionId ? deps.sessions.resolve(sessionId) : null;
 }
 
-export function createSocketServer(httpServer: HttpServer): Server {
+export function createSocketServer(httpServer: HttpServer, publicUrl: string): Server {
+  const allowedOrigins = new Set([new URL(publicUrl).origin]);
   return new Server(httpServer, {
     // Same-origin pages only; the status page and bridge are served by this daemon.
     cors: { origin: false },
     serveClient: true,
+    // Browsers send Origin: refuse pages of other sites (a session cookie would otherwise
+    // ride along). Clients that are not browsers send none and authenticate with a token.
+    allowRequest: (req, callback) => {
+      const origin = req.headers.origin;
+      if (!origin) return callback(null, true);
+      const sameHost = (() => {
+        try {
+          return new URL(origin).host === req.headers.host;
+        } catch {
+          return false;
+        }
+      })();
+      callback(null, sameHost || allowedOrigins.has(origin));
+    },
   });
 }

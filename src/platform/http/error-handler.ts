@@ -75,6 +75,13 @@ export function createErrorHandler(logger: Logger, respond: ErrorResponder): Err
       respond(req, res, status, type ? type.replace(/[.\s]+/g, '_') : 'bad_request', message);
       return;
     }
+    // PostgreSQL refused a value (SQLSTATE class 22, data exception): the same request
+    // will never succeed, so it is the caller's error, not a reason to retry.
+    if (/^22[0-9A-Z]{3}$/.test(String((error as { code?: string }).code ?? ''))) {
+      logger.warn({ err: error, reqId: req.id }, 'database refused a value');
+      respond(req, res, 400, 'invalid_data', 'a value in the request cannot be stored (invalid characters, date or number)');
+      return;
+    }
     if (isTransientDatabaseError(error)) {
       logger.warn({ err: error, reqId: req.id }, 'database unavailable');
       res.setHeader('Retry-After', '5');
