@@ -26,6 +26,16 @@ import { registerIncidentRoutes } from './features/incidents/incident-routes';
 import { createIncidentService } from './features/incidents/incident-service';
 import { attachStaffSocket, createSocketServer } from './features/live/staff-socket';
 import { createUserService } from './features/users/user-service';
+import { EscalationSchema } from './features/escalation/escalation-entities';
+import { registerEscalationRoutes } from './features/escalation/escalation-routes';
+import { createEscalationService, type EscalationService } from './features/escalation/escalation-service';
+import { registerNotificationRoutes } from './features/notifications/notification-routes';
+import { createOutbox } from './features/notifications/outbox';
+import { createWebhookSender } from './features/notifications/webhook-sender';
+import { registerOncallRoutes } from './features/oncall/oncall-routes';
+import { createOncallService } from './features/oncall/oncall-service';
+import { createSlaService } from './features/sla/sla-service';
+import { createTimerEngine } from './features/timers/timer-engine';
 import { registerUserRoutes } from './features/users/users-routes';
 import { actorOf, ApiRouter } from './platform/http/api-router';
 import { createErrorHandler, createErrorResponder, createNotFoundHandler, errorBody } from './platform/http/error-handler';
@@ -74,6 +84,17 @@ export async function createApp(deps: AppDependencies) {
   const incidents = createIncidentService({ orm, clock, audit, configStore, bus, metrics: createIncidentMetrics(metrics.registry, orm) });
   const intakeMetrics = createIntakeMetrics(metrics.registry);
   let intakeBusy = () => false;
+  // Escalation and SLA follow every incident through observers that run in the incident's
+  // own transactions; their timers are durable rows fired by the timer engine.
+  const timers = createTimerEngine({ orm, clock, logger, registry: metrics.registry });
+  const outbox = createOutbox({ clock, configStore });
+  const oncall = createOncallService({ orm, clock, configStore, audit });
+  let escalation: EscalationService | undefined;
+  const sla = createSlaService({ clock, configStore, timers, registry: metrics.registry, hooks: () => escalation!.slaHooks });
+  escalation = createEscalationService({ orm, clock, configStore, timers, outbox, oncall, incidents, logger, registry: metrics.registry });
+  incidents.observe(sla.observer);
+  incidents.observe(escalation.observer);
+  const webhookSender = createWebhookSender({ orm, clock, configStore, logger, registry: metrics.registry });
   const alertProcessor = createAlertProcessor({ orm, clock, configStore, incidents, audit, bus, logger, intakeBusy: () => intakeBusy(), batchSize: deps.alertBatchSize });
   const intake = createIntakeRouter({ orm, configStore, clock, logger, metrics: intakeMetrics, onStored: () => alertProcessor.wake() });
   intakeBusy = intake.busy;
@@ -141,7 +162,16 @@ export async function createApp(deps: AppDependencies) {
   registerUserRoutes(api, users);
   registerAuditRoutes(api, audit);
   registerCatalogRoutes(api, configStore);
-  registerIncidentRoutes(api, incidents, configStore, clock);
+  registerIncidentRoutes(api, incidents, configStore, clock, [
+    async (em, incident) => ({ sla: await sla.present(em, incident, clock.now()) }),
+    async (em, incident) => {
+      const state = await em.findOne(EscalationSchema, { incident });
+      return { escalation: state ? { policy: state.policyId, step: state.stepIndex + 1, round: state.round + 1, status: state.status } : null };
+    },
+  ]);
+  registerEscalationRoutes(api, escalation);
+  registerOncallRoutes(api, oncall);
+  registerNotificationRoutes(api, { orm, clock, audit });
   api.document({ method: 'post', path: '/alerts/alertmanager', summary: 'Prometheus Alertmanager webhook (version 4); 202 once stored, 503 to retry later', access: { integration: 'alertmanager' }, body: alertmanagerPayloadSchema });
   api.document({ method: 'post', path: '/alerts/grafana', summary: 'Grafana alerting webhook contact point; 202 once stored', access: { integration: 'grafana' }, body: grafanaPayloadSchema });
   api.document({ method: 'post', path: '/alerts/generic', summary: 'Generic JSON alert (scripts, client-reported incidents); trigger or resolve by dedupKey', access: { integration: 'generic' }, body: genericPayloadSchema });
@@ -158,7 +188,7 @@ export async function createApp(deps: AppDependencies) {
     express: app,
     api,
     metrics,
-    services: { users, sessions, audit, incidents, alertProcessor },
+    services: { users, sessions, audit, incidents, alertProcessor, timers, sla, escalation, oncall, outbox, webhookSender },
     bus,
     reloadConfig,
     /** Live updates over socket.io, on the HTTP server the app is served by. */

@@ -74,6 +74,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     throw error;
   }
   app.services.alertProcessor.start();
+  // Missed timers (downtime) are due at once: the first tick fires them, once.
+  app.services.timers.start();
+  app.services.webhookSender.start();
   const url = `http://${config.server.host}:${config.server.port}`;
   logger.info({ url, database: db.description }, 'incidentd listening');
   print(`incidentd listening on ${url}`);
@@ -100,7 +103,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       // socket.io keeps long-lived connections open; close them so the HTTP server can finish.
       io.disconnectSockets(true);
       await closeServer(server, HTTP_DRAIN_MS, logger);
-      await app.services.alertProcessor.stop();
+      await Promise.all([app.services.alertProcessor.stop(), app.services.timers.stop(), app.services.webhookSender.stop()]);
       await db.close();
       logger.info('shutdown complete');
     })();

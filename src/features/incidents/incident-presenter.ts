@@ -37,6 +37,7 @@ export function presentIncident(incident: Incident) {
     closedAt: incident.closedAt?.toISOString() ?? null,
     cancelledAt: incident.cancelledAt?.toISOString() ?? null,
     alertsClearedAt: incident.alertsClearedAt?.toISOString() ?? null,
+    awaitingClient: incident.awaitingClient,
     security: incident.security,
     recurring: incident.recurring,
     pirRequired: incident.pirRequired,

@@ -6,7 +6,9 @@ import { STAFF_ROLES } from '../auth/roles';
 import { isClientContact } from './incident-access';
 import { presentAlert, presentEvent, presentIncident, presentIncidentForClient } from './incident-presenter';
 import type { ConfigStore } from '../../config/config-store';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Clock } from '../../platform/clock';
+import type { Incident } from './incident-entities';
 import { catalogIndex } from '../catalog/catalog-index';
 import { CATEGORIES, INCIDENT_STATES, PRIORITIES, SOURCES, URGENCIES } from './incident-rules';
 import type { IncidentService } from './incident-service';
@@ -64,7 +66,10 @@ function serviceNames(configStore: ConfigStore) {
   return (id: string) => index.services.get(id)?.name;
 }
 
-export function registerIncidentRoutes(api: ApiRouter, incidents: IncidentService, configStore: ConfigStore, clock: Clock) {
+/** Other features add their part of the incident detail (SLA clocks, escalation). */
+export type IncidentDetailExtension = (em: EntityManager, incident: Incident) => Promise<Record<string, unknown>>;
+
+export function registerIncidentRoutes(api: ApiRouter, incidents: IncidentService, configStore: ConfigStore, clock: Clock, extensions: IncidentDetailExtension[] = []) {
   api.get('/incidents', { access: { roles: READERS }, summary: 'List incidents, newest first (filters: state, open, client, service, severity, priority, category, since; paginated)', query: listQuery }, async ({ principal, query }) => {
     const { items, total } = await incidents.list({ ...query, limit: query.pageSize, offset: (query.page - 1) * query.pageSize }, principal);
     const client = isClientContact(principal);
@@ -72,12 +77,19 @@ export function registerIncidentRoutes(api: ApiRouter, incidents: IncidentServic
     return { items: items.map((incident) => (client ? presentIncidentForClient(incident, [], names) : presentIncident(incident))), page: query.page, pageSize: query.pageSize, total };
   });
 
-  api.get('/incidents/:id', { access: { roles: READERS }, summary: 'One incident with alerts, timeline and SLA fields' }, async ({ principal, params }) => {
+  api.get('/incidents/:id', { access: { roles: READERS }, summary: 'One incident with alerts, timeline, SLA clocks and escalation' }, async ({ principal, params, em }) => {
     const { incident, events, alerts, alertCounts } = await incidents.get(params.id!, principal);
     if (isClientContact(principal)) return presentIncidentForClient(incident, events, serviceNames(configStore));
     const counts = Object.fromEntries((alertCounts ?? []).map((row) => [row.status, Number(row.count)]));
-    return { ...presentIncident(incident), alertCounts: { firing: counts.firing ?? 0, resolved: counts.resolved ?? 0 }, alerts: alerts.map(presentAlert), timeline: events.map(presentEvent) };
+    const extra = Object.assign({}, ...(await Promise.all(extensions.map((extension) => extension(em, incident)))));
+    return { ...presentIncident(incident), alertCounts: { firing: counts.firing ?? 0, resolved: counts.resolved ?? 0 }, ...extra, alerts: alerts.map(presentAlert), timeline: events.map(presentEvent) };
   });
+
+  api.post(
+    '/incidents/:id/awaiting-client',
+    { access: { roles: RESPONDERS }, summary: 'Start or end waiting on the client (the awaiting_client sub-state pauses SLA clocks)', body: z.object({ waiting: z.boolean(), reason: z.string().trim().min(3).max(2000), expectedVersion }) },
+    async ({ principal, actor, params, body, requestId }) => presentIncident(await incidents.setAwaitingClient(params.id!, principal, actor, { ...body, requestId })),
+  );
 
   api.post('/incidents', { access: { roles: LOGGERS }, summary: 'Log an incident by hand (client-reported by phone, email or portal, or found by staff) (INC-01, INC-02)', body: createBody }, async ({ body, actor, res }) => {
     const config = configStore.current;

@@ -246,6 +246,8 @@ export function createIncidentService(deps: {
   return {
     createInTransaction,
     changeState,
+    /** A staff action on an incident (visibility, version check, timeline, audit, publish); for other features' actions. */
+    update: mutate,
     observe(observer: IncidentObserver): void {
       observers.push(observer);
     },
@@ -408,6 +410,17 @@ export function createIncidentService(deps: {
       });
       for (const incident of closed) bus.emit('incident.changed', { incidentId: incident.id, number: incident.number, clientId: incident.clientId ?? null, kind: 'updated', eventIds: [] });
       return closed.length;
+    },
+
+    /** The `awaiting_client` sub-state: SLA clocks pause while the incident waits on the client (INC-07). */
+    setAwaitingClient(idText: string, principal: Principal, actor: Actor, input: { waiting: boolean; reason: string; expectedVersion?: number; requestId?: string }) {
+      return mutate(idText, principal, actor, { ...input, action: input.waiting ? 'incident.awaiting_client' : 'incident.client_responded' }, async (incident, em, now) => {
+        if (!isOpen(incident.state as IncidentState)) throw new ConflictError(`a ${incident.state} incident does not wait on anyone`);
+        if (incident.awaitingClient === input.waiting) throw new ConflictError(input.waiting ? 'already waiting on the client' : 'not waiting on the client');
+        incident.awaitingClient = input.waiting;
+        await notify('awaitingClientChanged', em, incident, input.waiting, now);
+        return [{ type: 'awaiting_client', message: `${input.waiting ? 'waiting on the client (SLA clocks paused)' : 'client responded (SLA clocks running)'}: ${input.reason}`, data: { waiting: input.waiting } }];
+      });
     },
 
     /** INC-14: hand the incident to security; from now on only admins and the security team see it. */

@@ -1,0 +1,71 @@
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { ConfigStore } from '../../config/config-store';
+import type { Clock } from '../../platform/clock';
+import { NotFoundError, ValidationError } from '../../platform/errors';
+import type { Actor, AuditService } from '../audit/audit-service';
+import { OncallOverrideSchema } from './oncall-entities';
+import { onCallAt, upcomingShifts, type Override, type Rotation, type Shift } from './rotation';
+
+export type OncallService = ReturnType<typeof createOncallService>;
+
+/** On-call rotations from the configuration, with temporary overrides kept in the database. */
+export function createOncallService(deps: { orm: MikroORM; clock: Clock; configStore: ConfigStore; audit: AuditService }) {
+  function rotation(id: string): Rotation {
+    const found = deps.configStore.current.oncall.rotations.find((candidate) => candidate.id === id);
+    if (!found) throw new NotFoundError(`no on-call rotation "${id}"`);
+    return found;
+  }
+
+  async function overrides(em: EntityManager, rotationId: string): Promise<Override[]> {
+    const rows = await em.find(OncallOverrideSchema, { rotationId, cancelledAt: null }, { orderBy: { startsAt: 'asc' } });
+    return rows.map((row) => ({ email: row.email, start: row.startsAt, end: row.endsAt }));
+  }
+
+  const presentShift = (shift: Shift) => ({ email: shift.email, start: shift.start.toISOString(), end: shift.end.toISOString(), override: shift.override });
+
+  return {
+    /** Who is on call in a rotation at `at` (overrides applied). */
+    async onCall(em: EntityManager, rotationId: string, at: Date): Promise<string> {
+      return onCallAt(rotation(rotationId), await overrides(em, rotationId), at).email;
+    },
+
+    /** GET /api/v1/oncall: now and next, per rotation. */
+    async summary() {
+      const em = deps.orm.em.fork();
+      const now = deps.clock.now();
+      return Promise.all(
+        deps.configStore.current.oncall.rotations.map(async (config) => {
+          const active = await overrides(em, config.id);
+          return {
+            id: config.id,
+            name: config.name ?? config.id,
+            timezone: config.timezone,
+            now: presentShift(onCallAt(config, active, now)),
+            next: upcomingShifts(config, active, now, 3).map(presentShift),
+          };
+        }),
+      );
+    },
+
+    async addOverride(rotationId: string, input: { email: string; start: Date; end: Date; reason: string }, actor: Actor) {
+      rotation(rotationId);
+      if (input.end <= input.start) throw new ValidationError('invalid override', [{ path: 'end', message: 'must be after start' }]);
+      const em = deps.orm.em.fork();
+      return em.transactional(async (tx) => {
+        const row = tx.create(OncallOverrideSchema, { rotationId, email: input.email.toLowerCase(), startsAt: input.start, endsAt: input.end, reason: input.reason, createdBy: actor.name, createdAt: deps.clock.now(), cancelledAt: null });
+        await tx.flush();
+        deps.audit.record(tx, { actor, action: 'oncall.override_added', entityType: 'oncall_override', entityId: row.id, after: { rotationId, email: row.email, start: input.start.toISOString(), end: input.end.toISOString(), reason: input.reason } });
+        return row;
+      });
+    },
+
+    async cancelOverride(rotationId: string, id: number, actor: Actor): Promise<void> {
+      await deps.orm.em.fork().transactional(async (tx) => {
+        const row = await tx.findOne(OncallOverrideSchema, { id, rotationId, cancelledAt: null });
+        if (!row) throw new NotFoundError(`no active override ${id} in rotation "${rotationId}"`);
+        row.cancelledAt = deps.clock.now();
+        deps.audit.record(tx, { actor, action: 'oncall.override_cancelled', entityType: 'oncall_override', entityId: row.id, before: { email: row.email }, after: { cancelled: true } });
+      });
+    },
+  };
+}
