@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { LockMode } from '@mikro-orm/core';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Clock } from '../../platform/clock';
@@ -21,7 +22,15 @@ export interface TimerContext {
 }
 export type TimerHandler = (context: TimerContext) => Promise<void>;
 
-const BATCH_SIZE = 200;
+// Small claims: a daemon that is busy (an alert storm) must not sit on due timers another
+// replica could fire right now.
+const BATCH_SIZE = 25;
+
+interface Outcome {
+  kind: string;
+  ok: boolean;
+  lateSeconds?: number;
+}
 const POLL_INTERVAL_MS = 200;
 const RETRY_DELAY_MS = 30_000;
 const MAX_ATTEMPTS = 5;
@@ -33,12 +42,12 @@ export type TimerEngine = ReturnType<typeof createTimerEngine>;
  *
  * - Timers are rows. Writing one happens in the transaction of the change that needs it,
  *   so a timer exists if and only if its cause was committed.
- * - The engine claims due rows with FOR UPDATE SKIP LOCKED, runs each handler in a
- *   savepoint of the same transaction, and marks the row fired before committing. Two
- *   engines never claim the same row; a crash (kill -9) before the commit rolls everything
- *   back, so the timer is still pending and fires after the restart ("backfill"), once.
- * - A handler that throws is retried later (its savepoint is rolled back); after
- *   MAX_ATTEMPTS it is marked failed and logged.
+ * - The engine claims due rows with FOR UPDATE SKIP LOCKED, runs their handlers in the
+ *   same transaction, and marks the rows fired before committing. Two engines never claim
+ *   the same row; a crash (kill -9) before the commit rolls everything back, so the timer
+ *   is still pending and fires after the restart ("backfill"), once.
+ * - A handler that throws is retried later; after MAX_ATTEMPTS the timer is marked failed
+ *   and logged.
  */
 export function createTimerEngine(deps: { orm: MikroORM; clock: Clock; logger: Logger; registry: Registry; runnerId?: string }) {
   const { orm, clock, logger } = deps;
@@ -66,43 +75,84 @@ export function createTimerEngine(deps: { orm: MikroORM; clock: Clock; logger: L
   let timer: NodeJS.Timeout | null = null;
   let stopped = true;
 
+  function markFired(timer: Timer, outcomes: Outcome[]): void {
+    timer.status = 'fired';
+    timer.firedAt = clock.now();
+    timer.firedBy = runnerId;
+    outcomes.push({ kind: timer.kind, ok: true, lateSeconds: Math.max(0, (timer.firedAt.getTime() - timer.dueAt.getTime()) / 1000) });
+  }
+
+  /** Counted once committed: a rolled-back batch fires again and must not count twice. */
+  function count(outcomes: Outcome[]): void {
+    for (const outcome of outcomes) {
+      fired.inc({ kind: outcome.kind, result: outcome.ok ? 'ok' : 'error' });
+      if (outcome.lateSeconds !== undefined) lateness.observe({ kind: outcome.kind }, outcome.lateSeconds);
+    }
+  }
+
+  /**
+   * The usual path: all claimed timers' handlers in one transaction, no savepoints (each
+   * savepoint is two more round trips, which a busy daemon cannot afford). If any handler
+   * throws, the whole batch rolls back and each timer is run on its own (isolated).
+   */
   async function tick(): Promise<number> {
     const now = clock.now();
-    return orm.em.fork().transactional(async (em) => {
-      const due = await em.getConnection().execute<{ id: string }[]>(
-        "select id from timer where status = 'pending' and due_at <= ? order by due_at limit ? for update skip locked",
-        [now, BATCH_SIZE],
-        'all',
-        em.getTransactionContext(),
-      );
-      if (due.length === 0) return 0;
-      const timers = await em.find(TimerSchema, { id: { $in: due.map((row) => String(row.id)) } }, { orderBy: { dueAt: 'asc' } });
-      for (const due of timers) {
-        const handler = handlers.get(due.kind);
-        try {
-          if (!handler) throw new Error(`no handler for timer kind ${due.kind}`);
-          await em.transactional((inner) => handler({ em: inner, timer: due, now: clock.now() }));
-          due.status = 'fired';
-          due.firedAt = clock.now();
-          due.firedBy = runnerId;
-          lateness.observe({ kind: due.kind }, Math.max(0, (due.firedAt.getTime() - due.dueAt.getTime()) / 1000));
-          fired.inc({ kind: due.kind, result: 'ok' });
-        } catch (error) {
-          due.attempts += 1;
-          due.lastError = error instanceof Error ? error.message : String(error);
-          if (due.attempts >= MAX_ATTEMPTS) {
-            due.status = 'failed';
-            logger.error({ err: error, timerId: due.id, kind: due.kind }, 'timer failed for good');
-          } else {
-            due.dueAt = new Date(clock.now().getTime() + RETRY_DELAY_MS);
-            logger.warn({ err: error, timerId: due.id, kind: due.kind, attempts: due.attempts }, 'timer failed; retrying later');
-          }
-          fired.inc({ kind: due.kind, result: 'error' });
+    const outcomes: Outcome[] = [];
+    let claimed: string[] = [];
+    try {
+      const firedCount = await orm.em.fork().transactional(async (em) => {
+        const due = await em.getConnection().execute<{ id: string }[]>(
+          "select id from timer where status = 'pending' and due_at <= ? order by due_at limit ? for update skip locked",
+          [now, BATCH_SIZE],
+          'all',
+          em.getTransactionContext(),
+        );
+        claimed = due.map((row) => String(row.id));
+        if (claimed.length === 0) return 0;
+        const timers = await em.find(TimerSchema, { id: { $in: claimed } }, { orderBy: { dueAt: 'asc' } });
+        for (const timer of timers) {
+          const handler = handlers.get(timer.kind);
+          if (!handler) throw new Error(`no handler for timer kind ${timer.kind}`);
+          await handler({ em, timer, now: clock.now() });
+          markFired(timer, outcomes);
         }
+        await em.flush();
+        return timers.length;
+      });
+      count(outcomes);
+      return firedCount;
+    } catch (error) {
+      if (claimed.length === 0) throw error;
+      logger.warn({ err: error, timers: claimed.length }, 'timer batch failed; running its timers one by one');
+      for (const id of claimed) await runOne(id);
+      return claimed.length;
+    }
+  }
+
+  /** One timer in its own transaction; a failure is recorded and retried later. */
+  async function runOne(id: string): Promise<void> {
+    const outcomes: Outcome[] = [];
+    await orm.em.fork().transactional(async (em) => {
+      const [timer] = await em.find(TimerSchema, { id, status: 'pending' }, { lockMode: LockMode.PESSIMISTIC_PARTIAL_WRITE });
+      if (!timer) return; // another engine took it meanwhile
+      try {
+        await em.transactional(async (inner) => {
+          const handler = handlers.get(timer.kind);
+          if (!handler) throw new Error(`no handler for timer kind ${timer.kind}`);
+          await handler({ em: inner, timer, now: clock.now() });
+        });
+        markFired(timer, outcomes);
+      } catch (error) {
+        timer.attempts += 1;
+        timer.lastError = error instanceof Error ? error.message : String(error);
+        if (timer.attempts >= MAX_ATTEMPTS) timer.status = 'failed';
+        else timer.dueAt = new Date(clock.now().getTime() + RETRY_DELAY_MS);
+        outcomes.push({ kind: timer.kind, ok: false });
+        logger[timer.status === 'failed' ? 'error' : 'warn']({ err: error, timerId: timer.id, kind: timer.kind, attempts: timer.attempts }, timer.status === 'failed' ? 'timer failed for good' : 'timer failed; retrying later');
       }
       await em.flush();
-      return timers.length;
     });
+    count(outcomes);
   }
 
   async function runDue(): Promise<number> {
@@ -110,7 +160,7 @@ export function createTimerEngine(deps: { orm: MikroORM; clock: Clock; logger: L
     for (;;) {
       const count = await tick();
       total += count;
-      if (count < BATCH_SIZE || stopped) return total;
+      if (count < BATCH_SIZE) return total;
     }
   }
 
