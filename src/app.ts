@@ -86,7 +86,7 @@ export async function createApp(deps: AppDependencies) {
   let intakeBusy = () => false;
   // Escalation and SLA follow every incident through observers that run in the incident's
   // own transactions; their timers are durable rows fired by the timer engine.
-  const timers = createTimerEngine({ orm, clock, logger, registry: metrics.registry });
+  const timers = createTimerEngine({ orm, clock, logger, registry: metrics.registry, busy: () => intakeBusy() });
   const outbox = createOutbox({ clock, configStore });
   const oncall = createOncallService({ orm, clock, configStore, audit });
   let escalation: EscalationService | undefined;

@@ -25,6 +25,7 @@ export type TimerHandler = (context: TimerContext) => Promise<void>;
 // Small claims: a daemon that is busy (an alert storm) must not sit on due timers another
 // replica could fire right now.
 const BATCH_SIZE = 25;
+const BUSY_BATCH_SIZE = 3;
 
 interface Outcome {
   kind: string;
@@ -49,7 +50,15 @@ export type TimerEngine = ReturnType<typeof createTimerEngine>;
  * - A handler that throws is retried later; after MAX_ATTEMPTS the timer is marked failed
  *   and logged.
  */
-export function createTimerEngine(deps: { orm: MikroORM; clock: Clock; logger: Logger; registry: Registry; runnerId?: string }) {
+export function createTimerEngine(deps: {
+  orm: MikroORM;
+  clock: Clock;
+  logger: Logger;
+  registry: Registry;
+  runnerId?: string;
+  /** True while this daemon is busy with an alert storm: it then claims few timers at a time, leaving the rest to idle replicas. */
+  busy?: () => boolean;
+}) {
   const { orm, clock, logger } = deps;
   const runnerId = deps.runnerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const handlers = new Map<string, TimerHandler>();
@@ -103,7 +112,7 @@ export function createTimerEngine(deps: { orm: MikroORM; clock: Clock; logger: L
       const firedCount = await orm.em.fork().transactional(async (em) => {
         const due = await em.getConnection().execute<{ id: string }[]>(
           "select id from timer where status = 'pending' and due_at <= ? order by due_at limit ? for update skip locked",
-          [now, BATCH_SIZE],
+          [now, deps.busy?.() ? BUSY_BATCH_SIZE : BATCH_SIZE],
           'all',
           em.getTransactionContext(),
         );
@@ -160,7 +169,7 @@ export function createTimerEngine(deps: { orm: MikroORM; clock: Clock; logger: L
     for (;;) {
       const count = await tick();
       total += count;
-      if (count < BATCH_SIZE) return total;
+      if (count === 0 || (count < BATCH_SIZE && !deps.busy?.())) return total;
     }
   }
 
