@@ -34,6 +34,7 @@ import { createOutbox } from './features/notifications/outbox';
 import { createWebhookSender } from './features/notifications/webhook-sender';
 import { registerOncallRoutes } from './features/oncall/oncall-routes';
 import { createOncallService } from './features/oncall/oncall-service';
+import { createSlaDigest } from './features/sla/sla-digest';
 import { createSlaService } from './features/sla/sla-service';
 import { createTimerEngine } from './features/timers/timer-engine';
 import { registerUserRoutes } from './features/users/users-routes';
@@ -94,6 +95,7 @@ export async function createApp(deps: AppDependencies) {
   escalation = createEscalationService({ orm, clock, configStore, timers, outbox, oncall, incidents, logger, registry: metrics.registry });
   incidents.observe(sla.observer);
   incidents.observe(escalation.observer);
+  const slaDigest = createSlaDigest({ orm, clock, configStore, outbox, logger, runnerId: timers.runnerId });
   const webhookSender = createWebhookSender({ orm, clock, configStore, logger, registry: metrics.registry });
   const alertProcessor = createAlertProcessor({ orm, clock, configStore, incidents, audit, bus, logger, intakeBusy: () => intakeBusy(), batchSize: deps.alertBatchSize });
   const intake = createIntakeRouter({ orm, configStore, clock, logger, metrics: intakeMetrics, onStored: () => alertProcessor.wake() });
@@ -188,7 +190,7 @@ export async function createApp(deps: AppDependencies) {
     express: app,
     api,
     metrics,
-    services: { users, sessions, audit, incidents, alertProcessor, timers, sla, escalation, oncall, outbox, webhookSender },
+    services: { users, sessions, audit, incidents, alertProcessor, timers, sla, slaDigest, escalation, oncall, outbox, webhookSender },
     bus,
     reloadConfig,
     /** Live updates over socket.io, on the HTTP server the app is served by. */

@@ -77,6 +77,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   // Missed timers (downtime) are due at once: the first tick fires them, once.
   app.services.timers.start();
   app.services.webhookSender.start();
+  app.services.slaDigest.start();
   const url = `http://${config.server.host}:${config.server.port}`;
   logger.info({ url, database: db.description }, 'incidentd listening');
   print(`incidentd listening on ${url}`);
@@ -103,7 +104,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       // socket.io keeps long-lived connections open; close them so the HTTP server can finish.
       io.disconnectSockets(true);
       await closeServer(server, HTTP_DRAIN_MS, logger);
-      await Promise.all([app.services.alertProcessor.stop(), app.services.timers.stop(), app.services.webhookSender.stop()]);
+      await Promise.all([app.services.alertProcessor.stop(), app.services.timers.stop(), app.services.webhookSender.stop(), app.services.slaDigest.stop()]);
       await db.close();
       logger.info('shutdown complete');
     })();
