@@ -17,6 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import YAML from 'yaml';
+import { freePort, waitReady } from './bench-support.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const seconds = Number(process.env.BENCH_SECONDS ?? 20);
@@ -25,14 +26,6 @@ const rateAlerts = Number(process.env.BENCH_RATE_ALERTS ?? 2000);
 const serverUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 const token = 'bench-alertmanager-token-0123456789';
 
-function freePort() {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function runLoad(options) {
   return new Promise((resolve, reject) => {
@@ -43,15 +36,6 @@ function runLoad(options) {
   });
 }
 
-async function waitReady(url) {
-  for (let i = 0; i < 300; i += 1) {
-    try {
-      if ((await fetch(url)).status === 200) return;
-    } catch {}
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`${url} not ready`);
-}
 
 // A fresh database.
 const dbName = `incidentd_bench_${Date.now()}`;

@@ -8,13 +8,13 @@
 // ("missed") and handler executions beyond one per timer ("doubled", from both daemons'
 // incidentd_timers_fired_total counters).
 import { execFileSync, fork, spawn } from 'node:child_process';
-import { createServer } from 'node:http';
 import { mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import YAML from 'yaml';
+import { freePort, waitReady } from './bench-support.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TIMERS = Number(process.env.BENCH_TIMERS ?? 10_000);
@@ -23,23 +23,7 @@ const ingestRate = Number(process.env.BENCH_INGEST_RATE ?? 2800);
 const serverUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 const token = 'bench-alertmanager-token-0123456789';
 
-const freePort = () =>
-  new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 
-async function waitReady(url) {
-  for (let i = 0; i < 300; i += 1) {
-    try {
-      if ((await fetch(url)).status === 200) return;
-    } catch {}
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`${url} not ready`);
-}
 
 const dbName = `incidentd_bench_timers_${Date.now()}`;
 const admin = new pg.Client({ connectionString: serverUrl });

@@ -3,6 +3,7 @@ import { Counter, type Registry } from 'prom-client';
 import { parseDuration } from '../../config/config-schema';
 import type { ConfigStore } from '../../config/config-store';
 import type { Clock } from '../../platform/clock';
+import { createPollingLoop } from '../../platform/polling-loop';
 import type { Logger } from '../../platform/logger';
 
 const BATCH = 20;
@@ -36,9 +37,6 @@ interface Claimed {
  */
 export function createWebhookSender(deps: { orm: MikroORM; clock: Clock; configStore: ConfigStore; logger: Logger; registry: Registry }) {
   const delivered = new Counter({ name: 'incidentd_notifications_total', help: 'Notification delivery attempts by channel and result', labelNames: ['channel', 'result'] as const, registers: [deps.registry] });
-  let timer: NodeJS.Timeout | null = null;
-  let running: Promise<number> | null = null;
-  let stopped = true;
 
   async function claim(): Promise<Claimed[]> {
     const now = deps.clock.now();
@@ -97,40 +95,24 @@ export function createWebhookSender(deps: { orm: MikroORM; clock: Clock; configS
     return rows.length;
   }
 
+  const loop = createPollingLoop({
+    name: 'webhook sender',
+    intervalMs: 1000,
+    logger: deps.logger,
+    work: async () => {
+      let total = 0;
+      for (;;) {
+        const count = await runOnce();
+        total += count;
+        if (count < BATCH) return total;
+      }
+    },
+  });
+
   return {
     /** Sends everything due now; for tests and the loop. */
-    async runDue(): Promise<number> {
-      if (running) await running;
-      running = (async () => {
-        let total = 0;
-        for (;;) {
-          const count = await runOnce();
-          total += count;
-          if (count < BATCH) return total;
-        }
-      })().finally(() => {
-        running = null;
-      });
-      return running;
-    },
-    start(): void {
-      stopped = false;
-      const loop = async () => {
-        if (stopped) return;
-        try {
-          await this.runDue();
-        } catch (error) {
-          deps.logger.error({ err: error }, 'webhook sender failed');
-        }
-        if (!stopped) timer = setTimeout(loop, 1000);
-      };
-      void loop();
-    },
-    async stop(): Promise<void> {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      timer = null;
-      await running;
-    },
+    runDue: loop.runNow,
+    start: loop.start,
+    stop: loop.stop,
   };
 }

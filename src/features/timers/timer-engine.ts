@@ -4,6 +4,7 @@ import { LockMode } from '@mikro-orm/core';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Clock } from '../../platform/clock';
+import { createPollingLoop } from '../../platform/polling-loop';
 import type { Logger } from '../../platform/logger';
 import { TimerSchema, type Timer } from './timer-entities';
 
@@ -80,9 +81,6 @@ export function createTimerEngine(deps: {
     },
   });
 
-  let running: Promise<number> | null = null;
-  let timer: NodeJS.Timeout | null = null;
-  let stopped = true;
 
   function markFired(timer: Timer, outcomes: Outcome[]): void {
     timer.status = 'fired';
@@ -164,7 +162,7 @@ export function createTimerEngine(deps: {
     count(outcomes);
   }
 
-  async function runDue(): Promise<number> {
+  async function fireAllDue(): Promise<number> {
     let total = 0;
     for (;;) {
       const count = await tick();
@@ -172,6 +170,8 @@ export function createTimerEngine(deps: {
       if (count === 0 || (count < BATCH_SIZE && !deps.busy?.())) return total;
     }
   }
+
+  const loop = createPollingLoop({ name: 'timer engine', intervalMs: POLL_INTERVAL_MS, logger, work: fireAllDue });
 
   return {
     runnerId,
@@ -198,32 +198,8 @@ export function createTimerEngine(deps: {
     },
 
     /** Fires everything due now; resolves with how many fired. For tests and the loop. */
-    async runDue(): Promise<number> {
-      if (running) await running;
-      running = runDue().finally(() => {
-        running = null;
-      });
-      return running;
-    },
-
-    start(): void {
-      stopped = false;
-      const loop = async () => {
-        if (stopped) return;
-        try {
-          if (!running) await this.runDue();
-        } catch (error) {
-          logger.error({ err: error }, 'timer engine tick failed');
-        }
-        if (!stopped) timer = setTimeout(loop, POLL_INTERVAL_MS);
-      };
-      void loop();
-    },
-
-    async stop(): Promise<void> {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
-    },
+    runDue: loop.runNow,
+    start: loop.start,
+    stop: loop.stop,
   };
 }
