@@ -28,7 +28,7 @@ import { attachStaffSocket, createSocketServer } from './features/live/staff-soc
 import { createUserService } from './features/users/user-service';
 import { EscalationSchema } from './features/escalation/escalation-entities';
 import { registerEscalationRoutes } from './features/escalation/escalation-routes';
-import { createEscalationService, type EscalationService } from './features/escalation/escalation-service';
+import { createEscalationService } from './features/escalation/escalation-service';
 import { registerNotificationRoutes } from './features/notifications/notification-routes';
 import { createOutbox } from './features/notifications/outbox';
 import { createWebhookSender } from './features/notifications/webhook-sender';
@@ -84,22 +84,21 @@ export async function createApp(deps: AppDependencies) {
   const bus = new EventBus();
   const incidents = createIncidentService({ orm, clock, audit, configStore, bus, metrics: createIncidentMetrics(metrics.registry, orm) });
   const intakeMetrics = createIntakeMetrics(metrics.registry);
-  let intakeBusy = () => false;
+  // Intake wakes the processor after each commit; the processor and the timer engine yield
+  // to intake while webhooks arrive. (Both closures run only once requests come in.)
+  const intake = createIntakeRouter({ orm, configStore, clock, logger, metrics: intakeMetrics, onStored: () => alertProcessor.wake() });
   // Escalation and SLA follow every incident through observers that run in the incident's
   // own transactions; their timers are durable rows fired by the timer engine.
-  const timers = createTimerEngine({ orm, clock, logger, registry: metrics.registry, busy: () => intakeBusy() });
+  const timers = createTimerEngine({ orm, clock, logger, registry: metrics.registry, busy: intake.busy });
   const outbox = createOutbox({ clock, configStore });
   const oncall = createOncallService({ orm, clock, configStore, audit });
-  let escalation: EscalationService | undefined;
-  const sla = createSlaService({ clock, configStore, timers, registry: metrics.registry, hooks: () => escalation!.slaHooks });
-  escalation = createEscalationService({ orm, clock, configStore, timers, outbox, oncall, incidents, logger, registry: metrics.registry });
+  const escalation = createEscalationService({ orm, clock, configStore, timers, outbox, oncall, incidents, logger, registry: metrics.registry });
+  const sla = createSlaService({ clock, configStore, timers, registry: metrics.registry, hooks: escalation.slaHooks });
   incidents.observe(sla.observer);
   incidents.observe(escalation.observer);
   const slaDigest = createSlaDigest({ orm, clock, configStore, outbox, logger, runnerId: timers.runnerId });
   const webhookSender = createWebhookSender({ orm, clock, configStore, logger, registry: metrics.registry });
-  const alertProcessor = createAlertProcessor({ orm, clock, configStore, incidents, audit, bus, logger, intakeBusy: () => intakeBusy(), batchSize: deps.alertBatchSize });
-  const intake = createIntakeRouter({ orm, configStore, clock, logger, metrics: intakeMetrics, onStored: () => alertProcessor.wake() });
-  intakeBusy = intake.busy;
+  const alertProcessor = createAlertProcessor({ orm, clock, configStore, incidents, audit, bus, logger, intakeBusy: intake.busy, batchSize: deps.alertBatchSize });
 
   let shuttingDown = false;
   const app = express();

@@ -18,6 +18,19 @@ const timestamp = z.iso
   .datetime({ offset: true, local: false, error: 'expected an RFC 3339 timestamp' })
   .refine((value) => !value.startsWith('0000'), { error: 'year 0 does not exist' });
 
+/** One alert as Alertmanager sends it; Grafana sends the same shape with a few extras. */
+function alertSchema() {
+  return z.object({
+    status: z.enum(['firing', 'resolved']),
+    labels: labelSet,
+    annotations: labelSet.default({}),
+    startsAt: timestamp,
+    endsAt: timestamp.optional(),
+    generatorURL: text.default(''),
+    fingerprint: text.min(1),
+  });
+}
+
 /** Alertmanager webhook, version 4 (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config). */
 export const alertmanagerPayloadSchema = z.object({
   version: z.literal('4', { error: 'expected webhook version "4"' }),
@@ -29,17 +42,7 @@ export const alertmanagerPayloadSchema = z.object({
   commonLabels: labelSet.default({}),
   commonAnnotations: labelSet.default({}),
   externalURL: z.string().default(''),
-  alerts: z.array(
-    z.object({
-      status: z.enum(['firing', 'resolved']),
-      labels: labelSet,
-      annotations: labelSet.default({}),
-      startsAt: timestamp,
-      endsAt: timestamp.optional(),
-      generatorURL: text.default(''),
-      fingerprint: text.min(1),
-    }),
-  ),
+  alerts: z.array(alertSchema()),
 });
 export type AlertmanagerPayload = z.infer<typeof alertmanagerPayloadSchema>;
 
@@ -52,13 +55,7 @@ export const grafanaPayloadSchema = z.object({
   externalURL: z.string().default(''),
   title: z.string().optional(),
   alerts: z.array(
-    z.object({
-      status: z.enum(['firing', 'resolved']),
-      labels: labelSet,
-      annotations: labelSet.default({}),
-      startsAt: timestamp,
-      endsAt: timestamp.optional(),
-      generatorURL: text.default(''),
+    alertSchema().extend({
       // Grafana 9+ sends it; older versions do not, and then the labels identify the alert.
       fingerprint: text.optional(),
       dashboardURL: z.string().optional(),

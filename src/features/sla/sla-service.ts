@@ -35,7 +35,7 @@ export type SlaService = ReturnType<typeof createSlaService>;
  * time. Clocks pause while the incident waits on the client. Warnings and the breach are
  * durable timers; a breach is recorded and escalates (INC-08).
  */
-export function createSlaService(deps: { clock: Clock; configStore: ConfigStore; timers: TimerEngine; registry: Registry; hooks: () => SlaHooks }) {
+export function createSlaService(deps: { clock: Clock; configStore: ConfigStore; timers: TimerEngine; registry: Registry; hooks: SlaHooks }) {
   const breaches = new Counter({
     name: 'incidentd_sla_breaches_total',
     help: 'SLA targets breached, by client, severity and kind (response, resolution)',
@@ -78,7 +78,7 @@ export function createSlaService(deps: { clock: Clock; configStore: ConfigStore;
     clock.runningSince = null;
     clock.stoppedAt = now;
     clock.outcome ??= clock.consumedMs <= clock.targetMs ? 'met' : 'breached';
-    await reschedule(em, incident, now);
+    await reschedule(em, incident);
     addTimelineEvent(em, incident, SYSTEM_ACTOR, {
       type: 'sla',
       message: `${kind} SLA ${clock.outcome}: ${formatMs(clock.consumedMs)} of ${formatMs(clock.targetMs)} (${clock.calendar === 'business' ? 'business time' : '24x7'})`,
@@ -87,7 +87,7 @@ export function createSlaService(deps: { clock: Clock; configStore: ConfigStore;
   }
 
   /** Cancels and re-creates the timers of every running clock (after a pause, a stop, a restart). */
-  async function reschedule(em: EntityManager, incident: Incident, _now: Date): Promise<void> {
+  async function reschedule(em: EntityManager, incident: Incident): Promise<void> {
     await deps.timers.cancel(em, incident.id, TIMER_KINDS);
     for (const clock of await clocksOf(em, incident)) schedule(em, incident, clock);
   }
@@ -113,11 +113,11 @@ export function createSlaService(deps: { clock: Clock; configStore: ConfigStore;
       if (clock.stoppedAt) continue;
       clock.runningSince = now;
     }
-    await reschedule(em, incident, now);
+    await reschedule(em, incident);
   }
 
   const observer: IncidentObserver = {
-    async created(em, incident, now) {
+    async created(em, incident) {
       const client = deps.configStore.current.clients.find((candidate) => candidate.id === incident.clientId);
       // Triage-queue incidents have no contract yet: no clocks until a client is known.
       if (!client) return;
@@ -135,7 +135,6 @@ export function createSlaService(deps: { clock: Clock; configStore: ConfigStore;
         });
         schedule(em, incident, clock);
       }
-      void now;
     },
     async responded(em, incident, now) {
       await stop(em, incident, 'response', now);
@@ -165,7 +164,7 @@ export function createSlaService(deps: { clock: Clock; configStore: ConfigStore;
       message: `${clock.kind} SLA at ${Math.round(fraction * 100)}%: due ${clock.dueAt?.toISOString()}`,
       data: { clock: clock.kind, fraction, dueAt: clock.dueAt?.toISOString() ?? null },
     }, now);
-    await deps.hooks().warned(em, incident, clock, fraction, now);
+    await deps.hooks.warned(em, incident, clock, fraction, now);
   });
 
   deps.timers.register('sla.breach', async ({ em, timer, now }) => {
@@ -180,7 +179,7 @@ export function createSlaService(deps: { clock: Clock; configStore: ConfigStore;
       message: `${clock.kind} SLA breached: target ${formatMs(clock.targetMs)} (${clock.calendar === 'business' ? 'business time' : '24x7'}) passed at ${clock.dueAt?.toISOString()}`,
       data: { clock: clock.kind, outcome: 'breached' },
     }, now);
-    await deps.hooks().breached(em, incident, clock, now);
+    await deps.hooks.breached(em, incident, clock, now);
   });
 
   return {
