@@ -17,8 +17,15 @@ export const NotificationSchema = defineEntity({
     // An email address, or a webhook's name.
     recipient: p.text(),
     incident: () => p.manyToOne(IncidentSchema).nullable().deleteRule('set null').index(),
+    // Client messages carry the client, for its branding and for reports.
+    clientId: p.text().nullable(),
     subject: p.text(),
+    // Plain text (e-mail text part, webhook text).
     body: p.text(),
+    // E-mail HTML part, rendered when the message was written; staff pages get theirs at sending.
+    html: p.text().nullable(),
+    // Extra e-mail headers (e.g. List-Unsubscribe).
+    headers: p.json<Record<string, string>>().nullable(),
     // One row per event and recipient, whoever writes it and however often.
     dedupKey: p.text().unique(),
     // pending | sending | sent | dead
@@ -29,6 +36,10 @@ export const NotificationSchema = defineEntity({
     leaseUntil: p.datetime().nullable(),
     lastError: p.text().nullable(),
     sentAt: p.datetime().nullable(),
+    // E-mail Message-ID, the same on every attempt, so a re-send after a crash is recognisably the same message.
+    messageId: p.text().nullable(),
+    // What the receiving server answered (SMTP reply, HTTP status).
+    response: p.text().nullable(),
     // Storm safety: how many pages this message carries (combined within the window).
     combinedCount: p.integer().default(1),
   },
