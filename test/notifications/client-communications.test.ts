@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AM_TOKEN, alertmanagerPayload } from '../support/alert-payloads';
-import { startSmtpSink, type ReceivedMail, type SmtpSink } from '../support/smtp-sink';
+import { smtpConfigFor, startSmtpSink, type ReceivedMail, type SmtpSink } from '../support/smtp-sink';
 import { startTestApp, type TestApp } from '../support/test-app';
 
 // Example configuration, client northwind: notify contact it-ops@northwind.example,
@@ -38,7 +38,7 @@ function useSmtp(communications: Record<string, unknown> = {}) {
   const current = t.configStore.current;
   t.configStore.replace({
     ...current,
-    smtp: { host: '127.0.0.1', port: sink.port, secure: false, requireTLS: false, verifyCertificate: true, from: 'Precision Service Desk <servicedesk@precision.example>', maxConnections: 2, timeout: '5s' },
+    smtp: smtpConfigFor(sink),
     clients: current.clients.map((client) => (client.id === 'northwind' ? { ...client, communications } : client)),
   });
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { OutgoingMessage } from '../../src/features/notifications/outbox';
-import { startSmtpSink, type SmtpSink } from '../support/smtp-sink';
+import { smtpConfigFor, startSmtpSink, type SmtpSink } from '../support/smtp-sink';
 import { startTestApp, type TestApp } from '../support/test-app';
 
 let t: TestApp;
@@ -26,7 +26,7 @@ beforeEach(() => {
 
 function useSmtp(enabled = true) {
   const { smtp: _omit, ...rest } = t.configStore.current;
-  t.configStore.replace(enabled ? { ...rest, smtp: { host: '127.0.0.1', port: sink.port, secure: false, requireTLS: false, verifyCertificate: true, from: 'Precision Service Desk <servicedesk@precision.example>', maxConnections: 2, timeout: '5s' } } : rest);
+  t.configStore.replace(enabled ? { ...rest, smtp: smtpConfigFor(sink) } : rest);
 }
 
 async function enqueue(messages: Partial<OutgoingMessage>[]) {

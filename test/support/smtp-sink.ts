@@ -75,3 +75,8 @@ export async function startSmtpSink(options: { rejectRecipients?: RegExp } = {})
   };
 }
 export type SmtpSink = Awaited<ReturnType<typeof startSmtpSink>>;
+
+/** Points the app's `smtp` configuration at the sink (or removes it). */
+export function smtpConfigFor(sink: SmtpSink) {
+  return { host: '127.0.0.1', port: sink.port, secure: false, requireTLS: false, verifyCertificate: true, from: 'Precision Service Desk <servicedesk@precision.example>', maxConnections: 2, timeout: '5s' };
+}

@@ -10,6 +10,7 @@ export class Migration0004Notifications extends Migration {
         add column headers jsonb null,
         add column message_id text null,
         add column response text null;
+      create index notification_unsent on notification (channel, status) where status <> 'sent';
 
       create table incident_communication (
         incident_id int not null constraint incident_communication_incident_id_foreign references incident (id) on update cascade on delete cascade,

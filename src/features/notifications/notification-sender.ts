@@ -41,22 +41,6 @@ export interface DeliveryChannel {
   close?(): Promise<void> | void;
 }
 
-interface ClaimedRow {
-  id: string;
-  channel: string;
-  recipient: string;
-  kind: string;
-  subject: string;
-  body: string;
-  html: string | null;
-  headers: Record<string, string> | null;
-  attempts: number;
-  created_at: string | Date;
-  incident_id: number | null;
-  client_id: string | null;
-  combined_count: number;
-}
-
 /**
  * Drains the notification outbox: leases due rows (FOR UPDATE SKIP LOCKED, so replicas
  * share the work), hands each to its channel and records the outcome with the server's
@@ -71,11 +55,11 @@ export function createNotificationSender(deps: { orm: MikroORM; clock: Clock; co
   const delivered = new Counter({ name: 'incidentd_notifications_total', help: 'Notification delivery attempts by channel and result (sent, retry, dead)', labelNames: ['channel', 'result'] as const, registers: [deps.registry] });
   new Gauge({
     name: 'incidentd_notification_outbox',
-    help: 'Outbox rows by channel and status (dead = given up, waiting for an admin)',
+    help: 'Outbox rows not delivered (yet), by channel and status: pending, sending, dead (given up, waiting for an admin)',
     labelNames: ['channel', 'status'] as const,
     registers: [deps.registry],
     async collect() {
-      const rows = await deps.orm.em.fork().getConnection().execute<{ channel: string; status: string; count: string }[]>('select channel, status, count(*) from notification group by channel, status');
+      const rows = await deps.orm.em.fork().getConnection().execute<{ channel: string; status: string; count: string }[]>("select channel, status, count(*) from notification where status <> 'sent' group by channel, status");
       this.reset();
       for (const row of rows) this.set({ channel: row.channel, status: row.status }, Number(row.count));
     },
@@ -83,31 +67,18 @@ export function createNotificationSender(deps: { orm: MikroORM; clock: Clock; co
 
   async function claim(channels: string[]): Promise<OutboxMessage[]> {
     const now = deps.clock.now();
-    const rows = await deps.orm.em.getConnection().execute<ClaimedRow[]>(
+    const rows = await deps.orm.em.getConnection().execute<(Omit<OutboxMessage, 'id' | 'createdAt'> & { id: string | number; createdAt: string | Date })[]>(
       `update notification set status = 'sending', lease_until = ?, attempts = attempts + 1
        where id in (
          select id from notification
          where channel in (${channels.map(() => '?').join(', ')})
            and ((status = 'pending' and next_attempt_at <= ?) or (status = 'sending' and lease_until < ?))
          order by next_attempt_at limit ? for update skip locked)
-       returning id, channel, recipient, kind, subject, body, html, headers, attempts, created_at, incident_id, client_id, combined_count`,
+       returning id, channel, recipient, kind, subject, body, html, headers, attempts, created_at as "createdAt",
+         incident_id as "incidentId", client_id as "clientId", combined_count as "combinedCount"`,
       [new Date(now.getTime() + LEASE_MS), ...channels, now, now, BATCH],
     );
-    return rows.map((row) => ({
-      id: String(row.id),
-      channel: row.channel,
-      recipient: row.recipient,
-      kind: row.kind,
-      subject: row.subject,
-      body: row.body,
-      html: row.html,
-      headers: row.headers,
-      attempts: row.attempts,
-      createdAt: new Date(row.created_at),
-      incidentId: row.incident_id,
-      clientId: row.client_id,
-      combinedCount: row.combined_count,
-    }));
+    return rows.map((row) => ({ ...row, id: String(row.id), createdAt: new Date(row.createdAt) }));
   }
 
   async function deliver(channel: DeliveryChannel, message: OutboxMessage): Promise<void> {
