@@ -39,6 +39,8 @@ import { createNotificationSender } from './features/notifications/notification-
 import { createRespondRoutes } from './features/notifications/respond-routes';
 import { createRestorationFeedback } from './features/notifications/restoration-feedback';
 import { createWebhookChannel } from './features/notifications/webhook-channel';
+import { createReviewService } from './features/reviews/review-service';
+import { createReviewPage, registerReviewRoutes } from './features/reviews/review-routes';
 import { createLinkSigner } from './platform/security/signed-links';
 import { registerOncallRoutes } from './features/oncall/oncall-routes';
 import { createOncallService } from './features/oncall/oncall-service';
@@ -111,6 +113,8 @@ export async function createApp(deps: AppDependencies) {
   const communications = createClientCommunications({ clock, configStore, timers, outbox, templates: emailTemplates, links, resolveTargets: escalation.resolveTargets });
   incidents.observe(communications.observer);
   const restorationFeedback = createRestorationFeedback({ orm, clock, links, incidents });
+  const reviews = createReviewService({ orm, clock, configStore, audit, incidents, outbox, logger, runnerId: timers.runnerId });
+  incidents.observe(reviews.observer);
   const notificationSender = createNotificationSender({
     orm,
     clock,
@@ -183,6 +187,7 @@ export async function createApp(deps: AppDependencies) {
   });
 
   app.use(createEmailPreviewRoutes({ templates: emailTemplates, views, configStore }));
+  app.use(createReviewPage({ reviews, views }));
 
   const api = new ApiRouter(orm);
   registerUserRoutes(api, users);
@@ -195,10 +200,15 @@ export async function createApp(deps: AppDependencies) {
       return { escalation: state ? { policy: state.policyId, step: state.stepIndex + 1, round: state.round + 1, status: state.status } : null };
     },
     async (em, incident) => ({ communication: await communications.present(em, incident) }),
+    async (em, incident) => {
+      const review = await reviews.forIncident(incident, em);
+      return { review: review ? { id: review.id, status: review.status, reason: review.reason } : null };
+    },
   ]);
   registerEscalationRoutes(api, escalation);
   registerOncallRoutes(api, oncall);
   registerNotificationRoutes(api, { orm, clock, audit });
+  registerReviewRoutes(api, reviews);
   api.document({ method: 'post', path: '/alerts/alertmanager', summary: 'Prometheus Alertmanager webhook (version 4); 202 once stored, 503 to retry later', access: { integration: 'alertmanager' }, body: alertmanagerPayloadSchema });
   api.document({ method: 'post', path: '/alerts/grafana', summary: 'Grafana alerting webhook contact point; 202 once stored', access: { integration: 'grafana' }, body: grafanaPayloadSchema });
   api.document({ method: 'post', path: '/alerts/generic', summary: 'Generic JSON alert (scripts, client-reported incidents); trigger or resolve by dedupKey', access: { integration: 'generic' }, body: genericPayloadSchema });
@@ -215,7 +225,7 @@ export async function createApp(deps: AppDependencies) {
     express: app,
     api,
     metrics,
-    services: { users, sessions, audit, incidents, alertProcessor, timers, sla, slaDigest, escalation, oncall, outbox, notificationSender, communications, restorationFeedback, emailTemplates, links },
+    services: { users, sessions, audit, incidents, alertProcessor, timers, sla, slaDigest, escalation, oncall, outbox, notificationSender, communications, restorationFeedback, emailTemplates, links, reviews },
     bus,
     reloadConfig,
     /** Live updates over socket.io, on the HTTP server the app is served by. */

@@ -4,6 +4,7 @@ import { ApiTokenSchema, RoleGrantSchema, UserSchema } from '../features/users/u
 import { AlertSchema, WebhookDeliverySchema } from '../features/alert-intake/intake-entities';
 import { IncidentEventSchema, IncidentSchema } from '../features/incidents/incident-entities';
 import { IncidentCommunicationSchema, RestorationFeedbackSchema } from '../features/notifications/communication-entities';
+import { PostIncidentReviewSchema, ReviewActionItemSchema } from '../features/reviews/review-entities';
 import { EscalationSchema } from '../features/escalation/escalation-entities';
 import { NotificationSchema } from '../features/notifications/notification-entities';
 import { OncallOverrideSchema } from '../features/oncall/oncall-entities';
@@ -15,4 +16,4 @@ import { InstanceSettingSchema } from './instance-setting-entity';
 export const entities = [UserSchema, RoleGrantSchema, ApiTokenSchema, SessionSchema, AuditEventSchema, InstanceSettingSchema,
   IncidentSchema, IncidentEventSchema, WebhookDeliverySchema, AlertSchema,
   TimerSchema, JobRunSchema, SlaClockSchema, EscalationSchema, NotificationSchema, OncallOverrideSchema,
-  IncidentCommunicationSchema, RestorationFeedbackSchema];
+  IncidentCommunicationSchema, RestorationFeedbackSchema, PostIncidentReviewSchema, ReviewActionItemSchema];

@@ -3,6 +3,7 @@ import { Migration0001Foundation } from './0001-foundation';
 import { Migration0002AlertsAndIncidents } from './0002-alerts-and-incidents';
 import { Migration0003TimersSlaEscalation } from './0003-timers-sla-escalation';
 import { Migration0004Notifications } from './0004-notifications';
+import { Migration0007Reviews } from './0007-reviews';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the built JS and the
@@ -14,4 +15,5 @@ export const migrations: MigrationObject[] = [
   { name: '0002-alerts-and-incidents', class: Migration0002AlertsAndIncidents },
   { name: '0003-timers-sla-escalation', class: Migration0003TimersSlaEscalation },
   { name: '0004-notifications', class: Migration0004Notifications },
+  { name: '0007-reviews', class: Migration0007Reviews },
 ];

@@ -27,7 +27,8 @@ export type IncidentEventType =
   | 'awaiting_client'
   | 'public.update'
   | 'communication'
-  | 'client.feedback';
+  | 'client.feedback'
+  | 'review';
 
 export interface TimelineEntry {
   type: IncidentEventType;

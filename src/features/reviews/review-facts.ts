@@ -1,0 +1,74 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { IncidentdConfig } from '../../config/config-schema';
+import { IncidentEventSchema, type Incident, type IncidentEvent } from '../incidents/incident-entities';
+import { formatIncidentId } from '../incidents/incident-rules';
+import { IncidentCommunicationSchema } from '../notifications/communication-entities';
+import { SlaClockSchema } from '../sla/sla-entities';
+import { formatMs } from '../sla/sla-service';
+
+/** What a review starts from: facts drafted from the incident record, never typed in by hand. */
+export interface ReviewFacts {
+  incident: { id: string; title: string; severity: number; priority: string; category: string; recurring: boolean };
+  impact: {
+    clients: { id: string; name: string }[];
+    services: { id: string; name: string }[];
+    startedAt: string;
+    mitigatedAt: string | null;
+    restoredAt: string | null;
+    /** Logged -> resolved (or until now while open), in minutes. */
+    durationMinutes: number;
+    /** Logged -> mitigated (service usable again), when there was a workaround. */
+    degradedMinutes: number | null;
+  };
+  response: {
+    minutesToAcknowledge: number | null;
+    minutesToMitigate: number | null;
+    minutesToResolve: number | null;
+    sla: { kind: string; target: string; outcome: string | null; dueAt: string | null }[];
+    escalations: number;
+    clientUpdates: { sent: number; overdue: number; cadenceKept: boolean | null };
+  };
+  /** Changes suspected or confirmed as the cause; filled by change correlation (issue #7). */
+  changes: { suspected: unknown[]; confirmed: unknown[]; note: string };
+  timeline: { at: string; type: string; visibility: string; actor: string; message: string }[];
+}
+
+const minutesBetween = (from: Date, to: Date | null | undefined) => (to ? Math.round((to.getTime() - from.getTime()) / 60_000) : null);
+
+/** Builds the facts of a review from the incident's record as it is now. */
+export async function draftReviewFacts(em: EntityManager, incident: Incident, config: IncidentdConfig, now: Date): Promise<ReviewFacts> {
+  const [events, clocks, communication] = await Promise.all([
+    em.find(IncidentEventSchema, { incident }, { orderBy: { id: 'asc' } }),
+    em.find(SlaClockSchema, { incident }, { orderBy: { id: 'asc' } }),
+    em.findOne(IncidentCommunicationSchema, { incident }),
+  ]);
+  const client = config.clients.find((candidate) => candidate.id === incident.clientId);
+  const overdue = events.filter((event) => event.type === 'communication' && event.data?.reminder === 'overdue').length;
+  const end = incident.resolvedAt ?? now;
+  return {
+    incident: { id: formatIncidentId(incident.number), title: incident.title, severity: incident.severity, priority: incident.priority, category: incident.category, recurring: incident.recurring },
+    impact: {
+      clients: client ? [{ id: client.id, name: client.name }] : [],
+      services: incident.serviceIds.map((id) => ({ id, name: config.services.find((service) => service.id === id)?.name ?? id })),
+      startedAt: incident.reportedAt.toISOString(),
+      mitigatedAt: incident.mitigatedAt?.toISOString() ?? null,
+      restoredAt: incident.resolvedAt?.toISOString() ?? null,
+      durationMinutes: minutesBetween(incident.reportedAt, end)!,
+      degradedMinutes: minutesBetween(incident.reportedAt, incident.mitigatedAt),
+    },
+    response: {
+      minutesToAcknowledge: minutesBetween(incident.reportedAt, incident.acknowledgedAt),
+      minutesToMitigate: minutesBetween(incident.reportedAt, incident.mitigatedAt),
+      minutesToResolve: minutesBetween(incident.reportedAt, incident.resolvedAt),
+      sla: clocks.map((clock) => ({ kind: clock.kind, target: formatMs(clock.targetMs), outcome: clock.outcome ?? null, dueAt: clock.dueAt?.toISOString() ?? null })),
+      escalations: events.filter((event) => event.type === 'escalation' && !event.message.startsWith('escalation stopped')).length,
+      clientUpdates: { sent: communication?.updatesSent ?? 0, overdue, cadenceKept: communication ? overdue === 0 : null },
+    },
+    changes: { suspected: [], confirmed: [], note: 'change correlation is not available yet (issue #7)' },
+    timeline: events.map(presentForReview),
+  };
+}
+
+function presentForReview(event: IncidentEvent) {
+  return { at: event.at.toISOString(), type: event.type, visibility: event.visibility, actor: event.actorName, message: event.message };
+}
