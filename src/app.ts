@@ -55,7 +55,7 @@ import { createViewRenderer } from './platform/http/views';
 import { EventBus } from './platform/event-bus';
 import type { Clock } from './platform/clock';
 import { ForbiddenError, UnauthenticatedError } from './platform/errors';
-import type { Logger } from './platform/logger';
+import { serializeRequest, type Logger } from './platform/logger';
 import { createMetrics } from './platform/metrics';
 
 export interface AppDependencies {
@@ -112,7 +112,7 @@ export async function createApp(deps: AppDependencies) {
   const links = createLinkSigner(await getOrCreateInstanceSecret(orm, 'link-signing'), clock);
   const communications = createClientCommunications({ clock, configStore, timers, outbox, templates: emailTemplates, links, resolveTargets: escalation.resolveTargets });
   incidents.observe(communications.observer);
-  const restorationFeedback = createRestorationFeedback({ orm, clock, links, incidents });
+  const restorationFeedback = createRestorationFeedback({ orm, clock, links, incidents, followUp: communications.clientReportsNotFixed });
   const reviews = createReviewService({ orm, clock, configStore, audit, incidents, outbox, logger, runnerId: timers.runnerId });
   incidents.observe(reviews.observer);
   const notificationSender = createNotificationSender({
@@ -133,6 +133,7 @@ export async function createApp(deps: AppDependencies) {
   app.use(
     pinoHttp({
       logger,
+      serializers: { req: serializeRequest },
       genReqId: (req, res) => {
         const incoming = req.headers['x-request-id'];
         const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();

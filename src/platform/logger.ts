@@ -33,6 +33,23 @@ function serializeError(error: unknown) {
   return serialized;
 }
 
+/**
+ * Some URLs carry a credential: the token of an e-mailed link (`/respond/<purpose>/<token>`)
+ * or of a calendar feed (`?token=`). Request logs show them masked.
+ */
+export function redactUrl(url: string | undefined): string | undefined {
+  return url?.replace(/(\/respond\/[^/?#]+\/)[^/?#]+/, '$1[redacted]').replace(/([?&](?:token|key)=)[^&#]*/gi, '$1[redacted]');
+}
+
+const CREDENTIAL_PARAMS = new Set(['token', 'key']);
+const maskCredentials = (record: Record<string, unknown> | undefined) =>
+  record && Object.fromEntries(Object.entries(record).map(([name, value]) => [name, CREDENTIAL_PARAMS.has(name) ? '[redacted]' : value]));
+
+/** pino-http's request serializer, with credentials in URLs, query strings and route parameters masked. */
+export function serializeRequest(req: { url?: string; query?: Record<string, unknown>; params?: Record<string, unknown> }) {
+  return { ...req, url: redactUrl(req.url), query: maskCredentials(req.query), params: maskCredentials(req.params) };
+}
+
 export function createLogger(level: string = 'info', destination?: pino.DestinationStream): Logger {
   return pino(
     {

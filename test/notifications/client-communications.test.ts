@@ -314,3 +314,79 @@ describe('restoration and client validation (INC-05, INC-09, INC-13)', () => {
     expect((await detail(id)).state).toBe('resolved');
   });
 });
+
+describe('edge cases found in review', () => {
+  it('does not wait for a timer an engine is firing (no deadlock), and that timer then finds the notice sent', async () => {
+    const id = await open({ severity: 1 });
+    t.clock.advance(minutes(5));
+    // Another daemon's engine has claimed the first-notice timer and is working on it.
+    const engine = await t.orm.em.getConnection().getKnex().transaction();
+    try {
+      const claimed = await engine.raw("select t.id from timer t join incident i on i.id = t.incident_id where i.number = ? and t.kind = 'comms.initial-notice' and t.status = 'pending' for update of t", [Number(id.slice(4))]);
+      expect(claimed.rows).toHaveLength(1);
+      const posted = await t.http.post(`/api/v1/incidents/${id}/updates`).set(as(manager)).send({ message: 'Engineers are on it.' }).timeout(5000);
+      expect(posted.status).toBe(201);
+    } finally {
+      await engine.rollback();
+    }
+    await settle();
+    const mails = mailsAbout(id, IT_OPS);
+    expect(mails.map((mail) => mail.subject)).toEqual([expect.stringContaining('Critical incident')]);
+    expect(mails[0]!.text).toContain('Engineers are on it.');
+    await t.http.post(`/api/v1/incidents/${id}/transition`).set(as()).send({ to: 'cancelled', reason: 'test over' }).expect(200);
+  });
+
+  it('does not postpone the first notice when the severity is raised during the hold', async () => {
+    const id = await open({ severity: 2 });
+    t.clock.advance(minutes(4));
+    await t.http.post(`/api/v1/incidents/${id}/severity`).set(as()).send({ severity: 1, reason: 'all stores down' }).expect(200);
+    t.clock.advance(minutes(1));
+    await settle();
+    expect(mailsAbout(id, IT_OPS).map((mail) => mail.subject)).toEqual([expect.stringContaining('Critical incident')]);
+    await t.http.post(`/api/v1/incidents/${id}/transition`).set(as()).send({ to: 'cancelled', reason: 'test over' }).expect(200);
+  });
+
+  it('tells the client of a Sev1 resolved before the first notice went out, with the restoration e-mail', async () => {
+    const id = await open({ severity: 1 });
+    t.clock.advance(minutes(3));
+    await t.http.post(`/api/v1/incidents/${id}/transition`).set(as()).send({ to: 'resolved', resolutionSummary: 'service restarted' }).expect(200);
+    t.clock.advance(minutes(10));
+    await settle();
+    const mails = mailsAbout(id, IT_OPS);
+    expect(mails.map((mail) => mail.subject)).toEqual([expect.stringContaining('Service restored')]);
+    expect(mails[0]!.text).toMatch(/Started: {3}\w{3} \d{1,2} \w{3} 2026, \d\d:\d\d/);
+  });
+
+  it('keeps personal links out of webhooks and listings, and gives the account manager a copy without links', async () => {
+    const current = t.configStore.current;
+    t.configStore.replace({ ...current, notifications: { ...current.notifications, webhooks: [{ name: 'noc-chat', url: 'http://127.0.0.1:9/hook' }] } });
+    try {
+      const { id } = await resolvedIncident();
+      const rows = (await t.http.get(`/api/v1/notifications?incident=${id}&limit=500`).set(as(manager))).body.items as { kind: string; channel: string; recipient: string; body: string; personal: boolean }[];
+      // The chat channel sees the account manager's copy (no links), never a contact's personal message.
+      expect(rows.filter((row) => row.kind === 'comms.restored' && row.channel === 'webhook')).toHaveLength(1);
+      const personal = rows.find((row) => row.kind === 'comms.restored' && row.recipient === IT_OPS)!;
+      expect(personal.personal).toBe(true);
+      expect(personal.body).not.toContain('/respond/');
+      expect(JSON.stringify(rows)).not.toContain('/respond/restoration/');
+      const copy = mailsAbout(id, ACCOUNT_MANAGER).find((mail) => mail.subject.includes('Service restored'))!;
+      expect(copy.text).toContain('Copy for the account manager');
+      expect(copy.html).not.toContain('href=""');
+    } finally {
+      t.configStore.replace(current);
+    }
+  });
+
+  it('asks the incident manager to follow up when the client says a closed incident is not fixed', async () => {
+    const { id, mail } = await resolvedIncident();
+    t.clock.advance(4 * 24 * 60 * minutes(1));
+    await t.app.services.incidents.closeExpiredValidations();
+    expect((await detail(id)).state).toBe('closed');
+    const answer = await t.http.post(restorationLink(mail, 'not_fixed')).type('form').send({ answer: 'not_fixed', comment: 'Checkout fails again' });
+    expect(answer.text).toContain('we have asked the incident manager to contact you');
+    await settle();
+    const followUp = sink.to(MANAGER).find((candidate) => candidate.subject.includes(`${id} is closed but Northwind IT Operations (northwind) reports it is not fixed`));
+    expect(followUp!.text).toContain('Comment: Checkout fails again');
+    expect((await detail(id)).state).toBe('closed');
+  });
+});

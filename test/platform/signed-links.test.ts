@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../src/platform/clock';
+import { redactUrl, serializeRequest } from '../../src/platform/logger';
 import { createLinkSigner } from '../../src/platform/security/signed-links';
 
 describe('signed links', () => {
@@ -35,5 +36,17 @@ describe('signed links', () => {
 
   it('refuses to sign a subject that would not survive the token format', () => {
     expect(() => signer.sign('restoration', 'a.b', expiresAt)).toThrow(/subject/);
+  });
+});
+
+describe('request logs', () => {
+  it('mask link tokens in paths and credentials in query strings', () => {
+    expect(redactUrl('/respond/restoration/42.1773000000.abcDEF_-?answer=restored')).toBe('/respond/restoration/[redacted]?answer=restored');
+    expect(redactUrl('/api/v1/changes/calendar.ics?client=acme&token=s3cret&x=1')).toBe('/api/v1/changes/calendar.ics?client=acme&token=[redacted]&x=1');
+    expect(serializeRequest({ url: '/respond/change-approval/abc', query: { token: 's3cret', client: 'acme' }, params: { token: 'abc' } })).toEqual({
+      url: '/respond/change-approval/[redacted]',
+      query: { token: '[redacted]', client: 'acme' },
+      params: { token: '[redacted]' },
+    });
   });
 });

@@ -8,6 +8,8 @@ export class Migration0004Notifications extends Migration {
         add column client_id text null,
         add column html text null,
         add column headers jsonb null,
+        add column personal boolean not null default false,
+        add column retried_at timestamptz null,
         add column message_id text null,
         add column response text null;
       create index notification_unsent on notification (channel, status) where status <> 'sent';

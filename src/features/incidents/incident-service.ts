@@ -70,6 +70,8 @@ export interface IncidentObserver {
 export interface PublicUpdate {
   message: string;
   status: PublicStatus;
+  /** The timeline entry that carries it. */
+  eventId: string;
 }
 
 interface MutateOptions {
@@ -80,6 +82,8 @@ interface MutateOptions {
 }
 /** Changes the loaded incident inside the transaction and says what to put on the timeline. */
 type IncidentChange = (incident: Incident, em: EntityManager, now: Date) => Promise<TimelineEntry[]> | TimelineEntry[];
+/** Runs once the timeline entries have ids, still inside the transaction. */
+type AfterTimeline = (incident: Incident, em: EntityManager, events: IncidentEvent[], now: Date) => Promise<void>;
 
 export interface NewIncident {
   title: string;
@@ -199,17 +203,15 @@ export function createIncidentService(deps: {
     }, now);
   }
 
-  async function loadAny(em: EntityManager, idText: string): Promise<Incident> {
+  /**
+   * Loads an incident the principal may see (any, for the system). `lock` takes the row lock
+   * first, so every change of an incident locks in one order: incident, then its timers
+   * and other rows (timer handlers do the same), and concurrent changes queue up.
+   */
+  async function loadVisible(em: EntityManager, idText: string, principal: Principal | null, lock = false): Promise<Incident> {
     const number = parseIncidentId(idText);
-    const incident = number === undefined ? null : await em.findOne(IncidentSchema, { number });
-    if (!incident) throw new NotFoundError(`no incident ${idText}`);
-    return incident;
-  }
-
-  async function loadVisible(em: EntityManager, idText: string, principal: Principal): Promise<Incident> {
-    const number = parseIncidentId(idText);
-    const incident = number === undefined ? null : await em.findOne(IncidentSchema, { number });
-    if (!incident || !canSeeIncident(principal, configStore.current, incident)) throw new NotFoundError(`no incident ${idText}`);
+    const incident = number === undefined ? null : await em.findOne(IncidentSchema, { number }, lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {});
+    if (!incident || (principal && !canSeeIncident(principal, configStore.current, incident))) throw new NotFoundError(`no incident ${idText}`);
     return incident;
   }
 
@@ -223,6 +225,7 @@ export function createIncidentService(deps: {
     actor: Actor,
     options: MutateOptions,
     change: IncidentChange,
+    afterTimeline?: AfterTimeline,
   ): Promise<Incident> {
     const em = orm.em.fork();
     let eventIds: string[] = [];
@@ -230,7 +233,7 @@ export function createIncidentService(deps: {
     try {
       incident = await em.transactional(async (tx) => {
         // No principal: the system acting for someone without a login (an e-mailed link).
-        const target = principal ? await loadVisible(tx, idText, principal) : await loadAny(tx, idText);
+        const target = await loadVisible(tx, idText, principal, true);
         if (options.expectedVersion !== undefined && options.expectedVersion !== target.version) {
           throw new ConflictError(`the incident changed since you loaded it (version ${target.version}, you had ${options.expectedVersion}); reload and try again`, { current: target.version });
         }
@@ -242,6 +245,10 @@ export function createIncidentService(deps: {
         audit.record(tx, { actor, action: options.action, entityType: 'incident', entityId: formatIncidentId(target.number), clientId: target.clientId, before, after: auditSnapshot(target), requestId: options.requestId });
         await tx.flush();
         eventIds = events.map((event) => event.id);
+        if (afterTimeline) {
+          await afterTimeline(target, tx, events, now);
+          await tx.flush();
+        }
         return target;
       });
     } catch (error) {
@@ -375,22 +382,35 @@ export function createIncidentService(deps: {
     },
 
     addNote(idText: string, principal: Principal, actor: Actor, input: { text: string; visibility: Visibility; expectedVersion?: number; requestId?: string }) {
-      return mutate(idText, principal, actor, { ...input, action: 'incident.note_added' }, async (incident, em, now) => {
+      return mutate(
+        idText,
+        principal,
+        actor,
+        { ...input, action: 'incident.note_added' },
+        () => [{ type: 'note', message: input.text, visibility: input.visibility }],
         // A public note is words for the client, like a public update.
-        if (input.visibility === 'public') await notify('publicUpdatePosted', em, incident, { message: input.text, status: publicStatusOf(incident.state as IncidentState) }, now);
-        return [{ type: 'note', message: input.text, visibility: input.visibility }];
-      });
+        async (incident, em, [event], now) => {
+          if (input.visibility === 'public') await notify('publicUpdatePosted', em, incident, { message: input.text, status: publicStatusOf(incident.state as IncidentState), eventId: event!.id }, now);
+        },
+      );
     },
 
     /** A public update (INC-09): shown on the status page, e-mailed to the client for Sev1/Sev2. */
     postUpdate(idText: string, principal: Principal, actor: Actor, input: { message: string; status?: PublicStatus; expectedVersion?: number; requestId?: string }) {
-      return mutate(idText, principal, actor, { ...input, action: 'incident.public_update' }, async (incident, em, now) => {
-        if (incident.state === 'cancelled') throw new ConflictError('a cancelled incident gets no public updates');
-        if (incident.security) throw new ConflictError('security incidents are communicated by the security team, not by public updates (INC-14)');
-        const status = input.status ?? publicStatusOf(incident.state as IncidentState);
-        await notify('publicUpdatePosted', em, incident, { message: input.message, status }, now);
-        return [{ type: 'public.update', message: input.message, visibility: 'public', data: { status } }];
-      });
+      let status: PublicStatus;
+      return mutate(
+        idText,
+        principal,
+        actor,
+        { ...input, action: 'incident.public_update' },
+        (incident) => {
+          if (incident.state === 'cancelled') throw new ConflictError('a cancelled incident gets no public updates');
+          if (incident.security) throw new ConflictError('security incidents are communicated by the security team, not by public updates (INC-14)');
+          status = input.status ?? publicStatusOf(incident.state as IncidentState);
+          return [{ type: 'public.update', message: input.message, visibility: 'public', data: { status } }];
+        },
+        (incident, em, [event], now) => notify('publicUpdatePosted', em, incident, { message: input.message, status, eventId: event!.id }, now),
+      );
     },
 
     setSeverity(idText: string, principal: Principal, actor: Actor, input: { severity: Severity; reason: string; expectedVersion?: number; requestId?: string }) {

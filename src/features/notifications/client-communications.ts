@@ -36,6 +36,11 @@ interface Person {
   email: string;
 }
 
+/** What the client is told: staff's public words and the status they give. */
+type Words = Pick<PublicUpdate, 'message' | 'status'>;
+type SeverityKey = 'sev1' | 'sev2' | 'sev3' | 'sev4';
+const severityKey = (incident: Incident) => `sev${incident.severity}` as SeverityKey;
+
 /**
  * Client communications during Sev1/Sev2 incidents (INC-09, INC-10, MSP-INC 3.4):
  *
@@ -86,7 +91,14 @@ export function createClientCommunications(deps: {
   }
 
   function updateInterval(policy: CommunicationsConfig, incident: Incident): number | undefined {
-    return durationMs(policy.updateEvery[`sev${incident.severity as 1 | 2 | 3 | 4}`]);
+    return durationMs(policy.updateEvery[severityKey(incident)]);
+  }
+
+  /** When the first notice is due: the hold, never beyond the notification target, from when the incident came into scope. */
+  function firstNoticeDue(policy: CommunicationsConfig, incident: Incident, from: Date): { dueAt: Date; target: number | undefined } {
+    const target = durationMs(policy.notifyWithin[severityKey(incident)]);
+    const hold = durationMs(policy.initialNoticeHold) ?? 0;
+    return { dueAt: new Date(from.getTime() + Math.min(hold, target ?? hold)), target };
   }
 
   /** What every client e-mail about the incident says about it: public words only. */
@@ -107,18 +119,18 @@ export function createClientCommunications(deps: {
     };
   }
 
-  function presentUpdate(update: PublicUpdate, at: Date) {
+  function presentUpdate(update: Words, at: Date) {
     return { statusLabel: STATUS_LABELS[update.status], message: update.message, at: at.toISOString() };
   }
 
-  async function latestPublicUpdate(em: EntityManager, incident: Incident): Promise<{ update: PublicUpdate; at: Date } | null> {
+  async function latestPublicUpdate(em: EntityManager, incident: Incident): Promise<{ update: Words; at: Date } | null> {
     const event = await em.findOne(IncidentEventSchema, { incident, visibility: 'public' }, { orderBy: { id: 'desc' } });
     if (!event) return null;
     const status = (event.data?.status as PublicStatus | undefined) ?? publicStatusOf(incident.state as IncidentState);
     return { update: { message: event.message, status }, at: event.at };
   }
 
-  function standardFirstWords(incident: Incident): PublicUpdate {
+  function standardFirstWords(incident: Incident): Words {
     return { message: 'We are aware of a problem affecting your services and our engineers are investigating. We will keep you updated.', status: publicStatusOf(incident.state as IncidentState) };
   }
 
@@ -156,22 +168,25 @@ export function createClientCommunications(deps: {
     return em.findOne(IncidentCommunicationSchema, { incident });
   }
 
-  /** An incident came into scope: the first notice is due within the client's notification target. */
+  /**
+   * An incident came into scope: the first notice is due within the client's notification
+   * target, counted from when it first came into scope (a severity raised later does not
+   * postpone it).
+   */
   async function start(em: EntityManager, incident: Incident, now: Date): Promise<void> {
     const inScope = scope(incident);
     if (!inScope) return;
     let comm = await communicationOf(em, incident);
     if (comm?.initialNoticeAt) return;
     comm ??= em.create(IncidentCommunicationSchema, { incident, clientId: inScope.client.id, startedAt: now, updatesSent: 0 });
-    const target = durationMs(inScope.policy.notifyWithin[`sev${incident.severity as 1 | 2 | 3 | 4}`]);
-    const hold = durationMs(inScope.policy.initialNoticeHold) ?? 0;
-    const sendAt = new Date(now.getTime() + Math.min(hold, target ?? hold));
+    const { dueAt, target } = firstNoticeDue(inScope.policy, incident, comm.startedAt);
+    const sendAt = new Date(Math.max(dueAt.getTime(), now.getTime()));
     await timers.cancel(em, incident.id, ['comms.initial-notice']);
     timers.schedule(em, { kind: 'comms.initial-notice', incidentId: incident.id, dueAt: sendAt, payload: {} });
-    record(em, incident, `client notice for ${inScope.client.name} goes out by ${sendAt.toISOString()}${target !== undefined ? ` (notification target ${inScope.policy.notifyWithin[`sev${incident.severity as 1 | 2 | 3 | 4}`]})` : ''}, sooner if a public update is posted`, now);
+    record(em, incident, `client notice for ${inScope.client.name} goes out by ${sendAt.toISOString()}${target !== undefined ? ` (notification target ${inScope.policy.notifyWithin[severityKey(incident)]})` : ''}, sooner if a public update is posted`, now);
   }
 
-  async function sendFirstNotice(em: EntityManager, incident: Incident, comm: IncidentCommunication, client: ClientConfig, policy: CommunicationsConfig, update: PublicUpdate, updateAt: Date, now: Date): Promise<void> {
+  async function sendFirstNotice(em: EntityManager, incident: Incident, comm: IncidentCommunication, client: ClientConfig, policy: CommunicationsConfig, update: Words, updateAt: Date, now: Date): Promise<void> {
     const every = updateInterval(policy, incident);
     const nextUpdateBy = every ? new Date(now.getTime() + every) : null;
     const people = await enqueueForClient(em, incident, client, 'incident-opened', { ...clientContext(incident, client), update: presentUpdate(update, updateAt), nextUpdateBy: nextUpdateBy?.toISOString() ?? null }, 'comms.initial', `comms-initial:${incident.id}`);
@@ -180,12 +195,12 @@ export function createClientCommunications(deps: {
     comm.updatesSent = 1;
     await timers.cancel(em, incident.id, ALL_TIMERS);
     scheduleCadence(em, incident, comm, policy, now, now);
-    const target = durationMs(policy.notifyWithin[`sev${incident.severity as 1 | 2 | 3 | 4}`]);
+    const target = durationMs(policy.notifyWithin[severityKey(incident)]);
     const took = now.getTime() - comm.startedAt.getTime();
     record(em, incident, `client notified (first notice) to ${people.map((person) => person.email).join(', ')}${target !== undefined ? `, ${Math.round(took / 60_000)} min after logging (target ${Math.round(target / 60_000)} min${took > target ? ', MISSED' : ''})` : ''}`, now, { notice: 'initial', recipients: people.map((person) => person.email) });
   }
 
-  async function sendUpdate(em: EntityManager, incident: Incident, comm: IncidentCommunication, client: ClientConfig, policy: CommunicationsConfig, update: PublicUpdate, updateAt: Date, eventKey: string, repeated: boolean, now: Date): Promise<void> {
+  async function sendUpdate(em: EntityManager, incident: Incident, comm: IncidentCommunication, client: ClientConfig, policy: CommunicationsConfig, update: Words, updateAt: Date, eventKey: string, repeated: boolean, now: Date): Promise<void> {
     const every = updateInterval(policy, incident);
     const nextUpdateBy = every ? new Date(now.getTime() + every) : null;
     const number = comm.updatesSent + 1;
@@ -222,11 +237,12 @@ export function createClientCommunications(deps: {
   async function sendRestoration(em: EntityManager, incident: Incident, comm: IncidentCommunication, client: ClientConfig, policy: CommunicationsConfig, now: Date): Promise<void> {
     const resolvedAt = incident.resolvedAt ?? now;
     const latest = await latestPublicUpdate(em, incident);
-    const update = latest && latest.update.status === 'resolved' && latest.at >= (comm.lastUpdateAt ?? comm.startedAt) ? latest.update : { message: 'The service has been restored.', status: 'resolved' as const };
+    const fresh = latest && latest.update.status === 'resolved' && latest.at >= (comm.lastUpdateAt ?? comm.startedAt) ? latest : null;
+    const update = fresh?.update ?? { message: 'The service has been restored.', status: 'resolved' as const };
     const validFor = durationMs(policy.restorationLinkValidFor) ?? 7 * 86_400_000;
     const expiresAt = new Date(now.getTime() + validFor);
     const closesAt = new Date(resolvedAt.getTime() + (durationMs(configStore.current.incidents.validationWindow) ?? 3 * 86_400_000));
-    const base = { ...clientContext(incident, client), update: presentUpdate(update, now), closesAt: closesAt.toISOString() };
+    const base = { ...clientContext(incident, client), update: presentUpdate(update, fresh?.at ?? now), closesAt: closesAt.toISOString() };
     const brand = brandOf(client);
     const contacts = notifyContacts(client);
     for (const contact of contacts) {
@@ -235,10 +251,11 @@ export function createClientCommunications(deps: {
       const token = deps.links.sign(RESTORATION_LINK_PURPOSE, feedback.id, expiresAt);
       const url = `${configStore.current.server.publicUrl}/respond/restoration/${token}`;
       const email = templates.render('incident-restored', { ...base, contact, links: { restored: `${url}?answer=restored`, notFixed: `${url}?answer=not_fixed`, expiresAt: expiresAt.toISOString() } }, brand);
-      await outbox.enqueue(em, { kind: 'comms.restored', incidentId: incident.id, clientId: client.id, recipients: [contact.email], eventKey: `comms-restored:${incident.id}:${resolvedAt.getTime()}`, subject: email.subject, body: email.text, html: email.html });
+      // The link acts for this contact: personal (no webhook copy, hidden in listings).
+      await outbox.enqueue(em, { kind: 'comms.restored', incidentId: incident.id, clientId: client.id, recipients: [contact.email], eventKey: `comms-restored:${feedback.id}`, subject: email.subject, body: email.text, html: email.html, personal: true });
     }
     const copy = templates.render('incident-restored', { ...base, contact: { name: 'account manager' }, links: null }, brand);
-    await outbox.enqueue(em, { kind: 'comms.restored', incidentId: incident.id, clientId: client.id, recipients: [client.accountManager], eventKey: `comms-restored:${incident.id}:${resolvedAt.getTime()}`, subject: copy.subject, body: copy.text, html: copy.html });
+    await outbox.enqueue(em, { kind: 'comms.restored', incidentId: incident.id, clientId: client.id, recipients: [client.accountManager], eventKey: `comms-restored-copy:${incident.id}:${resolvedAt.getTime()}`, subject: copy.subject, body: copy.text, html: copy.html });
     comm.restorationNoticeAt = now;
     record(
       em,
@@ -320,7 +337,7 @@ export function createClientCommunications(deps: {
       const comm = (await communicationOf(em, incident)) ?? em.create(IncidentCommunicationSchema, { incident, clientId: inScope.client.id, startedAt: now, updatesSent: 0 });
       if (!comm.initialNoticeAt) return sendFirstNotice(em, incident, comm, inScope.client, inScope.policy, update, now, now);
       // The incident's version identifies this change: one e-mail per posted update.
-      await sendUpdate(em, incident, comm, inScope.client, inScope.policy, update, now, `comms-update:${incident.id}:${incident.version}`, false, now);
+      await sendUpdate(em, incident, comm, inScope.client, inScope.policy, update, now, `comms-update:${update.eventId}`, false, now);
     },
 
     async stateChanged(em, incident, from, to, now) {
@@ -329,13 +346,14 @@ export function createClientCommunications(deps: {
       const client = clientOf(incident);
       if (to === 'resolved') {
         await stopCadence(em, incident, comm, ALL_TIMERS);
-        // Only a client who was told of the incident is asked to confirm its restoration.
-        if (comm.initialNoticeAt && client && !incident.security) await sendRestoration(em, incident, comm, client, policyOf(client), now);
+        // Resolved before the first notice went out, the client still hears of it: the
+        // restoration e-mail says when it started and when it was restored.
+        if (client && !incident.security) await sendRestoration(em, incident, comm, client, policyOf(client), now);
       } else if (from === 'resolved' && to === 'investigating') {
         const inScope = scope(incident);
         if (!inScope) return;
         if (!comm.initialNoticeAt) return start(em, incident, now);
-        await sendUpdate(em, incident, comm, inScope.client, inScope.policy, { message: 'The problem has returned. We have re-opened the incident and are investigating again.', status: 'investigating' }, now, `comms-reopened:${incident.id}:${incident.version}`, false, now);
+        await sendUpdate(em, incident, comm, inScope.client, inScope.policy, { message: 'The problem has returned. We have re-opened the incident and are investigating again.', status: 'investigating' }, now, `comms-reopened:${incident.id}:${now.getTime()}`, false, now);
       } else if (!isOpen(to)) {
         await stopCadence(em, incident, comm, ALL_TIMERS);
         if (to === 'cancelled' && !comm.initialNoticeAt) record(em, incident, 'no client notice: the incident was cancelled before it went out', now);
@@ -345,6 +363,22 @@ export function createClientCommunications(deps: {
 
   return {
     observer,
+    /** A client says a closed incident is not fixed: the people in `remind` follow it up. */
+    async clientReportsNotFixed(em: EntityManager, incident: Incident, contact: Person, comment: string | null, now: Date): Promise<string[]> {
+      const client = clientOf(incident);
+      const targets = client ? policyOf(client).remind : configStore.current.communications.remind;
+      const { emails } = await deps.resolveTargets(em, incident, targets, now);
+      const id = formatIncidentId(incident.number);
+      await outbox.enqueue(em, {
+        kind: 'comms.client_not_fixed',
+        incidentId: incident.id,
+        recipients: emails,
+        eventKey: `comms-not-fixed:${incident.id}:${contact.email}:${now.getTime()}`,
+        subject: `${id} is ${incident.state} but ${contact.name} (${incident.clientId}) reports it is not fixed`,
+        body: `${contact.name} <${contact.email}> answered the restoration e-mail of ${id} after the incident was ${incident.state}: not fixed.${comment ? `\n\nComment: ${comment}` : ''}\n\nContact them and log a new incident if the problem is back.\n${configStore.current.server.publicUrl}/api/v1/incidents/${id}`,
+      });
+      return emails;
+    },
     /** For the incident view: where the client communication stands. */
     async present(em: EntityManager, incident: Incident) {
       const comm = await communicationOf(em, incident);

@@ -31,8 +31,8 @@ export function isPermanentRejection(error: unknown): boolean {
 /**
  * E-mail through nodemailer's pooled SMTP transport (config `smtp`, re-created when it
  * changes on reload). Every outbox row has a fixed Message-ID, derived from the row, so a
- * re-send after a crash between sending and recording is the same message to the
- * recipient's mail system, which shows it once.
+ * re-send after a crash between sending and recording is recognisably the same message
+ * (mail clients that deduplicate on Message-ID show it once; SMTP itself cannot tell).
  */
 export function createEmailChannel(deps: { configStore: ConfigStore; templates: EmailTemplates }): DeliveryChannel {
   let transport: Transporter | null = null;

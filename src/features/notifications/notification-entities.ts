@@ -26,6 +26,8 @@ export const NotificationSchema = defineEntity({
     html: p.text().nullable(),
     // Extra e-mail headers (e.g. List-Unsubscribe).
     headers: p.json<Record<string, string>>().nullable(),
+    // Carries a link that acts for its recipient (e.g. confirm restoration): shown to nobody else.
+    personal: p.boolean().default(false),
     // One row per event and recipient, whoever writes it and however often.
     dedupKey: p.text().unique(),
     // pending | sending | sent | dead
@@ -34,6 +36,8 @@ export const NotificationSchema = defineEntity({
     attempts: p.integer().default(0),
     nextAttemptAt: p.datetime(),
     leaseUntil: p.datetime().nullable(),
+    // An admin's retry of a dead letter: the delivery window counts from here.
+    retriedAt: p.datetime().nullable(),
     lastError: p.text().nullable(),
     sentAt: p.datetime().nullable(),
     // E-mail Message-ID, the same on every attempt, so a re-send after a crash is recognisably the same message.

@@ -18,7 +18,9 @@ function present(notification: Notification) {
     recipient: notification.recipient,
     incidentId: notification.incident?.id ?? null,
     subject: notification.subject,
-    body: notification.body,
+    // A personal message's body holds its recipient's link; staff must not act as the client.
+    body: notification.personal ? '(personal message with a link for its recipient; not shown)' : notification.body,
+    personal: notification.personal,
     status: notification.status,
     sendAfter: notification.sendAfter.toISOString(),
     attempts: notification.attempts,
@@ -71,7 +73,7 @@ export function registerNotificationRoutes(api: ApiRouter, deps: { orm: MikroORM
     row.nextAttemptAt = deps.clock.now();
     row.attempts = 0;
     // A retry gets a fresh delivery window before it is given up again.
-    row.createdAt = deps.clock.now();
+    row.retriedAt = deps.clock.now();
     deps.audit.record(em, { actor, action: 'notification.retried', entityType: 'notification', entityId: row.id, before: { status: 'dead' }, after: { status: 'pending' } });
     await em.flush();
     return present(row);

@@ -7,7 +7,12 @@ import { createPollingLoop } from '../../platform/polling-loop';
 import type { Logger } from '../../platform/logger';
 
 const BATCH = 20;
-const LEASE_MS = 60_000;
+// Longer than a batch can take (20 messages over a few SMTP connections, 30 s timeouts),
+// so another replica does not take over a row that is still being sent.
+const LEASE_MS = 5 * 60_000;
+
+/** Records an outcome only while this sender still holds the lease it claimed (same attempt). */
+const LEASE_HELD = "id = ? and status = 'sending' and attempts = ?";
 
 /** Exponential backoff: 5 s, 10 s, 20 s ... capped at 10 minutes. */
 export function retryDelayMs(attempts: number): number {
@@ -26,6 +31,8 @@ export interface OutboxMessage {
   headers: Record<string, string> | null;
   attempts: number;
   createdAt: Date;
+  /** When the delivery window started: creation, or an admin's retry. */
+  windowStart: Date;
   incidentId: number | null;
   clientId: string | null;
   combinedCount: number;
@@ -46,7 +53,7 @@ export interface DeliveryChannel {
  * share the work), hands each to its channel and records the outcome with the server's
  * answer. A lease, not a lock, is held across the network call: a sender that dies
  * mid-way leaves a lease that expires and the row is sent again with the same Message-ID
- * (mail clients and our receivers deduplicate on it). Failures retry with exponential
+ * (a receiver can tell it is the same message; many mail systems show it once). Failures retry with exponential
  * backoff until `notifications.giveUpAfter`; a permanent rejection (SMTP 5xx for the
  * recipient or message) gives up at once. Given-up rows are `dead`: listed, counted in
  * a metric, retriable by an admin.
@@ -67,18 +74,18 @@ export function createNotificationSender(deps: { orm: MikroORM; clock: Clock; co
 
   async function claim(channels: string[]): Promise<OutboxMessage[]> {
     const now = deps.clock.now();
-    const rows = await deps.orm.em.getConnection().execute<(Omit<OutboxMessage, 'id' | 'createdAt'> & { id: string | number; createdAt: string | Date })[]>(
+    const rows = await deps.orm.em.getConnection().execute<(Omit<OutboxMessage, 'id' | 'createdAt' | 'windowStart'> & { id: string | number; createdAt: string | Date; windowStart: string | Date })[]>(
       `update notification set status = 'sending', lease_until = ?, attempts = attempts + 1
        where id in (
          select id from notification
          where channel in (${channels.map(() => '?').join(', ')})
            and ((status = 'pending' and next_attempt_at <= ?) or (status = 'sending' and lease_until < ?))
          order by next_attempt_at limit ? for update skip locked)
-       returning id, channel, recipient, kind, subject, body, html, headers, attempts, created_at as "createdAt",
+       returning id, channel, recipient, kind, subject, body, html, headers, attempts, created_at as "createdAt", coalesce(retried_at, created_at) as "windowStart",
          incident_id as "incidentId", client_id as "clientId", combined_count as "combinedCount"`,
       [new Date(now.getTime() + LEASE_MS), ...channels, now, now, BATCH],
     );
-    return rows.map((row) => ({ ...row, id: String(row.id), createdAt: new Date(row.createdAt) }));
+    return rows.map((row) => ({ ...row, id: String(row.id), createdAt: new Date(row.createdAt), windowStart: new Date(row.windowStart) }));
   }
 
   async function deliver(channel: DeliveryChannel, message: OutboxMessage): Promise<void> {
@@ -91,18 +98,19 @@ export function createNotificationSender(deps: { orm: MikroORM; clock: Clock; co
     const connection = deps.orm.em.getConnection();
     const now = deps.clock.now();
     if (outcome.ok) {
-      await connection.execute("update notification set status = 'sent', sent_at = ?, lease_until = null, last_error = null, response = ?, message_id = ? where id = ?", [now, outcome.response.slice(0, 1000), outcome.messageId ?? null, message.id]);
+      await connection.execute(`update notification set status = 'sent', sent_at = ?, lease_until = null, last_error = null, response = ?, message_id = ? where ${LEASE_HELD}`, [now, outcome.response.slice(0, 1000), outcome.messageId ?? null, message.id, message.attempts]);
       delivered.inc({ channel: channel.name, result: 'sent' });
       return;
     }
     const giveUpMs = parseDuration(deps.configStore.current.notifications.giveUpAfter) ?? 86_400_000;
-    const dead = outcome.permanent || now.getTime() - message.createdAt.getTime() >= giveUpMs;
-    await connection.execute('update notification set status = ?, next_attempt_at = ?, lease_until = null, last_error = ?, message_id = coalesce(?, message_id) where id = ?', [
+    const dead = outcome.permanent || now.getTime() - message.windowStart.getTime() >= giveUpMs;
+    await connection.execute(`update notification set status = ?, next_attempt_at = ?, lease_until = null, last_error = ?, message_id = coalesce(?, message_id) where ${LEASE_HELD}`, [
       dead ? 'dead' : 'pending',
       new Date(now.getTime() + retryDelayMs(message.attempts)),
       outcome.error.slice(0, 2000),
       outcome.messageId ?? null,
       message.id,
+      message.attempts,
     ]);
     delivered.inc({ channel: channel.name, result: dead ? 'dead' : 'retry' });
     deps.logger.warn(

@@ -19,6 +19,8 @@ export interface OutgoingMessage {
   headers?: Record<string, string>;
   /** The client a client-facing message is about (branding, reports). */
   clientId?: string | null;
+  /** Carries a link that acts for its recipient: never copied to webhooks, body hidden in listings. */
+  personal?: boolean;
   /** Identifies the event: the same event never produces a second row for a recipient. */
   eventKey: string;
 }
@@ -75,6 +77,7 @@ export function createOutbox(deps: { clock: Clock; configStore: ConfigStore }) {
       body: message.body,
       html: message.html ?? null,
       headers: message.headers ?? null,
+      personal: message.personal ?? false,
       dedupKey,
       status: 'pending',
       sendAfter,
@@ -88,6 +91,7 @@ export function createOutbox(deps: { clock: Clock; configStore: ConfigStore }) {
     async enqueue(em: EntityManager, message: OutgoingMessage): Promise<void> {
       const now = deps.clock.now();
       for (const recipient of [...new Set(message.recipients.map((email) => email.toLowerCase()))]) await toPerson(em, message, recipient, now);
+      if (message.personal) return;
       for (const webhook of deps.configStore.current.notifications.webhooks) {
         if (webhook.events && !webhook.events.some((prefix) => message.kind === prefix || message.kind.startsWith(`${prefix}.`))) continue;
         const dedupKey = `${message.eventKey}|webhook:${webhook.name}`;

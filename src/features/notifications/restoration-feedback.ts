@@ -1,9 +1,10 @@
 import { LockMode } from '@mikro-orm/core';
-import type { MikroORM } from '@mikro-orm/postgresql';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Clock } from '../../platform/clock';
 import type { LinkSigner } from '../../platform/security/signed-links';
 import type { Actor } from '../audit/audit-service';
-import { formatIncidentId, type IncidentState } from '../incidents/incident-rules';
+import type { Incident } from '../incidents/incident-entities';
+import { formatIncidentId } from '../incidents/incident-rules';
 import type { IncidentService } from '../incidents/incident-service';
 import type { TimelineEntry } from '../incidents/incident-timeline';
 import { RESTORATION_LINK_PURPOSE } from './client-communications';
@@ -26,7 +27,14 @@ export type FeedbackView =
  * are kept for reports. A link works once, until it expires, and only for the resolution
  * it was sent for (an incident re-opened and resolved again sends new links).
  */
-export function createRestorationFeedback(deps: { orm: MikroORM; clock: Clock; links: LinkSigner; incidents: IncidentService }) {
+export function createRestorationFeedback(deps: {
+  orm: MikroORM;
+  clock: Clock;
+  links: LinkSigner;
+  incidents: IncidentService;
+  /** Someone must act when a client reports a closed incident not fixed; returns who was told. */
+  followUp: (em: EntityManager, incident: Incident, contact: { name: string; email: string }, comment: string | null, now: Date) => Promise<string[]>;
+}) {
   async function load(token: string): Promise<FeedbackView | { state: 'found'; feedback: RestorationFeedback; incidentId: string }> {
     const check = deps.links.verify(RESTORATION_LINK_PURPOSE, token);
     if (!check.ok) return check.reason === 'expired' ? { state: 'expired', expiresAt: check.expiresAt! } : { state: 'invalid' };
@@ -63,15 +71,21 @@ export function createRestorationFeedback(deps: { orm: MikroORM; clock: Clock; l
         const said = `${input.answer === 'restored' ? 'confirmed the restoration' : 'reports it is NOT fixed'}${feedback.rating ? `; rating ${feedback.rating}/5` : ''}${feedback.comment ? `: ${feedback.comment}` : ''}`;
         const entries: TimelineEntry[] = [{ type: 'client.feedback', message: `${actor.name} ${said}`, data: { outcome: input.answer, rating: feedback.rating, feedbackId: feedback.id } }];
         const current = incident.state === 'resolved' && incident.resolvedAt?.getTime() === feedback.resolvedAt.getTime();
-        if (!current) {
-          effect = incident.state === 'closed' ? 'The incident was already closed; the service desk has your answer.' : 'The incident has changed since this e-mail; the service desk has your answer.';
-          if (input.answer === 'not_fixed') entries.push({ type: 'client.feedback', message: `client reports ${formatIncidentId(incident.number)} not fixed after it was ${incident.state}: follow up with ${feedback.contactName} <${feedback.contactEmail}>`, data: { followUp: true } });
+        if (!current || incident.security) {
+          // Nothing to close or re-open any more (or now the security team's): a person follows up.
+          const already = incident.state === 'closed' ? 'The incident was already closed' : 'The incident has changed since this e-mail';
+          effect = `Thank you. ${already}; we have recorded your answer.`;
+          if (input.answer === 'not_fixed') {
+            const told = await deps.followUp(em, incident, { name: feedback.contactName, email: feedback.contactEmail }, feedback.comment, now);
+            entries.push({ type: 'client.feedback', message: `the client reports it is not fixed after the incident was ${incident.state}; follow-up requested from ${told.join(', ') || 'nobody (communications.remind matches no one)'}`, data: { followUp: told } });
+            effect = `Thank you. ${already}, so we have asked the incident manager to contact you.`;
+          }
         } else if (input.answer === 'restored') {
           await deps.incidents.changeState(em, incident, 'closed', now);
           entries.push({ type: 'state.changed', message: `resolved -> closed: restoration confirmed by the client (${feedback.contactName})`, data: { from: 'resolved', to: 'closed', reason: 'client validation' } });
           effect = 'Thank you for confirming. We have closed the incident.';
         } else {
-          await deps.incidents.changeState(em, incident, 'investigating' as IncidentState, now);
+          await deps.incidents.changeState(em, incident, 'investigating', now);
           entries.push({ type: 'state.changed', message: `resolved -> investigating: the client (${feedback.contactName}) reports it is not fixed${feedback.comment ? `: ${feedback.comment}` : ''}`, data: { from: 'resolved', to: 'investigating', reason: 'client reports not fixed' } });
           effect = 'We have re-opened the incident and our engineers are on it again.';
         }

@@ -192,9 +192,22 @@ export function createTimerEngine(deps: {
       });
     },
 
-    /** Cancels the pending timers of an incident (of some kinds), in the caller's transaction. */
+    /**
+     * Cancels the pending timers of an incident (of some kinds), in the caller's transaction.
+     * Timers an engine has claimed right now are skipped, not waited for: the engine holds
+     * them while it waits for the incident this caller has locked (a deadlock otherwise).
+     * They fire, and their handlers find the state changed and do nothing.
+     */
     async cancel(em: EntityManager, incidentId: number, kinds: string[]): Promise<number> {
-      return em.nativeUpdate(TimerSchema, { incident: incidentId, kind: { $in: kinds }, status: 'pending' }, { status: 'cancelled' });
+      const rows = await em.getConnection().execute<{ id: string }[]>(
+        `update timer set status = 'cancelled' where id in (
+           select id from timer where incident_id = ? and status = 'pending' and kind in (${kinds.map(() => '?').join(', ')}) for update skip locked)
+         returning id`,
+        [incidentId, ...kinds],
+        'all',
+        em.getTransactionContext(),
+      );
+      return rows.length;
     },
 
     /** Fires everything due now; resolves with how many fired. For tests and the loop. */
