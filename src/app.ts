@@ -22,7 +22,8 @@ import { createIntakeRouter } from './features/alert-intake/intake-routes';
 import { alertmanagerPayloadSchema, genericPayloadSchema, grafanaPayloadSchema } from './features/alert-intake/payloads';
 import { createAlertProcessor } from './features/incidents/alert-processor';
 import { createIncidentMetrics } from './features/incidents/incident-metrics';
-import { registerIncidentRoutes } from './features/incidents/incident-routes';
+import { registerIncidentRoutes, type IncidentDetailExtension } from './features/incidents/incident-routes';
+import { IncidentSchema } from './features/incidents/incident-entities';
 import { createIncidentService } from './features/incidents/incident-service';
 import { attachStaffSocket, createSocketServer } from './features/live/staff-socket';
 import { createUserService } from './features/users/user-service';
@@ -40,6 +41,9 @@ import { createRespondRoutes } from './features/notifications/respond-routes';
 import { createRestorationFeedback } from './features/notifications/restoration-feedback';
 import { createWebhookChannel } from './features/notifications/webhook-channel';
 import { createReviewService } from './features/reviews/review-service';
+import { createBridgePage, registerBridgeRoutes } from './features/bridge/bridge-routes';
+import { createBridgeService } from './features/bridge/bridge-service';
+import { attachBridgeSocket } from './features/bridge/bridge-socket';
 import { createReviewPage, registerReviewRoutes } from './features/reviews/review-routes';
 import { createLinkSigner } from './platform/security/signed-links';
 import { registerOncallRoutes } from './features/oncall/oncall-routes';
@@ -99,7 +103,21 @@ export async function createApp(deps: AppDependencies) {
   const intake = createIntakeRouter({ orm, configStore, clock, logger, metrics: intakeMetrics, onStored: () => alertProcessor.wake() });
   // Escalation and SLA follow every incident through observers that run in the incident's
   // own transactions; their timers are durable rows fired by the timer engine.
-  const timers = createTimerEngine({ orm, clock, logger, registry: metrics.registry, busy: intake.busy });
+  const timers = createTimerEngine({
+    orm,
+    clock,
+    logger,
+    registry: metrics.registry,
+    busy: intake.busy,
+    // Escalation pages, SLA and client-update entries reach the live views like staff changes.
+    fired: (incidentIds) => {
+      orm.em
+        .fork()
+        .find(IncidentSchema, { id: { $in: incidentIds } }, { fields: ['id', 'number', 'clientId'] })
+        .then((changed) => changed.forEach((incident) => bus.emit('incident.changed', { incidentId: incident.id, number: incident.number, clientId: incident.clientId ?? null, kind: 'updated', eventIds: [] })))
+        .catch((error) => logger.warn({ err: error }, 'could not announce timer changes'));
+    },
+  });
   const outbox = createOutbox({ clock, configStore });
   const oncall = createOncallService({ orm, clock, configStore, audit });
   const escalation = createEscalationService({ orm, clock, configStore, timers, outbox, oncall, incidents, logger, registry: metrics.registry });
@@ -115,6 +133,10 @@ export async function createApp(deps: AppDependencies) {
   const restorationFeedback = createRestorationFeedback({ orm, clock, links, incidents, followUp: communications.clientReportsNotFixed });
   const reviews = createReviewService({ orm, clock, configStore, audit, incidents, outbox, logger, runnerId: timers.runnerId });
   incidents.observe(reviews.observer);
+  // Parts of an incident's detail that other features own; the API and the bridge show them.
+  const slaDetail: IncidentDetailExtension = async (em, incident) => ({ sla: await sla.present(em, incident, clock.now()) });
+  const communicationDetail: IncidentDetailExtension = async (em, incident) => ({ communication: await communications.present(em, incident) });
+  const bridge = createBridgeService({ orm, clock, configStore, incidents, extensions: [slaDetail, communicationDetail] });
   const notificationSender = createNotificationSender({
     orm,
     clock,
@@ -189,18 +211,19 @@ export async function createApp(deps: AppDependencies) {
 
   app.use(createEmailPreviewRoutes({ templates: emailTemplates, views, configStore }));
   app.use(createReviewPage({ reviews, views }));
+  app.use(createBridgePage({ bridge, views, csrf, orm }));
 
   const api = new ApiRouter(orm);
   registerUserRoutes(api, users);
   registerAuditRoutes(api, audit);
   registerCatalogRoutes(api, configStore);
   registerIncidentRoutes(api, incidents, configStore, clock, [
-    async (em, incident) => ({ sla: await sla.present(em, incident, clock.now()) }),
+    slaDetail,
     async (em, incident) => {
       const state = await em.findOne(EscalationSchema, { incident });
       return { escalation: state ? { policy: state.policyId, step: state.stepIndex + 1, round: state.round + 1, status: state.status } : null };
     },
-    async (em, incident) => ({ communication: await communications.present(em, incident) }),
+    communicationDetail,
     async (em, incident) => {
       const review = await reviews.forIncident(incident, em);
       return { review: review ? { id: review.id, status: review.status, reason: review.reason } : null };
@@ -210,6 +233,7 @@ export async function createApp(deps: AppDependencies) {
   registerOncallRoutes(api, oncall);
   registerNotificationRoutes(api, { orm, clock, audit });
   registerReviewRoutes(api, reviews);
+  registerBridgeRoutes(api, bridge);
   api.document({ method: 'post', path: '/alerts/alertmanager', summary: 'Prometheus Alertmanager webhook (version 4); 202 once stored, 503 to retry later', access: { integration: 'alertmanager' }, body: alertmanagerPayloadSchema });
   api.document({ method: 'post', path: '/alerts/grafana', summary: 'Grafana alerting webhook contact point; 202 once stored', access: { integration: 'grafana' }, body: grafanaPayloadSchema });
   api.document({ method: 'post', path: '/alerts/generic', summary: 'Generic JSON alert (scripts, client-reported incidents); trigger or resolve by dedupKey', access: { integration: 'generic' }, body: genericPayloadSchema });
@@ -226,13 +250,14 @@ export async function createApp(deps: AppDependencies) {
     express: app,
     api,
     metrics,
-    services: { users, sessions, audit, incidents, alertProcessor, timers, sla, slaDigest, escalation, oncall, outbox, notificationSender, communications, restorationFeedback, emailTemplates, links, reviews },
+    services: { users, sessions, audit, incidents, alertProcessor, timers, sla, slaDigest, escalation, oncall, outbox, notificationSender, communications, restorationFeedback, emailTemplates, links, reviews, bridge },
     bus,
     reloadConfig,
     /** Live updates over socket.io, on the HTTP server the app is served by. */
     attachRealtime: (httpServer: HttpServer, options: { reauthenticateMs?: number } = {}) => {
       const io = createSocketServer(httpServer, configStore.current.server.publicUrl);
       attachStaffSocket(io, { orm, users, sessions, bus, configStore, logger, ...options });
+      attachBridgeSocket(io, { orm, users, sessions, bus, configStore, logger, bridge, ...options });
       return io;
     },
     /** Readiness turns 503 so load balancers stop sending work while we drain. */

@@ -5,6 +5,7 @@ import { AlertSchema, WebhookDeliverySchema } from '../features/alert-intake/int
 import { IncidentEventSchema, IncidentSchema } from '../features/incidents/incident-entities';
 import { IncidentCommunicationSchema, RestorationFeedbackSchema } from '../features/notifications/communication-entities';
 import { PostIncidentReviewSchema, ReviewActionItemSchema } from '../features/reviews/review-entities';
+import { IncidentRoleSchema, IncidentTaskSchema } from '../features/bridge/bridge-entities';
 import { EscalationSchema } from '../features/escalation/escalation-entities';
 import { NotificationSchema } from '../features/notifications/notification-entities';
 import { OncallOverrideSchema } from '../features/oncall/oncall-entities';
@@ -16,4 +17,5 @@ import { InstanceSettingSchema } from './instance-setting-entity';
 export const entities = [UserSchema, RoleGrantSchema, ApiTokenSchema, SessionSchema, AuditEventSchema, InstanceSettingSchema,
   IncidentSchema, IncidentEventSchema, WebhookDeliverySchema, AlertSchema,
   TimerSchema, JobRunSchema, SlaClockSchema, EscalationSchema, NotificationSchema, OncallOverrideSchema,
-  IncidentCommunicationSchema, RestorationFeedbackSchema, PostIncidentReviewSchema, ReviewActionItemSchema];
+  IncidentCommunicationSchema, RestorationFeedbackSchema, PostIncidentReviewSchema, ReviewActionItemSchema,
+  IncidentRoleSchema, IncidentTaskSchema];

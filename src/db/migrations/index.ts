@@ -4,6 +4,7 @@ import { Migration0002AlertsAndIncidents } from './0002-alerts-and-incidents';
 import { Migration0003TimersSlaEscalation } from './0003-timers-sla-escalation';
 import { Migration0004Notifications } from './0004-notifications';
 import { Migration0007Reviews } from './0007-reviews';
+import { Migration0008Bridge } from './0008-bridge';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the built JS and the
@@ -16,4 +17,5 @@ export const migrations: MigrationObject[] = [
   { name: '0003-timers-sla-escalation', class: Migration0003TimersSlaEscalation },
   { name: '0004-notifications', class: Migration0004Notifications },
   { name: '0007-reviews', class: Migration0007Reviews },
+  { name: '0008-bridge', class: Migration0008Bridge },
 ];

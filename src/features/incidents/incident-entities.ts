@@ -47,6 +47,11 @@ export const IncidentSchema = defineEntity({
     security: p.boolean().default(false),
     recurring: p.boolean().default(false),
     pirRequired: p.boolean().default(false),
+    // Major incident management (INC-11): Sev1 or declared by staff; the bridge coordinates it.
+    major: p.boolean().default(false),
+    majorDeclaredAt: p.datetime().nullable(),
+    // The conference call the responders join.
+    conferenceUrl: p.text().nullable(),
     truncatedAlerts: p.integer().default(0),
     // Optimistic locking: a stale write is refused instead of silently overwriting.
     version: p.integer().version(),

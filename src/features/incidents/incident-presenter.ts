@@ -41,6 +41,9 @@ export function presentIncident(incident: Incident) {
     security: incident.security,
     recurring: incident.recurring,
     pirRequired: incident.pirRequired,
+    major: incident.major,
+    majorDeclaredAt: incident.majorDeclaredAt?.toISOString() ?? null,
+    conferenceUrl: incident.conferenceUrl,
     truncatedAlerts: incident.truncatedAlerts,
     version: incident.version,
   };

@@ -49,6 +49,8 @@ export function auditSnapshot(incident: Incident) {
     security: incident.security,
     recurring: incident.recurring,
     pirRequired: incident.pirRequired,
+    major: incident.major,
+    conferenceUrl: incident.conferenceUrl,
   };
 }
 
@@ -166,6 +168,8 @@ export function createIncidentService(deps: {
       security: input.category === 'security',
       recurring: false,
       pirRequired: severity === 1,
+      major: severity === 1,
+      majorDeclaredAt: severity === 1 ? now : null,
       truncatedAlerts: input.truncatedAlerts ?? 0,
     });
     await em.flush();
@@ -259,6 +263,15 @@ export function createIncidentService(deps: {
     return incident;
   }
 
+  /** A Sev1 is a major incident (INC-11); then the observers hear of the change. */
+  async function severityChanged(em: EntityManager, incident: Incident, from: number, now: Date): Promise<void> {
+    if (incident.severity === 1 && !incident.major) {
+      incident.major = true;
+      incident.majorDeclaredAt = now;
+    }
+    await notify('severityChanged', em, incident, from, now);
+  }
+
   /** Sets the state with its timestamps and tells the observers (in the caller's transaction). */
   async function changeState(em: EntityManager, incident: Incident, to: IncidentState, now: Date): Promise<void> {
     const from = incident.state as IncidentState;
@@ -284,8 +297,8 @@ export function createIncidentService(deps: {
     update: (idText: string, principal: Principal, actor: Actor, options: MutateOptions, change: IncidentChange) => mutate(idText, principal, actor, options, change),
     /** The same for an action the system takes on someone's behalf without a login (no visibility check). */
     updateBySystem: (idText: string, actor: Actor, options: MutateOptions, change: IncidentChange) => mutate(idText, null, actor, options, change),
-    /** Tells the observers that the severity changed (for changes made outside this service, e.g. by new alerts). */
-    severityChanged: (em: EntityManager, incident: Incident, from: number, now: Date) => notify('severityChanged', em, incident, from, now),
+    /** After a severity change made outside this service (e.g. by new alerts). */
+    severityChanged,
     observe(observer: IncidentObserver): void {
       observers.push(observer);
     },
@@ -419,7 +432,7 @@ export function createIncidentService(deps: {
         if (from === input.severity) throw new ConflictError(`severity is already ${from}`);
         incident.severity = input.severity;
         if (input.severity === 1) incident.pirRequired = true;
-        await notify('severityChanged', em, incident, from, now);
+        await severityChanged(em, incident, from, now);
         const entries: TimelineEntry[] = [{ type: 'severity.changed', message: `severity ${from} -> ${input.severity}: ${input.reason}`, data: { from, to: input.severity, reason: input.reason } }];
         if (!incident.priorityOverridden) entries.push(...recomputePriority(incident));
         return entries;

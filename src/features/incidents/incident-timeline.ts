@@ -28,7 +28,11 @@ export type IncidentEventType =
   | 'public.update'
   | 'communication'
   | 'client.feedback'
-  | 'review';
+  | 'review'
+  | 'major'
+  | 'role'
+  | 'task'
+  | 'bridge';
 
 export interface TimelineEntry {
   type: IncidentEventType;

@@ -33,7 +33,7 @@ export function attachStaffSocket(
   // Authenticated once per connection, like HTTP: API token in `auth.token`, or the session cookie.
   staff.use(async (socket, next) => {
     try {
-      const principal = await authenticate(socket, deps);
+      const principal = await authenticateSocket(socket, deps);
       if (!principal) return next(new Error('unauthenticated'));
       if (isClientContact(principal)) return next(new Error('forbidden: staff only'));
       if (principal.passwordChangeRequired) return next(new Error('forbidden: choose a new password first'));
@@ -74,7 +74,7 @@ export function attachStaffSocket(
   // narrows a live connection too, within a minute.
   const recheck = setInterval(() => {
     for (const socket of staff.sockets.values()) {
-      authenticate(socket, deps)
+      authenticateSocket(socket, deps)
         .then((principal) => {
           if (!principal || isClientContact(principal) || principal.passwordChangeRequired) return void socket.disconnect(true);
           (socket.data as StaffSocketData).principal = principal;
@@ -112,7 +112,8 @@ export function attachStaffSocket(
   return staff;
 }
 
-async function authenticate(socket: Socket, deps: { users: UserService; sessions: SessionService }): Promise<Principal | null> {
+/** Who is behind a socket: an API token in `auth.token`, or the session cookie. */
+export async function authenticateSocket(socket: Socket, deps: { users: UserService; sessions: SessionService }): Promise<Principal | null> {
   const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
   if (typeof token === 'string' && token) return deps.users.authenticateToken(token);
   const cookieHeader = socket.handshake.headers.cookie;

@@ -32,6 +32,7 @@ interface Outcome {
   kind: string;
   ok: boolean;
   lateSeconds?: number;
+  incidentId?: number;
 }
 const POLL_INTERVAL_MS = 200;
 const RETRY_DELAY_MS = 30_000;
@@ -59,6 +60,8 @@ export function createTimerEngine(deps: {
   runnerId?: string;
   /** True while this daemon is busy with an alert storm: it then claims few timers at a time, leaving the rest to idle replicas. */
   busy?: () => boolean;
+  /** After a commit: the incidents whose timers fired (their timelines may have grown), for live views. */
+  fired?: (incidentIds: number[]) => void;
 }) {
   const { orm, clock, logger } = deps;
   const runnerId = deps.runnerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -86,15 +89,17 @@ export function createTimerEngine(deps: {
     timer.status = 'fired';
     timer.firedAt = clock.now();
     timer.firedBy = runnerId;
-    outcomes.push({ kind: timer.kind, ok: true, lateSeconds: Math.max(0, (timer.firedAt.getTime() - timer.dueAt.getTime()) / 1000) });
+    outcomes.push({ kind: timer.kind, ok: true, lateSeconds: Math.max(0, (timer.firedAt.getTime() - timer.dueAt.getTime()) / 1000), incidentId: timer.incident?.id });
   }
 
-  /** Counted once committed: a rolled-back batch fires again and must not count twice. */
+  /** Counted (and announced) once committed: a rolled-back batch fires again and must not count twice. */
   function count(outcomes: Outcome[]): void {
     for (const outcome of outcomes) {
       fired.inc({ kind: outcome.kind, result: outcome.ok ? 'ok' : 'error' });
       if (outcome.lateSeconds !== undefined) lateness.observe({ kind: outcome.kind }, outcome.lateSeconds);
     }
+    const incidentIds = [...new Set(outcomes.map((outcome) => outcome.incidentId).filter((id): id is number => id !== undefined))];
+    if (incidentIds.length) deps.fired?.(incidentIds);
   }
 
   /**
