@@ -1,0 +1,114 @@
+import { createServer, type Server } from 'node:http';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium, signedInContext } from '../support/browser';
+import { REPO_ROOT, startTestApp, type TestApp } from '../support/test-app';
+
+// Two people on one bridge in real Chromium: what one does, the other sees within a
+// second; both see each other; a stale edit is refused.
+let t: TestApp;
+let server: Server;
+let base: string;
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts');
+
+beforeAll(async () => {
+  t = await startTestApp();
+  // The page counts down against the browser's clock: the app runs on real time here.
+  t.clock.set(new Date());
+  server = createServer(t.app.express);
+  t.app.attachRealtime(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  browser = await launchChromium();
+}, 60_000);
+afterAll(async () => {
+  for (const context of contexts) await context.close();
+  await browser?.close();
+  server?.closeAllConnections();
+  await new Promise((resolve) => server?.close(resolve));
+  await t?.close();
+});
+
+async function openBridge(email: string, name: string, id: string): Promise<Page> {
+  const context = await signedInContext(browser, t, base, { name, email, roles: ['incident_manager'] });
+  contexts.push(context);
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  page.on('response', (response) => {
+    // (Browsers ask for /favicon.ico on their own; there is none.)
+    if (response.status() >= 400 && !response.url().endsWith('/favicon.ico')) errors.push(`${response.status()} ${response.url()}`);
+  });
+  await page.goto(`${base}/bridge/${id}`);
+  await page.locator('#b-status', { hasText: 'Live.' }).waitFor({ timeout: 5000 });
+  expect(errors, errors.join("\n")).toEqual([]);
+  return page;
+}
+
+describe('the bridge in a browser (INC-11)', () => {
+  it('shows two responders each other and every action live, and refuses a stale edit', async () => {
+    const token = await t.tokenFor('incident_manager');
+    const created = await t.http.post('/api/v1/incidents').set('Authorization', `Bearer ${token}`).send({ title: 'Checkout <b>down</b>', client: 'northwind', services: ['nw-webshop'], source: 'staff', severity: 1 });
+    const id = created.body.id as string;
+
+    const helen = await openBridge('helen.carter@precision.example', 'Helen Carter', id);
+    const daniel = await openBridge('daniel.reyes@precision.example', 'Daniel Reyes', id);
+
+    // Presence: both pages list both people.
+    for (const page of [helen, daniel]) {
+      await page.locator('#b-presence li[data-email="daniel.reyes@precision.example"]').waitFor({ timeout: 1000 });
+      await page.locator('#b-presence li[data-email="helen.carter@precision.example"]').waitFor({ timeout: 1000 });
+    }
+    // The title is text, not markup.
+    expect(await helen.locator('#b-title').textContent()).toBe('Checkout <b>down</b>');
+
+    // A note added on one page appears on the other within a second.
+    await helen.fill('#f-note input[name=text]', 'Payment provider confirms an outage on their side <script>alert(1)</script>');
+    await helen.click('#f-note button');
+    await daniel.locator('#b-timeline li', { hasText: 'Payment provider confirms an outage' }).waitFor({ timeout: 1000 });
+    expect(await daniel.locator('#b-timeline script').count()).toBe(0);
+
+    // Role assignment, task and public update, each seen by the other page.
+    await daniel.selectOption('#f-role select[name=role]', 'commander');
+    await daniel.fill('#f-role input[name=email]', 'daniel.reyes@precision.example');
+    await daniel.click('#f-role button');
+    await helen.locator('#b-roles li[data-role="commander"]', { hasText: 'Daniel Reyes' }).waitFor({ timeout: 1000 });
+    await helen.fill('#f-task input[name=title]', 'Switch payments to the backup provider');
+    await helen.click('#f-task button');
+    await daniel.locator('#b-tasks tbody tr', { hasText: 'Switch payments to the backup provider' }).waitFor({ timeout: 1000 });
+    await daniel.selectOption('#u-template', 'identified');
+    await daniel.click('#f-update button');
+    await helen.locator('#b-timeline li.public', { hasText: 'We have identified the cause' }).waitFor({ timeout: 1000 });
+    await helen.locator('#b-updates-sent', { hasText: '1' }).waitFor({ timeout: 1000 });
+    expect(await helen.locator('#b-next-update').textContent()).toMatch(/^in \d+:\d\d$/);
+
+    // Both change the task at the same moment with the version they have: one wins, the other is told.
+    const taskSelect = (page: Page) => page.locator('#b-tasks select').first();
+    await Promise.all([taskSelect(helen).selectOption('done'), taskSelect(daniel).selectOption('cancelled')]);
+    const refusals = await Promise.all(
+      [helen, daniel].map((page) =>
+        page
+          .locator('#b-status', { hasText: 'Not saved: someone changed the task' })
+          .waitFor({ timeout: 2000 })
+          .then(() => 1, () => 0),
+      ),
+    );
+    expect(refusals.reduce((a, b) => a + b, 0)).toBe(1);
+    const tasks = (await t.http.get(`/api/v1/incidents/${id}/bridge`).set('Authorization', `Bearer ${token}`)).body.tasks;
+    expect(tasks).toHaveLength(1);
+    expect(['done', 'cancelled']).toContain(tasks[0].status);
+    // Both pages end up showing the winner.
+    for (const page of [helen, daniel]) await expect.poll(() => taskSelect(page).inputValue(), { timeout: 2000 }).toBe(tasks[0].status);
+
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await helen.screenshot({ path: path.join(ARTIFACTS, 'bridge.png'), fullPage: true });
+
+    // Leaving the bridge shows on the other page.
+    await daniel.close();
+    await helen.locator('#b-presence li[data-email="daniel.reyes@precision.example"]').waitFor({ state: 'detached', timeout: 2000 });
+  }, 60_000);
+});
