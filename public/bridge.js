@@ -50,6 +50,11 @@
     var communication = s.communication || {};
     document.getElementById('b-next-update').dataset.due = communication.nextUpdateDueAt || '';
     setText('b-updates-sent', communication.updatesSent || 0);
+    var messages = document.getElementById('b-messages');
+    messages.replaceChildren();
+    (communication.messages || []).forEach(function (message) {
+      messages.appendChild(el('li', message.createdAt + ' ' + message.kind + ' to ' + message.recipient + ': ' + message.status + (message.sentAt ? ' ' + message.sentAt : '')));
+    });
     tick();
   }
 

@@ -14,6 +14,7 @@ import { addTimelineEvent } from '../incidents/incident-timeline';
 import type { TimerEngine } from '../timers/timer-engine';
 import { IncidentCommunicationSchema, RestorationFeedbackSchema, type IncidentCommunication } from './communication-entities';
 import type { Branding, EmailTemplates } from './email-templates';
+import { NotificationSchema } from './notification-entities';
 import type { Outbox } from './outbox';
 
 export const RESTORATION_LINK_PURPOSE = 'restoration';
@@ -379,11 +380,13 @@ export function createClientCommunications(deps: {
       });
       return emails;
     },
-    /** For the incident view: where the client communication stands. */
+    /** For the incident view: where the client communication stands, and what was sent to whom. */
     async present(em: EntityManager, incident: Incident) {
       const comm = await communicationOf(em, incident);
       if (!comm) return null;
+      const sent = await em.find(NotificationSchema, { incident, kind: { $like: 'comms.%' }, channel: 'email' }, { orderBy: { id: 'asc' }, limit: 200 });
       return {
+        messages: sent.map((row) => ({ kind: row.kind, recipient: row.recipient, subject: row.subject, status: row.status, createdAt: row.createdAt.toISOString(), sentAt: row.sentAt?.toISOString() ?? null })),
         initialNoticeAt: comm.initialNoticeAt?.toISOString() ?? null,
         lastUpdateAt: comm.lastUpdateAt?.toISOString() ?? null,
         updatesSent: comm.updatesSent,
