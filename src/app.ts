@@ -12,6 +12,7 @@ import { getOrCreateInstanceSecret } from './db/instance-secrets';
 import { createAuditService } from './features/audit/audit-service';
 import { registerAuditRoutes } from './features/audit/audit-routes';
 import { createAuthenticate } from './features/auth/authenticate';
+import { createChangeManagement } from './features/changes/change-management';
 import { createCsrf } from './features/auth/csrf';
 import { createLoginRoutes, passwordChangeGate } from './features/auth/login-routes';
 import { createSessionService } from './features/auth/session-service';
@@ -98,6 +99,7 @@ export async function createApp(deps: AppDependencies) {
   incidents.observe(escalation.observer);
   const slaDigest = createSlaDigest({ orm, clock, configStore, outbox, logger, runnerId: timers.runnerId });
   const webhookSender = createWebhookSender({ orm, clock, configStore, logger, registry: metrics.registry });
+  const changes = createChangeManagement({ orm, clock, audit, configStore, outbox, timers, incidents, views, linkSecret: await getOrCreateInstanceSecret(orm, 'link-signing') });
   const alertProcessor = createAlertProcessor({ orm, clock, configStore, incidents, audit, bus, logger, intakeBusy: intake.busy, batchSize: deps.alertBatchSize });
 
   let shuttingDown = false;
@@ -140,6 +142,8 @@ export async function createApp(deps: AppDependencies) {
   // Alert webhooks come before the user authentication and CSRF middleware: they carry
   // integration tokens, and user-token lookups would only slow the hot path down.
   app.use('/api/v1/alerts', intake.router);
+  // Client approvers' signed links: the token is the credential (no session, no CSRF cookie).
+  app.use(changes.publicRouter);
 
   app.use(express.json({ limit: config.server.bodyLimit }));
   app.use(express.urlencoded({ extended: false, limit: '100kb' }));
@@ -173,6 +177,7 @@ export async function createApp(deps: AppDependencies) {
   registerEscalationRoutes(api, escalation);
   registerOncallRoutes(api, oncall);
   registerNotificationRoutes(api, { orm, clock, audit });
+  changes.registerApiRoutes(api);
   api.document({ method: 'post', path: '/alerts/alertmanager', summary: 'Prometheus Alertmanager webhook (version 4); 202 once stored, 503 to retry later', access: { integration: 'alertmanager' }, body: alertmanagerPayloadSchema });
   api.document({ method: 'post', path: '/alerts/grafana', summary: 'Grafana alerting webhook contact point; 202 once stored', access: { integration: 'grafana' }, body: grafanaPayloadSchema });
   api.document({ method: 'post', path: '/alerts/generic', summary: 'Generic JSON alert (scripts, client-reported incidents); trigger or resolve by dedupKey', access: { integration: 'generic' }, body: genericPayloadSchema });
@@ -189,7 +194,7 @@ export async function createApp(deps: AppDependencies) {
     express: app,
     api,
     metrics,
-    services: { users, sessions, audit, incidents, alertProcessor, timers, sla, slaDigest, escalation, oncall, outbox, webhookSender },
+    services: { users, sessions, audit, incidents, alertProcessor, timers, sla, slaDigest, escalation, oncall, outbox, webhookSender, changes },
     bus,
     reloadConfig,
     /** Live updates over socket.io, on the HTTP server the app is served by. */

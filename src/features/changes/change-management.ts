@@ -1,0 +1,53 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { ConfigStore } from '../../config/config-store';
+import type { Clock } from '../../platform/clock';
+import type { ApiRouter } from '../../platform/http/api-router';
+import type { ViewRenderer } from '../../platform/http/views';
+import { createLinkSigner } from '../../platform/security/signed-links';
+import type { AuditService } from '../audit/audit-service';
+import type { IncidentService } from '../incidents/incident-service';
+import type { Outbox } from '../notifications/outbox';
+import type { TimerEngine } from '../timers/timer-engine';
+import { createChangeApprovals, ECAB_TIMER } from './change-approvals';
+import { createChangeLinkRouter } from './change-link-routes';
+import { createChangeNotices } from './change-notices';
+import { registerChangeRoutes } from './change-routes';
+import { createChangeCore } from './change-service';
+import { createChangeWorkflow, OVERRUN_TIMER, REMINDER_TIMER } from './change-workflow';
+
+export type ChangeManagement = ReturnType<typeof createChangeManagement>;
+
+/** The change-management feature's composition root: services, timers, routes. */
+export function createChangeManagement(deps: {
+  orm: MikroORM;
+  clock: Clock;
+  audit: AuditService;
+  configStore: ConfigStore;
+  outbox: Outbox;
+  timers: TimerEngine;
+  incidents: IncidentService;
+  views: ViewRenderer;
+  /** Secret for the client approvers' signed links. */
+  linkSecret: string;
+}) {
+  const { orm, clock, audit, configStore, timers } = deps;
+  const notices = createChangeNotices({ outbox: deps.outbox, publicUrl: () => configStore.current.server.publicUrl });
+  const core = createChangeCore({ orm, clock, audit, configStore });
+  const approvals = createChangeApprovals({ orm, clock, audit, configStore, core, notices, timers, signer: createLinkSigner(deps.linkSecret, clock) });
+  const workflow = createChangeWorkflow({ core, approvals, notices, timers, configStore, incidents: deps.incidents, audit });
+
+  timers.register(ECAB_TIMER, ({ em, timer, now }) => approvals.escalateEcab(em, timer.payload as { changeId: number; approvalId: number }, now));
+  timers.register(REMINDER_TIMER, ({ em, timer }) => workflow.remind(em, timer.payload as { changeId: number; clientId: string; windowStart: string }));
+  timers.register(OVERRUN_TIMER, ({ em, timer, now }) => workflow.flagOverrun(em, timer.payload as { changeId: number }, now));
+
+  return {
+    core,
+    approvals,
+    workflow,
+    /** Routes without a session (signed approval links); mount before the session and CSRF middleware. */
+    publicRouter: createChangeLinkRouter({ approvals, views: deps.views, configStore }),
+    registerApiRoutes(api: ApiRouter): void {
+      registerChangeRoutes(api, { core, workflow, approvals, audit });
+    },
+  };
+}
