@@ -130,18 +130,14 @@ export function createChangeCore(deps: { orm: MikroORM; clock: Clock; audit: Aud
     }
     const config = configStore.current;
     const index = catalogIndex(config);
-    const history = change.ciIds.length
-      ? await em.getConnection().execute<{ completed: string; failed: string }[]>(
-          "select count(*) as completed, count(*) filter (where outcome in ('failed', 'backed_out')) as failed from change_request where ci_ids && ?::text[] and outcome is not null and id <> ?",
-          [change.ciIds, change.id ?? 0],
-          'all',
-          em.getTransactionContext(),
-        )
-      : [{ completed: '0', failed: '0' }];
+    const similar = { ciIds: { $overlap: change.ciIds }, outcome: { $ne: null }, ...(change.id ? { id: { $ne: change.id } } : {}) };
+    const [completed, failed] = change.ciIds.length
+      ? await Promise.all([em.count(ChangeRequestSchema, similar), em.count(ChangeRequestSchema, { ...similar, outcome: { $in: ['failed', 'backed_out'] } })])
+      : [0, 0];
     const assessment = assessRisk(change.riskAnswers as RiskAnswers, {
       cis: change.ciIds.map((id) => index.cis.get(id)).filter((ci) => ci !== undefined),
       dependentCount: dependentsOf(change.ciIds, config.configurationItems).length,
-      history: { completed: Number(history[0]!.completed), failed: Number(history[0]!.failed) },
+      history: { completed, failed },
     });
     change.riskScore = assessment.score;
     change.riskLevel = assessment.level;
