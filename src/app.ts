@@ -99,7 +99,7 @@ export async function createApp(deps: AppDependencies) {
   incidents.observe(escalation.observer);
   const slaDigest = createSlaDigest({ orm, clock, configStore, outbox, logger, runnerId: timers.runnerId });
   const webhookSender = createWebhookSender({ orm, clock, configStore, logger, registry: metrics.registry });
-  const changes = createChangeManagement({ orm, clock, audit, configStore, outbox, timers, incidents, views, linkSecret: await getOrCreateInstanceSecret(orm, 'link-signing') });
+  const changes = createChangeManagement({ orm, clock, audit, configStore, outbox, timers, incidents, views, linkSecret: await getOrCreateInstanceSecret(orm, 'link-signing'), calendarSecret: await getOrCreateInstanceSecret(orm, 'change-calendar') });
   const alertProcessor = createAlertProcessor({ orm, clock, configStore, incidents, audit, bus, logger, intakeBusy: intake.busy, batchSize: deps.alertBatchSize });
 
   let shuttingDown = false;

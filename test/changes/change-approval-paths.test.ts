@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import ical from 'node-ical';
 import { startTestApp, type TestApp } from '../support/test-app';
 
 let t: TestApp;
@@ -95,5 +96,31 @@ describe('standard changes from the catalog (CHG-02, CHG-10)', () => {
     expect(submitted.body).toMatchObject({ type: 'normal', state: 'submitted' });
     const detail = await t.http.get(`/api/v1/changes/${id}`).set(as(manager));
     expect(detail.body.history[1].after.note).toContain('the implementation plan differs from the documented procedure');
+  });
+});
+
+describe('forward schedule of change (SCH-05)', () => {
+  it('serves each client an iCalendar feed behind its own token, parsed back by a real parser', async () => {
+    const id = await create({ title: 'Patch the Exchange server', standardChange: 'windows-patching', clients: ['globex'], cis: ['gx-exch-01'], expectedImpact: 'Mail delayed for 30 minutes', window: { start: '2026-03-14T09:00:00Z', end: '2026-03-14T11:00:00Z' } });
+    await act(requester, id, 'submit').expect(200);
+    await act(manager, id, 'schedule').expect(200);
+
+    const feed = await t.http.get('/api/v1/changes/calendar-feeds/globex').set(as(manager));
+    const url = new URL(feed.body.url);
+    const ics = await t.http.get(`${url.pathname}${url.search}`);
+    expect(ics.status).toBe(200);
+    expect(ics.headers['content-type']).toContain('text/calendar');
+    const events = Object.values(ical.sync.parseICS(ics.text)).filter((entry) => entry?.type === 'VEVENT') as ical.VEvent[];
+    const event = events.find((entry) => String(entry.summary).startsWith(id))!;
+    expect(event.start.toISOString()).toBe('2026-03-14T09:00:00.000Z');
+    expect(event.end?.toISOString()).toBe('2026-03-14T11:00:00.000Z');
+    expect(String(event.description)).toContain('Mail delayed for 30 minutes');
+
+    const otherClient = await t.http.get(`${url.pathname}?client=northwind&token=${url.searchParams.get('token')}`);
+    expect(otherClient.status).toBe(404);
+    expect((await t.http.get(`${url.pathname}?client=globex&token=nope`)).status).toBe(404);
+
+    const schedule = await t.http.get('/api/v1/changes/schedule?client=globex&from=2026-03-14T00:00:00Z&to=2026-03-15T00:00:00Z').set(as(manager));
+    expect(schedule.body.items.map((c: { id: string }) => c.id)).toEqual([id]);
   });
 });

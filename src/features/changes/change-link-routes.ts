@@ -2,7 +2,10 @@ import express, { type Request, type Response } from 'express';
 import { DateTime } from 'luxon';
 import { z } from 'zod';
 import type { ConfigStore } from '../../config/config-store';
-import { ValidationError } from '../../platform/errors';
+import type { Clock } from '../../platform/clock';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { NotFoundError, ValidationError } from '../../platform/errors';
+import { calendarTokenValid, changesInWindow, renderIcs } from './change-calendar';
 import { zodProblems } from '../../platform/http/api-router';
 import type { ViewRenderer } from '../../platform/http/views';
 import { DECISIONS, type ChangeApprovals } from './change-approvals';
@@ -16,8 +19,20 @@ const decisionForm = z.object({ decision: z.enum(DECISIONS), rationale: z.string
  * have no session: the token is the credential, so they are mounted before the session and
  * CSRF middleware. GET only shows the change (mail scanners prefetch links); POST decides.
  */
-export function createChangeLinkRouter(deps: { approvals: ChangeApprovals; views: ViewRenderer; configStore: ConfigStore }) {
+export function createChangeLinkRouter(deps: { approvals: ChangeApprovals; views: ViewRenderer; configStore: ConfigStore; orm: MikroORM; calendarSecret: string; clock: Clock }) {
   const router = express.Router();
+
+  // The forward schedule feed for calendar applications (SCH-05): the token is per client; any doubt answers 404.
+  router.get('/api/v1/changes/calendar.ics', async (req: Request, res: Response) => {
+    const clientId = typeof req.query.client === 'string' ? req.query.client : '';
+    const token = typeof req.query.token === 'string' ? req.query.token : '';
+    const client = deps.configStore.current.clients.find((candidate) => candidate.id === clientId);
+    if (!client || !calendarTokenValid(deps.calendarSecret, clientId, token)) throw new NotFoundError('no such calendar');
+    const now = deps.clock.now().getTime();
+    const changes = await changesInWindow(deps.orm.em.fork(), { clientId, from: new Date(now - 90 * 86_400_000), to: new Date(now + 365 * 86_400_000) });
+    res.type('text/calendar').send(renderIcs(changes, `${client.name}: planned changes`, deps.configStore.current.server.publicUrl));
+  });
+
   const page = (res: Response, change: ChangeRequest, data: { email: string; clientId: string; open: boolean; message?: string }) => {
     const client = deps.configStore.current.clients.find((candidate) => candidate.id === data.clientId);
     const zone = client?.timezone ?? 'UTC';

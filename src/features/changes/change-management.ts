@@ -12,6 +12,7 @@ import { createChangeApprovals, ECAB_TIMER } from './change-approvals';
 import { createChangeLinkRouter } from './change-link-routes';
 import { createChangeNotices } from './change-notices';
 import { registerChangeRoutes } from './change-routes';
+import { registerScheduleRoutes } from './change-schedule-routes';
 import { createChangeCore } from './change-service';
 import { createChangeWorkflow, OVERRUN_TIMER, REMINDER_TIMER } from './change-workflow';
 
@@ -29,6 +30,8 @@ export function createChangeManagement(deps: {
   views: ViewRenderer;
   /** Secret for the client approvers' signed links. */
   linkSecret: string;
+  /** Secret behind the per-client calendar feed tokens. */
+  calendarSecret: string;
 }) {
   const { orm, clock, audit, configStore, timers } = deps;
   const notices = createChangeNotices({ outbox: deps.outbox, publicUrl: () => configStore.current.server.publicUrl });
@@ -45,9 +48,11 @@ export function createChangeManagement(deps: {
     approvals,
     workflow,
     /** Routes without a session (signed approval links); mount before the session and CSRF middleware. */
-    publicRouter: createChangeLinkRouter({ approvals, views: deps.views, configStore }),
+    publicRouter: createChangeLinkRouter({ approvals, views: deps.views, configStore, orm, clock, calendarSecret: deps.calendarSecret }),
     registerApiRoutes(api: ApiRouter): void {
+      registerScheduleRoutes(api, { configStore, calendarSecret: deps.calendarSecret });
       registerChangeRoutes(api, { core, workflow, approvals, audit });
+      api.document({ method: 'get', path: '/changes/calendar.ics', summary: 'Forward schedule of change as an iCalendar (RFC 5545) feed for one client; ?client=<id>&token=<feed token>; 404 for anything invalid', access: { integration: 'calendar feed token' } });
     },
   };
 }
