@@ -32,7 +32,15 @@ import { registerEscalationRoutes } from './features/escalation/escalation-route
 import { createEscalationService } from './features/escalation/escalation-service';
 import { registerNotificationRoutes } from './features/notifications/notification-routes';
 import { createOutbox } from './features/notifications/outbox';
-import { createWebhookSender } from './features/notifications/webhook-sender';
+import { createClientCommunications } from './features/notifications/client-communications';
+import { createEmailChannel } from './features/notifications/email-channel';
+import { createEmailPreviewRoutes } from './features/notifications/email-preview-routes';
+import { createEmailTemplates } from './features/notifications/email-templates';
+import { createNotificationSender } from './features/notifications/notification-sender';
+import { createRespondRoutes } from './features/notifications/respond-routes';
+import { createRestorationFeedback } from './features/notifications/restoration-feedback';
+import { createWebhookChannel } from './features/notifications/webhook-channel';
+import { createLinkSigner } from './platform/security/signed-links';
 import { registerOncallRoutes } from './features/oncall/oncall-routes';
 import { createOncallService } from './features/oncall/oncall-service';
 import { createSlaDigest } from './features/sla/sla-digest';
@@ -98,7 +106,20 @@ export async function createApp(deps: AppDependencies) {
   incidents.observe(sla.observer);
   incidents.observe(escalation.observer);
   const slaDigest = createSlaDigest({ orm, clock, configStore, outbox, logger, runnerId: timers.runnerId });
-  const webhookSender = createWebhookSender({ orm, clock, configStore, logger, registry: metrics.registry });
+  // Client communications (first notice, update cadence, restoration) and the outbox's senders.
+  const emailTemplates = createEmailTemplates(path.join(rootDir, 'views', 'emails'));
+  const links = createLinkSigner(await getOrCreateInstanceSecret(orm, 'link-signing'), clock);
+  const communications = createClientCommunications({ clock, configStore, timers, outbox, templates: emailTemplates, links, resolveTargets: escalation.resolveTargets });
+  incidents.observe(communications.observer);
+  const restorationFeedback = createRestorationFeedback({ orm, clock, links, incidents });
+  const notificationSender = createNotificationSender({
+    orm,
+    clock,
+    configStore,
+    logger,
+    registry: metrics.registry,
+    channels: [createEmailChannel({ configStore, templates: emailTemplates }), createWebhookChannel({ configStore })],
+  });
   const changes = createChangeManagement({ orm, clock, audit, configStore, outbox, timers, incidents, views, linkSecret: await getOrCreateInstanceSecret(orm, 'link-signing'), calendarSecret: await getOrCreateInstanceSecret(orm, 'change-calendar') });
   const alertProcessor = createAlertProcessor({ orm, clock, configStore, incidents, audit, bus, logger, intakeBusy: intake.busy, batchSize: deps.alertBatchSize });
 
@@ -147,6 +168,8 @@ export async function createApp(deps: AppDependencies) {
 
   app.use(express.json({ limit: config.server.bodyLimit }));
   app.use(express.urlencoded({ extended: false, limit: '100kb' }));
+  // Links in client e-mails carry their own signed token: no session, no CSRF cookie.
+  app.use(createRespondRoutes({ feedback: restorationFeedback, views, configStore }));
   app.use(cookieParser());
   app.use(createAuthenticate({ users, sessions }));
   app.use(csrf.protect);
@@ -163,6 +186,8 @@ export async function createApp(deps: AppDependencies) {
     else res.status(400).json(errorBody('invalid_config', 'the new configuration is invalid; the previous one stays in force', result.problems));
   });
 
+  app.use(createEmailPreviewRoutes({ templates: emailTemplates, views, configStore }));
+
   const api = new ApiRouter(orm);
   registerUserRoutes(api, users);
   registerAuditRoutes(api, audit);
@@ -173,6 +198,7 @@ export async function createApp(deps: AppDependencies) {
       const state = await em.findOne(EscalationSchema, { incident });
       return { escalation: state ? { policy: state.policyId, step: state.stepIndex + 1, round: state.round + 1, status: state.status } : null };
     },
+    async (em, incident) => ({ communication: await communications.present(em, incident) }),
   ]);
   registerEscalationRoutes(api, escalation);
   registerOncallRoutes(api, oncall);
@@ -194,7 +220,7 @@ export async function createApp(deps: AppDependencies) {
     express: app,
     api,
     metrics,
-    services: { users, sessions, audit, incidents, alertProcessor, timers, sla, slaDigest, escalation, oncall, outbox, webhookSender, changes },
+    services: { users, sessions, audit, incidents, alertProcessor, timers, sla, slaDigest, escalation, oncall, outbox, notificationSender, communications, restorationFeedback, emailTemplates, links, changes },
     bus,
     reloadConfig,
     /** Live updates over socket.io, on the HTTP server the app is served by. */

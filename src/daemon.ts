@@ -76,7 +76,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   app.services.alertProcessor.start();
   // Missed timers (downtime) are due at once: the first tick fires them, once.
   app.services.timers.start();
-  app.services.webhookSender.start();
+  app.services.notificationSender.start();
+  if (!config.smtp) logger.warn('no smtp section in the configuration: e-mails are kept in the outbox (GET /api/v1/notifications) until one is added');
   app.services.slaDigest.start();
   const url = `http://${config.server.host}:${config.server.port}`;
   logger.info({ url, database: db.description }, 'incidentd listening');
@@ -104,7 +105,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       // socket.io keeps long-lived connections open; close them so the HTTP server can finish.
       io.disconnectSockets(true);
       await closeServer(server, HTTP_DRAIN_MS, logger);
-      await Promise.all([app.services.alertProcessor.stop(), app.services.timers.stop(), app.services.webhookSender.stop(), app.services.slaDigest.stop()]);
+      await Promise.all([app.services.alertProcessor.stop(), app.services.timers.stop(), app.services.notificationSender.stop(), app.services.slaDigest.stop()]);
       await db.close();
       logger.info('shutdown complete');
     })();

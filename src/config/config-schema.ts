@@ -23,6 +23,7 @@ import { ROLES } from '../features/auth/roles';
 import { DateTime, IANAZone } from 'luxon';
 import { DEFAULT_PRIORITY_MATRIX } from '../features/incidents/incident-rules';
 import { escalationPolicySchema, escalationSettingsSchema, notificationsSchema, oncallSchema } from './escalation-config-schema';
+import { clientCommunicationsSchema, communicationsSchema, smtpSchema } from './communications-config-schema';
 import { clientIncidentPolicySchema, incidentsSchema, priorityMatrixSchema, routingSchema } from './incident-config-schema';
 import { cabSchema, changeApprovalSchema, checkChangeReferences, freezeSchema, standardChangeSchema } from './change-config-schema';
 
@@ -414,6 +415,8 @@ export const statusPageSchema = z.strictObject({
 
 /** Branding of e-mails sent to the client. */
 export const brandingSchema = z.strictObject({
+  /** Name shown at the top of e-mails (default: the client's name). */
+  name: nonEmptyString.optional(),
   /** Logo shown in e-mails. */
   logoUrl: httpUrlSchema.optional(),
   /** Signature appended to e-mails. */
@@ -444,6 +447,8 @@ export const clientSchema = z.strictObject({
   statusPage: statusPageSchema.prefault({}),
   /** E-mail branding. */
   branding: brandingSchema.optional(),
+  /** Overrides of the global `communications` settings for this client (e.g. a contract's notification target). */
+  communications: clientCommunicationsSchema.optional(),
   /** Overrides of the global `incidents` settings for this client. */
   incidents: clientIncidentPolicySchema.optional(),
 });
@@ -714,6 +719,16 @@ export function checkCrossReferences(root: unknown, ctx: IssueSink): void {
   const teamIds = new Set(teams.map((team) => asString(asRecord(team)?.id)).filter(Boolean));
   const rotations = asArray(asRecord(config.oncall)?.rotations);
   const rotationIds = indexUnique(rotations, 'oncall.rotations', 'id', 'rotation id', ctx);
+  /** Escalation and reminder targets name teams and rotations that must exist. */
+  const checkNotifyTargets = (rawTargets: unknown, path: (string | number)[]) => {
+    asArray(rawTargets).forEach((rawTarget, t) => {
+      const target = asRecord(rawTarget);
+      const team = asString(target?.team);
+      if (team !== undefined && !teamIds.has(team)) ctx.addIssue({ code: 'custom', path: [...path, t, 'team'], message: `unknown team ${JSON.stringify(team)}` });
+      const rotation = asString(target?.oncall);
+      if (rotation !== undefined && !rotationIds.has(rotation)) ctx.addIssue({ code: 'custom', path: [...path, t, 'oncall'], message: `unknown on-call rotation ${JSON.stringify(rotation)}` });
+    });
+  };
   const policies = asArray(config.escalationPolicies);
   indexUnique(policies, 'escalationPolicies', 'id', 'escalation policy id', ctx);
   policies.forEach((rawPolicy, p) => {
@@ -725,16 +740,10 @@ export function checkCrossReferences(root: unknown, ctx: IssueSink): void {
         ctx.addIssue({ code: 'custom', path: ['escalationPolicies', p, 'match', 'services', k], message: `unknown service ${JSON.stringify(id)}` });
       }
     });
-    asArray(policy?.steps).forEach((rawStep, s) => {
-      asArray(asRecord(rawStep)?.notify).forEach((rawTarget, t) => {
-        const target = asRecord(rawTarget);
-        const team = asString(target?.team);
-        if (team !== undefined && !teamIds.has(team)) ctx.addIssue({ code: 'custom', path: ['escalationPolicies', p, 'steps', s, 'notify', t, 'team'], message: `unknown team ${JSON.stringify(team)}` });
-        const rotation = asString(target?.oncall);
-        if (rotation !== undefined && !rotationIds.has(rotation)) ctx.addIssue({ code: 'custom', path: ['escalationPolicies', p, 'steps', s, 'notify', t, 'oncall'], message: `unknown on-call rotation ${JSON.stringify(rotation)}` });
-      });
-    });
+    asArray(policy?.steps).forEach((rawStep, s) => checkNotifyTargets(asRecord(rawStep)?.notify, ['escalationPolicies', p, 'steps', s, 'notify']));
   });
+  checkNotifyTargets(asRecord(config.communications)?.remind, ['communications', 'remind']);
+  clients.forEach((rawClient, c) => checkNotifyTargets(asRecord(asRecord(rawClient)?.communications)?.remind, ['clients', c, 'communications', 'remind']));
   asArray(asRecord(config.escalation)?.tiers).forEach((tier, k) => {
     const id = asString(tier);
     if (id !== undefined && !teamIds.has(id)) ctx.addIssue({ code: 'custom', path: ['escalation', 'tiers', k], message: `unknown team ${JSON.stringify(id)}` });
@@ -794,8 +803,10 @@ export const incidentdConfigSchema = z
     cab: cabSchema.prefault({}),
     /** Change approval rules and review policy (CHG-06, CHG-11, IMP-06). */
     changeApproval: changeApprovalSchema.prefault({}),
-    /** Reserved: outgoing mail server, defined by the notifications feature. */
-    smtp: z.unknown().optional(),
+    /** Outgoing mail server; without it e-mails wait in the outbox (see communications-config-schema.ts). */
+    smtp: smtpSchema.optional(),
+    /** Client communications during Sev1/Sev2 incidents: first notice, update cadence, restoration (INC-09). */
+    communications: communicationsSchema.prefault({}),
     /** Notification channels: outbound webhooks and delivery retries. */
     notifications: notificationsSchema.prefault({}),
     /** On-call rotations. */

@@ -3,6 +3,7 @@ import { SessionSchema } from '../features/auth/session-entity';
 import { ApiTokenSchema, RoleGrantSchema, UserSchema } from '../features/users/user-entities';
 import { AlertSchema, WebhookDeliverySchema } from '../features/alert-intake/intake-entities';
 import { IncidentEventSchema, IncidentSchema } from '../features/incidents/incident-entities';
+import { IncidentCommunicationSchema, RestorationFeedbackSchema } from '../features/notifications/communication-entities';
 import { EscalationSchema } from '../features/escalation/escalation-entities';
 import { NotificationSchema } from '../features/notifications/notification-entities';
 import { OncallOverrideSchema } from '../features/oncall/oncall-entities';
@@ -15,4 +16,5 @@ import { CabAgendaItemSchema, CabMeetingSchema, ChangeApprovalSchema, ChangeEven
 export const entities = [UserSchema, RoleGrantSchema, ApiTokenSchema, SessionSchema, AuditEventSchema, InstanceSettingSchema,
   IncidentSchema, IncidentEventSchema, WebhookDeliverySchema, AlertSchema,
   TimerSchema, JobRunSchema, SlaClockSchema, EscalationSchema, NotificationSchema, OncallOverrideSchema,
-  ChangeRequestSchema, ChangeApprovalSchema, ChangeEventSchema, CabMeetingSchema, CabAgendaItemSchema];
+  ChangeRequestSchema, ChangeApprovalSchema, ChangeEventSchema, CabMeetingSchema, CabAgendaItemSchema,
+  IncidentCommunicationSchema, RestorationFeedbackSchema];

@@ -9,6 +9,7 @@ import {
   incidentdConfigSchema,
   type IncidentdConfigInput,
 } from '../../src/config/config-schema';
+import { communicationsFor } from '../../src/config/communications-config-schema';
 import { loadConfigText } from '../../src/config/load-config';
 
 const sla = {
@@ -238,5 +239,39 @@ describe('token rule (through the loader)', () => {
       },
     ]);
     expect(JSON.stringify(result.problems)).not.toContain('short-literal');
+  });
+});
+
+describe('smtp and communications', () => {
+  it('checks the mail server settings and the reminder targets', () => {
+    expect(
+      issues({
+        clients: [client('acme', { communications: { remind: [{ team: 'nobody' }], notifyWithin: { sev1: 'soon' } } })],
+        smtp: { host: 'smtp.example', from: 'not an address', port: '99999' },
+        communications: { remind: [{ oncall: 'missing-rotation' }], severities: [5] },
+      }),
+    ).toEqual([
+      'clients[0].communications.remind[0].team: unknown team "nobody"',
+      'clients[0].communications.notifyWithin.sev1: expected a duration like 15m, 4h or 1h30m',
+      'smtp.from: expected an address like servicedesk@example.com or "Name <servicedesk@example.com>"',
+      'smtp.port: must be at most 65535',
+      'communications.remind[0].oncall: unknown on-call rotation "missing-rotation"',
+      'communications.severities[0]: expected a severity 1, 2, 3 or 4',
+    ]);
+  });
+
+  it('merges a client override key by key over the global policy', () => {
+    const config = incidentdConfigSchema.parse({
+      clients: [client('acme', { communications: { notifyWithin: { sev1: '10m' }, autoSendUpdates: true } })],
+      communications: { updateEvery: { sev1: '20m', sev2: '40m' } },
+    });
+    expect(communicationsFor(config.communications, config.clients[0])).toMatchObject({
+      notifyWithin: { sev1: '10m', sev2: '30m' },
+      updateEvery: { sev1: '20m', sev2: '40m' },
+      autoSendUpdates: true,
+      remindBefore: '10m',
+      severities: [1, 2],
+    });
+    expect(config.smtp).toBeUndefined();
   });
 });

@@ -426,9 +426,15 @@ describe('loadConfigText: messages', () => {
   });
 
   it('accepts reserved keys for later features', () => {
-    const text = minimalClient + 'smtp: { host: mail }\nfreezes: []\n';
-    const config = okConfig(loadConfigText(text, 'inline.yaml', {}));
-    expect(config.smtp).toEqual({ host: 'mail' });
+    const text = minimalClient + 'freezes: []\n';
+    expect(okConfig(loadConfigText(text, 'inline.yaml', {})).freezes).toEqual([]);
+  });
+
+  it('never repeats the SMTP password in a problem', () => {
+    const text = minimalClient + 'smtp: { host: mail, from: desk@msp.example, auth: { user: desk, pass: [hunter2-smtp-secret] } }\n';
+    const problems = problemsOf(loadConfigText(text, 'inline.yaml', {}));
+    expect(problems.map((p) => p.path)).toEqual(['smtp.auth.pass']);
+    expect(JSON.stringify(problems)).not.toContain('hunter2');
   });
 
   it('validates escalation policies and their references', () => {

@@ -86,13 +86,13 @@ describe('webhook channel', () => {
     const created = await t.http.post('/api/v1/incidents').set('Authorization', `Bearer ${desk}`).send({ title: 'Core switch down', client: 'acme-health', severity: 1, source: 'phone' });
     await t.app.services.timers.runDue();
     failNext = 1;
-    await t.app.services.webhookSender.runDue();
+    await t.app.services.notificationSender.runDue();
     let [row] = (await t.http.get(`/api/v1/notifications?incident=${created.body.id}&channel=webhook`).set('Authorization', `Bearer ${await t.tokenFor('admin')}`)).body.items;
     expect(row).toMatchObject({ recipient: 'noc', status: 'pending', attempts: 1, lastError: 'HTTP 500 Internal Server Error' });
     expect(received).toEqual([]);
 
     t.clock.advance(6_000);
-    await t.app.services.webhookSender.runDue();
+    await t.app.services.notificationSender.runDue();
     expect(received).toHaveLength(1);
     expect(received[0]!.text).toContain(`${created.body.id} Core switch down`);
     [row] = (await t.http.get(`/api/v1/notifications?incident=${created.body.id}&channel=webhook`).set('Authorization', `Bearer ${await t.tokenFor('admin')}`)).body.items;
@@ -107,7 +107,7 @@ describe('webhook channel', () => {
     await t.app.services.timers.runDue();
     failNext = 1000;
     for (let i = 0; i < 12; i += 1) {
-      await t.app.services.webhookSender.runDue();
+      await t.app.services.notificationSender.runDue();
       t.clock.advance(10 * 60_000);
     }
     let [row] = (await t.http.get(`/api/v1/notifications?incident=${created.body.id}&channel=webhook`).set('Authorization', `Bearer ${admin}`)).body.items;
@@ -117,7 +117,7 @@ describe('webhook channel', () => {
     failNext = 0;
     const retried = await t.http.post(`/api/v1/notifications/${row.id}/retry`).set('Authorization', `Bearer ${admin}`);
     expect(retried.body.status).toBe('pending');
-    await t.app.services.webhookSender.runDue();
+    await t.app.services.notificationSender.runDue();
     [row] = (await t.http.get(`/api/v1/notifications?incident=${created.body.id}&channel=webhook`).set('Authorization', `Bearer ${admin}`)).body.items;
     expect(row.status).toBe('sent');
   });

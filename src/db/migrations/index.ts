@@ -2,6 +2,7 @@ import type { MigrationObject } from '@mikro-orm/core';
 import { Migration0001Foundation } from './0001-foundation';
 import { Migration0002AlertsAndIncidents } from './0002-alerts-and-incidents';
 import { Migration0003TimersSlaEscalation } from './0003-timers-sla-escalation';
+import { Migration0004Notifications } from './0004-notifications';
 import { Migration0006Changes } from './0006-changes';
 
 /**
@@ -13,5 +14,6 @@ export const migrations: MigrationObject[] = [
   { name: '0001-foundation', class: Migration0001Foundation },
   { name: '0002-alerts-and-incidents', class: Migration0002AlertsAndIncidents },
   { name: '0003-timers-sla-escalation', class: Migration0003TimersSlaEscalation },
+  { name: '0004-notifications', class: Migration0004Notifications },
   { name: '0006-changes', class: Migration0006Changes },
 ];

@@ -2,9 +2,9 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Clock } from '../../platform/clock';
 import { AuditEventSchema, type AuditEvent } from './audit-event-entity';
 
-/** Who did something. Requests from people carry the user; engines act as `system`. */
+/** Who did something. Requests from people carry the user; engines act as `system`; `client` is a client's contact answering an e-mailed link. */
 export interface Actor {
-  type: 'user' | 'integration' | 'system' | 'cli';
+  type: 'user' | 'integration' | 'system' | 'cli' | 'client';
   id?: string | number | null;
   name: string;
 }

@@ -246,6 +246,8 @@ export function createEscalationService(deps: {
   return {
     observer,
     slaHooks,
+    /** People (e-mail addresses) behind escalation-style targets, for other features' reminders. */
+    resolveTargets,
     /** POST /incidents/{id}/escalate: technical (next tier or a named team) or managerial, with a reason. */
     escalate(idText: string, principal: Principal, actor: Actor, input: { type: 'technical' | 'managerial'; team?: string; reason: string; requestId?: string }) {
       return deps.incidents.update(idText, principal, actor, { action: `incident.escalated_${input.type}`, requestId: input.requestId }, async (incident, em, now) => {

@@ -239,7 +239,9 @@ export function createAlertProcessor(deps: {
     if (firing.length > 0) {
       incident.alertsClearedAt = null;
       entries.push(attachedEntry(firing));
+      const severityBefore = incident.severity;
       entries.push(...widen(incident, firing.map(({ route }) => route)));
+      if (incident.severity !== severityBefore) await incidents.severityChanged(em, incident, severityBefore, now);
     }
     if (resolved.length > 0) {
       entries.push({ type: 'alert.resolved', message: `${resolved.length} alert${resolved.length > 1 ? 's' : ''} resolved: ${summarize(resolved.map(({ route }) => route.alertname))}`, data: { alertIds: resolved.map(({ alert }) => alert.id) } });

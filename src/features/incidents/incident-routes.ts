@@ -10,7 +10,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Clock } from '../../platform/clock';
 import type { Incident } from './incident-entities';
 import { catalogIndex } from '../catalog/catalog-index';
-import { CATEGORIES, INCIDENT_STATES, PRIORITIES, SOURCES, URGENCIES } from './incident-rules';
+import { CATEGORIES, INCIDENT_STATES, PRIORITIES, PUBLIC_STATUSES, SOURCES, URGENCIES } from './incident-rules';
 import type { IncidentService } from './incident-service';
 
 /** Who works incidents (INC-06): the service desk, the technical tiers, incident managers. */
@@ -150,6 +150,19 @@ export function registerIncidentRoutes(api: ApiRouter, incidents: IncidentServic
     async ({ principal, actor, params, body, requestId, res }) => {
       res.status(201);
       return presentIncident(await incidents.addNote(params.id!, principal, actor, { ...body, requestId }));
+    },
+  );
+
+  api.post(
+    '/incidents/:id/updates',
+    {
+      access: { roles: [...RESPONDERS, 'account_manager'] },
+      summary: 'Post a public update (INC-09): on the status page, and e-mailed to the client for communicated severities (default Sev1/Sev2); resets the update cadence',
+      body: z.object({ message: z.string().trim().min(3).max(10_000), status: z.enum(PUBLIC_STATUSES).optional().describe('default: from the incident state'), expectedVersion }),
+    },
+    async ({ principal, actor, params, body, requestId, res }) => {
+      res.status(201);
+      return presentIncident(await incidents.postUpdate(params.id!, principal, actor, { ...body, requestId }));
     },
   );
 

@@ -97,6 +97,17 @@ export function allowedTransitions(from: IncidentState): readonly IncidentState[
   return TRANSITIONS[from];
 }
 
+/** The status a public update gives the client (Atlassian Statuspage's incident statuses). */
+export const PUBLIC_STATUSES = ['investigating', 'identified', 'monitoring', 'resolved'] as const;
+export type PublicStatus = (typeof PUBLIC_STATUSES)[number];
+
+/** The public status an update has when staff did not choose one: read from the incident's state. */
+export function publicStatusOf(state: IncidentState): PublicStatus {
+  if (state === 'mitigated') return 'monitoring';
+  if (state === 'resolved' || state === 'closed') return 'resolved';
+  return 'investigating';
+}
+
 /** `INC-1042` <-> 1042. */
 export function formatIncidentId(number: number): string {
   return `INC-${number}`;

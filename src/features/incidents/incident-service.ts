@@ -21,6 +21,8 @@ import {
   parseIncidentId,
   type Priority,
   priorityFor,
+  type PublicStatus,
+  publicStatusOf,
   type Severity,
   type Source,
   type Urgency,
@@ -60,7 +62,24 @@ export interface IncidentObserver {
   responded?(em: EntityManager, incident: Incident, now: Date): Promise<void>;
   stateChanged?(em: EntityManager, incident: Incident, from: IncidentState, to: IncidentState, now: Date): Promise<void>;
   awaitingClientChanged?(em: EntityManager, incident: Incident, waiting: boolean, now: Date): Promise<void>;
+  severityChanged?(em: EntityManager, incident: Incident, from: number, now: Date): Promise<void>;
+  /** Staff posted words for the client (a public update or public note). */
+  publicUpdatePosted?(em: EntityManager, incident: Incident, update: PublicUpdate, now: Date): Promise<void>;
 }
+
+export interface PublicUpdate {
+  message: string;
+  status: PublicStatus;
+}
+
+interface MutateOptions {
+  expectedVersion?: number;
+  requestId?: string;
+  /** The audit action, e.g. incident.acknowledged. */
+  action: string;
+}
+/** Changes the loaded incident inside the transaction and says what to put on the timeline. */
+type IncidentChange = (incident: Incident, em: EntityManager, now: Date) => Promise<TimelineEntry[]> | TimelineEntry[];
 
 export interface NewIncident {
   title: string;
@@ -180,6 +199,13 @@ export function createIncidentService(deps: {
     }, now);
   }
 
+  async function loadAny(em: EntityManager, idText: string): Promise<Incident> {
+    const number = parseIncidentId(idText);
+    const incident = number === undefined ? null : await em.findOne(IncidentSchema, { number });
+    if (!incident) throw new NotFoundError(`no incident ${idText}`);
+    return incident;
+  }
+
   async function loadVisible(em: EntityManager, idText: string, principal: Principal): Promise<Incident> {
     const number = parseIncidentId(idText);
     const incident = number === undefined ? null : await em.findOne(IncidentSchema, { number });
@@ -193,17 +219,18 @@ export function createIncidentService(deps: {
    */
   async function mutate(
     idText: string,
-    principal: Principal,
+    principal: Principal | null,
     actor: Actor,
-    options: { expectedVersion?: number; requestId?: string; action: string },
-    change: (incident: Incident, em: EntityManager, now: Date) => Promise<TimelineEntry[]> | TimelineEntry[],
+    options: MutateOptions,
+    change: IncidentChange,
   ): Promise<Incident> {
     const em = orm.em.fork();
     let eventIds: string[] = [];
     let incident: Incident;
     try {
       incident = await em.transactional(async (tx) => {
-        const target = await loadVisible(tx, idText, principal);
+        // No principal: the system acting for someone without a login (an e-mailed link).
+        const target = principal ? await loadVisible(tx, idText, principal) : await loadAny(tx, idText);
         if (options.expectedVersion !== undefined && options.expectedVersion !== target.version) {
           throw new ConflictError(`the incident changed since you loaded it (version ${target.version}, you had ${options.expectedVersion}); reload and try again`, { current: target.version });
         }
@@ -247,7 +274,11 @@ export function createIncidentService(deps: {
     createInTransaction,
     changeState,
     /** A staff action on an incident (visibility, version check, timeline, audit, publish); for other features' actions. */
-    update: mutate,
+    update: (idText: string, principal: Principal, actor: Actor, options: MutateOptions, change: IncidentChange) => mutate(idText, principal, actor, options, change),
+    /** The same for an action the system takes on someone's behalf without a login (no visibility check). */
+    updateBySystem: (idText: string, actor: Actor, options: MutateOptions, change: IncidentChange) => mutate(idText, null, actor, options, change),
+    /** Tells the observers that the severity changed (for changes made outside this service, e.g. by new alerts). */
+    severityChanged: (em: EntityManager, incident: Incident, from: number, now: Date) => notify('severityChanged', em, incident, from, now),
     observe(observer: IncidentObserver): void {
       observers.push(observer);
     },
@@ -344,17 +375,31 @@ export function createIncidentService(deps: {
     },
 
     addNote(idText: string, principal: Principal, actor: Actor, input: { text: string; visibility: Visibility; expectedVersion?: number; requestId?: string }) {
-      return mutate(idText, principal, actor, { ...input, action: 'incident.note_added' }, () => [
-        { type: 'note', message: input.text, visibility: input.visibility },
-      ]);
+      return mutate(idText, principal, actor, { ...input, action: 'incident.note_added' }, async (incident, em, now) => {
+        // A public note is words for the client, like a public update.
+        if (input.visibility === 'public') await notify('publicUpdatePosted', em, incident, { message: input.text, status: publicStatusOf(incident.state as IncidentState) }, now);
+        return [{ type: 'note', message: input.text, visibility: input.visibility }];
+      });
+    },
+
+    /** A public update (INC-09): shown on the status page, e-mailed to the client for Sev1/Sev2. */
+    postUpdate(idText: string, principal: Principal, actor: Actor, input: { message: string; status?: PublicStatus; expectedVersion?: number; requestId?: string }) {
+      return mutate(idText, principal, actor, { ...input, action: 'incident.public_update' }, async (incident, em, now) => {
+        if (incident.state === 'cancelled') throw new ConflictError('a cancelled incident gets no public updates');
+        if (incident.security) throw new ConflictError('security incidents are communicated by the security team, not by public updates (INC-14)');
+        const status = input.status ?? publicStatusOf(incident.state as IncidentState);
+        await notify('publicUpdatePosted', em, incident, { message: input.message, status }, now);
+        return [{ type: 'public.update', message: input.message, visibility: 'public', data: { status } }];
+      });
     },
 
     setSeverity(idText: string, principal: Principal, actor: Actor, input: { severity: Severity; reason: string; expectedVersion?: number; requestId?: string }) {
-      return mutate(idText, principal, actor, { ...input, action: 'incident.severity_changed' }, (incident) => {
+      return mutate(idText, principal, actor, { ...input, action: 'incident.severity_changed' }, async (incident, em, now) => {
         const from = incident.severity;
         if (from === input.severity) throw new ConflictError(`severity is already ${from}`);
         incident.severity = input.severity;
         if (input.severity === 1) incident.pirRequired = true;
+        await notify('severityChanged', em, incident, from, now);
         const entries: TimelineEntry[] = [{ type: 'severity.changed', message: `severity ${from} -> ${input.severity}: ${input.reason}`, data: { from, to: input.severity, reason: input.reason } }];
         if (!incident.priorityOverridden) entries.push(...recomputePriority(incident));
         return entries;

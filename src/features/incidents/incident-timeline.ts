@@ -24,7 +24,10 @@ export type IncidentEventType =
   | 'routing'
   | 'sla'
   | 'escalation'
-  | 'awaiting_client';
+  | 'awaiting_client'
+  | 'public.update'
+  | 'communication'
+  | 'client.feedback';
 
 export interface TimelineEntry {
   type: IncidentEventType;

@@ -11,7 +11,14 @@ export interface OutgoingMessage {
   /** People, by email address. */
   recipients: string[];
   subject: string;
+  /** Plain text: the e-mail's text part, the webhook's text. */
   body: string;
+  /** The e-mail's HTML part (client messages, rendered from a template); staff pages get theirs when sent. */
+  html?: string;
+  /** Extra e-mail headers, e.g. List-Unsubscribe. */
+  headers?: Record<string, string>;
+  /** The client a client-facing message is about (branding, reports). */
+  clientId?: string | null;
   /** Identifies the event: the same event never produces a second row for a recipient. */
   eventKey: string;
 }
@@ -24,7 +31,7 @@ export type Outbox = ReturnType<typeof createOutbox>;
 /**
  * Writes messages into the notification outbox, in the caller's transaction: one row per
  * person (channel email) and one per subscribed webhook. Senders deliver them later, with
- * retries (webhook-sender.ts; e-mail comes with the notifications feature).
+ * retries (notification-sender.ts with the e-mail and webhook channels).
  *
  * Storm safety: a page to someone who was paged within `escalation.combineWindow` is not
  * a new message. It joins the digest that goes out when the window closes, so an alert
@@ -63,8 +70,11 @@ export function createOutbox(deps: { clock: Clock; configStore: ConfigStore }) {
       channel,
       recipient,
       incident: message.incidentId,
+      clientId: message.clientId ?? null,
       subject: message.subject,
       body: message.body,
+      html: message.html ?? null,
+      headers: message.headers ?? null,
       dedupKey,
       status: 'pending',
       sendAfter,
