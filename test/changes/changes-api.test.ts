@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/test-app';
+import { as, changeSteps, rfc } from './change-fixtures';
 
 let t: TestApp;
+let steps: ReturnType<typeof changeSteps>;
+let create: typeof steps.create;
+let act: typeof steps.act;
+let outbox: typeof steps.outbox;
 let requester: string;
 let selfApprover: string;
 let implementer: string;
@@ -12,6 +17,8 @@ let security: string;
 
 beforeAll(async () => {
   t = await startTestApp();
+  steps = changeSteps(t);
+  ({ create, act, outbox } = steps);
   requester = await t.tokenFor('tier2', { email: 'req@test.example' });
   // Holds every approving role, yet raised the change: SoD must still refuse.
   selfApprover = await t.tokenFor(['tier2', 'change_manager', 'cab_member'], { email: 'boss@test.example' });
@@ -23,48 +30,7 @@ beforeAll(async () => {
 });
 afterAll(async () => t?.close());
 
-const as = (token: string) => ({ Authorization: `Bearer ${token}` });
-const lowRisk = { complexity: 'low', rollback: 'easy', testedInNonProduction: true };
-
-function rfc(overrides: Record<string, unknown> = {}) {
-  return {
-    title: 'Upgrade nginx on web-01',
-    description: 'Move to nginx 1.26',
-    justification: 'Security fixes',
-    implementers: ['impl@test.example'],
-    clients: ['northwind'],
-    services: ['nw-webshop'],
-    cis: ['nw-web-01'],
-    implementationPlan: 'apt-get install nginx=1.26',
-    testPlan: 'curl the shop, run smoke tests',
-    backoutPlan: 'apt-get install nginx=1.24',
-    expectedImpact: 'Web shop unavailable for up to 5 minutes',
-    window: { start: '2026-03-10T20:00:00Z', end: '2026-03-10T23:00:00Z' },
-    risk: lowRisk,
-    ...overrides,
-  };
-}
-
-async function create(token: string, body: Record<string, unknown>) {
-  const res = await t.http.post('/api/v1/changes').set(as(token)).send(body);
-  expect(res.status, JSON.stringify(res.body)).toBe(201);
-  return res.body as { id: string; version: number };
-}
-
-function act(token: string, id: string, action: string, body: Record<string, unknown> = {}) {
-  return t.http.post(`/api/v1/changes/${id}/${action}`).set(as(token)).send(body);
-}
-
-async function approvedChange(body: Record<string, unknown> = rfc()) {
-  const { id } = await create(requester, body);
-  expect((await act(requester, id, 'submit')).status).toBe(200);
-  expect((await act(manager, id, 'assess', { notes: 'routine upgrade' })).body.state).toBe('awaiting_approval');
-  return id;
-}
-
-async function outbox(kindPrefix: string) {
-  return t.orm.em.fork().getConnection().execute<{ kind: string; recipient: string; subject: string; body: string; dedup_key: string }[]>("select kind, recipient, subject, body, dedup_key from notification where kind like ? order by id", [`${kindPrefix}%`]);
-}
+const approvedChange = (body?: Record<string, unknown>) => steps.awaitingApproval(requester, manager, body);
 
 describe('the RFC record and its workflow (CHG-01, CHG-03)', () => {
   it('submitting an incomplete normal change lists every missing field', async () => {

@@ -96,6 +96,7 @@ export class Migration0006Changes extends Migration {
       );
       create index change_event_occurred_at_index on change_event (occurred_at);
       create index change_event_change_id_index on change_event (change_id);
+      create index change_event_unauthorized on change_event (occurred_at) where unauthorized;
 
       create table cab_meeting (
         id serial primary key,

@@ -1,4 +1,6 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
+import express from 'express';
+import type { Registry } from 'prom-client';
 import type { ConfigStore } from '../../config/config-store';
 import type { Clock } from '../../platform/clock';
 import type { ApiRouter } from '../../platform/http/api-router';
@@ -9,7 +11,9 @@ import type { IncidentService } from '../incidents/incident-service';
 import type { Outbox } from '../notifications/outbox';
 import type { TimerEngine } from '../timers/timer-engine';
 import { createChangeApprovals, ECAB_TIMER } from './change-approvals';
+import { createChangeEvents, registerChangeEventRoutes } from './change-events';
 import { createChangeLinkRouter } from './change-link-routes';
+import { registerChangeMetrics } from './change-metrics';
 import { createChangeNotices } from './change-notices';
 import { registerChangeRoutes } from './change-routes';
 import { registerScheduleRoutes } from './change-schedule-routes';
@@ -28,6 +32,7 @@ export function createChangeManagement(deps: {
   timers: TimerEngine;
   incidents: IncidentService;
   views: ViewRenderer;
+  registry: Registry;
   /** Secret for the client approvers' signed links. */
   linkSecret: string;
   /** Secret behind the per-client calendar feed tokens. */
@@ -38,6 +43,8 @@ export function createChangeManagement(deps: {
   const core = createChangeCore({ orm, clock, audit, configStore });
   const approvals = createChangeApprovals({ orm, clock, audit, configStore, core, notices, timers, signer: createLinkSigner(deps.linkSecret, clock) });
   const workflow = createChangeWorkflow({ core, approvals, notices, timers, configStore, incidents: deps.incidents, audit });
+  const events = createChangeEvents({ orm, clock, configStore, audit, outbox: deps.outbox });
+  registerChangeMetrics(deps.registry, orm);
 
   timers.register(ECAB_TIMER, ({ em, timer, now }) => approvals.escalateEcab(em, timer.payload as { changeId: number; approvalId: number }, now));
   timers.register(REMINDER_TIMER, ({ em, timer }) => workflow.remind(em, timer.payload as { changeId: number; clientId: string; windowStart: string }));
@@ -47,11 +54,13 @@ export function createChangeManagement(deps: {
     core,
     approvals,
     workflow,
-    /** Routes without a session (signed approval links); mount before the session and CSRF middleware. */
-    publicRouter: createChangeLinkRouter({ approvals, views: deps.views, configStore, orm, clock, calendarSecret: deps.calendarSecret }),
+    events,
+    /** Routes without a session (signed approval links, calendar feeds, deploy events with integration tokens); mount before the session and CSRF middleware. */
+    publicRouter: express.Router().use(createChangeLinkRouter({ approvals, views: deps.views, configStore, orm, clock, calendarSecret: deps.calendarSecret }), events.router),
     registerApiRoutes(api: ApiRouter): void {
       registerScheduleRoutes(api, { configStore, calendarSecret: deps.calendarSecret });
       registerChangeRoutes(api, { core, workflow, approvals, audit });
+      registerChangeEventRoutes(api);
       api.document({ method: 'get', path: '/changes/calendar.ics', summary: 'Forward schedule of change as an iCalendar (RFC 5545) feed for one client; ?client=<id>&token=<feed token>; 404 for anything invalid', access: { integration: 'calendar feed token' } });
     },
   };
