@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../support/test-app';
-import { as, changeSteps, rfc } from './change-fixtures';
+import type { TestApp } from '../support/test-app';
+import { as, changeSteps, startChangeTestApp, rfc } from './change-fixtures';
 
 const DEPLOY_TOKEN = 'dev-only-change-events-token-change-me';
 let t: TestApp;
@@ -11,11 +11,7 @@ let eventCounter = 0;
 let scheduledId: string;
 
 beforeAll(async () => {
-  t = await startTestApp();
-  steps = changeSteps(t);
-  requester = await t.tokenFor('tier2', { email: 'req@test.example' });
-  await t.tokenFor('implementer', { email: 'impl@test.example' });
-  manager = await t.tokenFor(['change_manager', 'cab_member'], { email: 'paul.mensah@precision.example' });
+  ({ t, steps, requester, manager } = await startChangeTestApp());
 });
 afterAll(async () => t?.close());
 

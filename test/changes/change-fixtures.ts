@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import type { TestApp } from '../support/test-app';
+import { startTestApp, type TestApp } from '../support/test-app';
 
 export const as = (token: string) => ({ Authorization: `Bearer ${token}` });
 export const lowRisk = { complexity: 'low', rollback: 'easy', testedInNonProduction: true };
@@ -61,4 +61,13 @@ export function changeSteps(t: TestApp) {
   }
 
   return { create, act, awaitingApproval, scheduled, outbox };
+}
+
+/** A test app with the people most change tests need: a requester, rfc()'s implementer, and a change manager who sits on the CAB. */
+export async function startChangeTestApp() {
+  const t = await startTestApp();
+  const requester = await t.tokenFor('tier2', { email: 'req@test.example' });
+  await t.tokenFor('implementer', { email: 'impl@test.example' });
+  const manager = await t.tokenFor(['change_manager', 'cab_member'], { email: 'paul.mensah@precision.example' });
+  return { t, steps: changeSteps(t), requester, manager };
 }

@@ -104,7 +104,8 @@ export class Migration0006Changes extends Migration {
         scheduled_for timestamptz not null,
         created_by text not null,
         created_at timestamptz not null,
-        notes text not null default ''
+        notes text not null default '',
+        attendees text[] not null default '{}'
       );
 
       create table cab_agenda_item (

@@ -135,6 +135,8 @@ export const CabMeetingSchema = defineEntity({
     createdBy: p.text(),
     createdAt: p.datetime(),
     notes: p.text().default(''),
+    // E-mails of those present, for the minutes; members who decide an item are added.
+    attendees: p.array().default('{}'),
   },
 });
 export type CabMeeting = InferEntity<typeof CabMeetingSchema>;

@@ -12,6 +12,7 @@ import type { Outbox } from '../notifications/outbox';
 import type { TimerEngine } from '../timers/timer-engine';
 import { createChangeApprovals, ECAB_TIMER } from './change-approvals';
 import { createChangeEvents, registerChangeEventRoutes } from './change-events';
+import { registerCabRoutes } from './change-cab';
 import { createChangeLinkRouter } from './change-link-routes';
 import { registerChangeMetrics } from './change-metrics';
 import { createChangeNotices } from './change-notices';
@@ -61,6 +62,7 @@ export function createChangeManagement(deps: {
       registerScheduleRoutes(api, { configStore, calendarSecret: deps.calendarSecret });
       registerChangeRoutes(api, { core, workflow, approvals, audit });
       registerChangeEventRoutes(api);
+      registerCabRoutes(api, { orm, clock, core, approvals });
       api.document({ method: 'get', path: '/changes/calendar.ics', summary: 'Forward schedule of change as an iCalendar (RFC 5545) feed for one client; ?client=<id>&token=<feed token>; 404 for anything invalid', access: { integration: 'calendar feed token' } });
     },
   };
