@@ -67,7 +67,7 @@ export function changeSteps(t: TestApp) {
 export async function startChangeTestApp() {
   const t = await startTestApp();
   const requester = await t.tokenFor('tier2', { email: 'req@test.example' });
-  await t.tokenFor('implementer', { email: 'impl@test.example' });
+  const implementer = await t.tokenFor('implementer', { email: 'impl@test.example' });
   const manager = await t.tokenFor(['change_manager', 'cab_member'], { email: 'paul.mensah@precision.example' });
-  return { t, steps: changeSteps(t), requester, manager };
+  return { t, steps: changeSteps(t), requester, implementer, manager };
 }

@@ -13,6 +13,7 @@ import type { TimerEngine } from '../timers/timer-engine';
 import { createChangeApprovals, ECAB_TIMER } from './change-approvals';
 import { createChangeEvents, registerChangeEventRoutes } from './change-events';
 import { registerCabRoutes } from './change-cab';
+import { registerKpiRoutes } from './change-kpis';
 import { createChangeLinkRouter } from './change-link-routes';
 import { registerChangeMetrics } from './change-metrics';
 import { createChangeNotices } from './change-notices';
@@ -45,7 +46,7 @@ export function createChangeManagement(deps: {
   const approvals = createChangeApprovals({ orm, clock, audit, configStore, core, notices, timers, signer: createLinkSigner(deps.linkSecret, clock) });
   const workflow = createChangeWorkflow({ core, approvals, notices, timers, configStore, incidents: deps.incidents, audit });
   const events = createChangeEvents({ orm, clock, configStore, audit, outbox: deps.outbox });
-  registerChangeMetrics(deps.registry, orm);
+  registerChangeMetrics(deps.registry, orm, clock);
 
   timers.register(ECAB_TIMER, ({ em, timer, now }) => approvals.escalateEcab(em, timer.payload as { changeId: number; approvalId: number }, now));
   timers.register(REMINDER_TIMER, ({ em, timer }) => workflow.remind(em, timer.payload as { changeId: number; clientId: string; windowStart: string }));
@@ -60,6 +61,7 @@ export function createChangeManagement(deps: {
     publicRouter: express.Router().use(createChangeLinkRouter({ approvals, views: deps.views, configStore, orm, clock, calendarSecret: deps.calendarSecret }), events.router),
     registerApiRoutes(api: ApiRouter): void {
       registerScheduleRoutes(api, { configStore, calendarSecret: deps.calendarSecret });
+      registerKpiRoutes(api, { configStore, clock });
       registerChangeRoutes(api, { core, workflow, approvals, audit });
       registerChangeEventRoutes(api);
       registerCabRoutes(api, { orm, clock, core, approvals });
