@@ -187,6 +187,7 @@ export async function createApp(deps: AppDependencies) {
   });
 
   app.use(createEmailPreviewRoutes({ templates: emailTemplates, views, configStore }));
+  app.use(changes.pageRouter);
 
   const api = new ApiRouter(orm);
   registerUserRoutes(api, users);

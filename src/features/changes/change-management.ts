@@ -13,6 +13,7 @@ import type { TimerEngine } from '../timers/timer-engine';
 import { createChangeApprovals, ECAB_TIMER } from './change-approvals';
 import { createChangeEvents, registerChangeEventRoutes } from './change-events';
 import { registerCabRoutes } from './change-cab';
+import { createCalendarPageRouter } from './change-calendar-page';
 import { registerKpiRoutes } from './change-kpis';
 import { createChangeLinkRouter } from './change-link-routes';
 import { registerChangeMetrics } from './change-metrics';
@@ -59,6 +60,8 @@ export function createChangeManagement(deps: {
     events,
     /** Routes without a session (signed approval links, calendar feeds, deploy events with integration tokens); mount before the session and CSRF middleware. */
     publicRouter: express.Router().use(createChangeLinkRouter({ approvals, views: deps.views, configStore, orm, clock, calendarSecret: deps.calendarSecret }), events.router),
+    /** Pages for signed-in staff (the forward schedule); mount after the session middleware. */
+    pageRouter: createCalendarPageRouter({ orm, clock, configStore, views: deps.views, calendarSecret: deps.calendarSecret }),
     registerApiRoutes(api: ApiRouter): void {
       registerScheduleRoutes(api, { configStore, calendarSecret: deps.calendarSecret });
       registerKpiRoutes(api, { configStore, clock });
