@@ -120,7 +120,7 @@ export async function createApp(deps: AppDependencies) {
     registry: metrics.registry,
     channels: [createEmailChannel({ configStore, templates: emailTemplates }), createWebhookChannel({ configStore })],
   });
-  const changes = createChangeManagement({ orm, clock, audit, configStore, outbox, timers, incidents, views, registry: metrics.registry, linkSecret: await getOrCreateInstanceSecret(orm, 'link-signing'), calendarSecret: await getOrCreateInstanceSecret(orm, 'change-calendar') });
+  const changes = createChangeManagement({ orm, clock, audit, configStore, outbox, timers, incidents, views, emailTemplates, registry: metrics.registry, linkSecret: await getOrCreateInstanceSecret(orm, 'link-signing'), calendarSecret: await getOrCreateInstanceSecret(orm, 'change-calendar') });
   const alertProcessor = createAlertProcessor({ orm, clock, configStore, incidents, audit, bus, logger, intakeBusy: intake.busy, batchSize: deps.alertBatchSize });
 
   let shuttingDown = false;

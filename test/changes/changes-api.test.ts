@@ -117,8 +117,8 @@ describe('scheduling (SCH-01..04, CHG-12) and implementation (IMP-01..06)', () =
     expect(scheduled.status).toBe(200);
     const notices = await outbox('change.scheduled');
     expect(notices.map((n) => n.recipient).sort()).toEqual(['it-ops@northwind.example', 'james.whitfield@northwind.example', 'sarah.okafor@precision.example']);
-    expect(notices[0]!.body).toContain('When: Tue 10 Mar 2026 20:00 - Tue 10 Mar 2026 23:00 (Europe/London)');
-    expect(notices[0]!.body).toContain('Expected impact: Web shop unavailable for up to 5 minutes');
+    expect(notices[0]!.body).toContain('When:       Tue 10 Mar 2026, 20:00 GMT - Tue 10 Mar 2026, 23:00 GMT');
+    expect(notices[0]!.body).toContain('Impact:     Web shop unavailable for up to 5 minutes');
 
     t.clock.set('2026-03-08T20:00:01Z');
     await t.app.services.timers.runDue();
@@ -185,6 +185,6 @@ describe('scheduling (SCH-01..04, CHG-12) and implementation (IMP-01..06)', () =
     expect(moved.status).toBe(200);
     // Moving a scheduled change tells the clients it was postponed.
     await act(manager, second, 'schedule', { window: { start: '2026-03-13T20:00:00Z', end: '2026-03-13T21:00:00Z' } }).expect(200);
-    expect((await outbox('change.postponed')).map((n) => n.body).join()).toContain('Previously planned for 2026-03-12T22:00:00.000Z');
+    expect((await outbox('change.postponed')).map((n) => n.body).join()).toContain('Previously planned for Thu 12 Mar 2026, 22:00 GMT.');
   });
 });

@@ -155,6 +155,8 @@ export function createChangeApprovals(deps: {
     } else if (rest.length === 0) {
       core.moveTo(change, 'approved');
       change.approvedAt = now;
+      // COM-01: clients hear of an emergency change as soon as it is approved; there is no notice period to wait for.
+      if (change.type === 'emergency') await notices.toClients(em, config, change, 'emergency');
     }
     await notices.toStaff(em, change, {
       kind: 'change.decision',

@@ -8,6 +8,7 @@ import type { ViewRenderer } from '../../platform/http/views';
 import { createLinkSigner } from '../../platform/security/signed-links';
 import type { AuditService } from '../audit/audit-service';
 import type { IncidentService } from '../incidents/incident-service';
+import type { EmailTemplates } from '../notifications/email-templates';
 import type { Outbox } from '../notifications/outbox';
 import type { TimerEngine } from '../timers/timer-engine';
 import { createChangeApprovals, ECAB_TIMER } from './change-approvals';
@@ -35,6 +36,7 @@ export function createChangeManagement(deps: {
   timers: TimerEngine;
   incidents: IncidentService;
   views: ViewRenderer;
+  emailTemplates: EmailTemplates;
   registry: Registry;
   /** Secret for the client approvers' signed links. */
   linkSecret: string;
@@ -42,7 +44,7 @@ export function createChangeManagement(deps: {
   calendarSecret: string;
 }) {
   const { orm, clock, audit, configStore, timers } = deps;
-  const notices = createChangeNotices({ outbox: deps.outbox, publicUrl: () => configStore.current.server.publicUrl });
+  const notices = createChangeNotices({ outbox: deps.outbox, templates: deps.emailTemplates, publicUrl: () => configStore.current.server.publicUrl });
   const core = createChangeCore({ orm, clock, audit, configStore });
   const approvals = createChangeApprovals({ orm, clock, audit, configStore, core, notices, timers, signer: createLinkSigner(deps.linkSecret, clock) });
   const workflow = createChangeWorkflow({ core, approvals, notices, timers, configStore, incidents: deps.incidents, audit });

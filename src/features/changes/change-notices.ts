@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { DateTime } from 'luxon';
-import type { IncidentdConfig } from '../../config/config-schema';
+import type { ClientConfig, IncidentdConfig } from '../../config/config-schema';
+import type { Branding, EmailTemplates } from '../notifications/email-templates';
 import type { Outbox } from '../notifications/outbox';
 import type { ChangeRequest } from './change-entities';
 import { formatChangeId } from './change-rules';
@@ -10,7 +10,7 @@ import { formatChangeId } from './change-rules';
  * transaction of the event it reports, with an event key that names the event, so one
  * event never yields two messages to the same person.
  */
-export type ClientNoticeKind = 'scheduled' | 'reminder' | 'postponed' | 'cancelled' | 'completed';
+export type ClientNoticeKind = 'scheduled' | 'emergency' | 'reminder' | 'postponed' | 'cancelled' | 'completed';
 
 /** Active users holding a role, by e-mail. */
 export async function usersWithRole(em: EntityManager, role: string): Promise<string[]> {
@@ -30,55 +30,60 @@ export function clientNoticeRecipients(config: IncidentdConfig, clientId: string
   return [...client.contacts.filter((contact) => contact.roles.some((role) => role === 'primary' || role === 'notify')).map((contact) => contact.email), client.accountManager];
 }
 
-function localWindow(change: ChangeRequest, timezone: string): string {
-  if (!change.windowStart || !change.windowEnd) return 'not scheduled';
-  const format = (at: Date) => DateTime.fromJSDate(at, { zone: timezone }).toFormat("ccc d LLL yyyy HH:mm");
-  return `${format(change.windowStart)} - ${format(change.windowEnd)} (${timezone})`;
-}
-
-const HEADLINES: Record<ClientNoticeKind, string> = {
-  scheduled: 'Planned change',
-  reminder: 'Reminder: planned change',
-  postponed: 'Planned change moved',
-  cancelled: 'Planned change cancelled',
-  completed: 'Change completed',
+const NOTICES: Record<ClientNoticeKind, { headline: string; intro: string }> = {
+  scheduled: { headline: 'Planned change', intro: 'We have planned a change that affects your services.' },
+  emergency: { headline: 'Emergency change', intro: 'We need to make an urgent change to your services to prevent or resolve a problem.' },
+  reminder: { headline: 'Reminder: planned change', intro: 'A reminder: the planned change below starts soon.' },
+  postponed: { headline: 'Planned change moved', intro: 'The planned change below has been moved to a new time.' },
+  cancelled: { headline: 'Planned change cancelled', intro: 'The planned change below has been cancelled; nothing will change.' },
+  completed: { headline: 'Change completed', intro: 'The change below has been carried out.' },
 };
 
-export function createChangeNotices(deps: { outbox: Outbox; publicUrl: () => string }) {
-  const { outbox } = deps;
+function brandOf(client: ClientConfig): Branding {
+  return { name: client.branding?.name ?? client.name, logoUrl: client.branding?.logoUrl, signature: client.branding?.signature };
+}
+
+/** What a client may read about a change: what, when, which services, the impact; never CIs, plans, people or risk scores. */
+function clientView(config: IncidentdConfig, change: ChangeRequest) {
+  return {
+    id: formatChangeId(change.number),
+    title: change.title,
+    description: change.description,
+    emergency: change.type === 'emergency',
+    window: change.windowStart && change.windowEnd ? { start: change.windowStart.toISOString(), end: change.windowEnd.toISOString() } : null,
+    services: config.services.filter((service) => change.serviceIds.includes(service.id)).map((service) => service.name),
+    expectedImpact: change.expectedImpact,
+    outcome: change.outcome?.replace(/_/g, ' ') ?? null,
+  };
+}
+
+export function createChangeNotices(deps: { outbox: Outbox; templates: EmailTemplates; publicUrl: () => string }) {
+  const { outbox, templates } = deps;
 
   return {
-    /** A notice to every affected client's contacts (COM-01, COM-02); significant changes also to the account manager (COM-03). */
-    async toClients(em: EntityManager, config: IncidentdConfig, change: ChangeRequest, kind: ClientNoticeKind, options: { detail?: string; onlyClient?: string } = {}): Promise<void> {
+    /** A branded notice to every affected client's contacts and account manager (COM-01, COM-02). */
+    async toClients(em: EntityManager, config: IncidentdConfig, change: ChangeRequest, kind: ClientNoticeKind, options: { previousStart?: Date; reason?: string; onlyClient?: string } = {}): Promise<void> {
       const id = formatChangeId(change.number);
       for (const clientId of change.clientIds) {
         if (options.onlyClient && options.onlyClient !== clientId) continue;
         const client = config.clients.find((candidate) => candidate.id === clientId);
         if (!client) continue;
-        const services = config.services.filter((service) => change.serviceIds.includes(service.id)).map((service) => service.name);
-        const lines = [
-          `${HEADLINES[kind]} ${id}: ${change.title}`,
-          '',
-          `When: ${localWindow(change, client.timezone)}`,
-          services.length ? `Services: ${services.join(', ')}` : '',
-          `Expected impact: ${change.expectedImpact || 'none expected'}`,
-          change.outcome ? `Outcome: ${change.outcome.replace(/_/g, ' ')}` : '',
-          options.detail ?? '',
-          client.branding?.signature ?? '',
-        ].filter((line, i) => i < 2 || line !== '');
+        const email = templates.render('change-notice', { ...NOTICES[kind], client: { name: client.name }, timezone: client.timezone, change: clientView(config, change), previousStart: options.previousStart?.toISOString() ?? null, reason: options.reason ?? null }, brandOf(client));
         await outbox.enqueue(em, {
           kind: `change.${kind}`,
           incidentId: null,
+          clientId,
           recipients: clientNoticeRecipients(config, clientId),
-          subject: `[${client.name}] ${HEADLINES[kind]} ${id}: ${change.title}`,
-          body: lines.join('\n'),
+          subject: email.subject,
+          body: email.text,
+          html: email.html,
           // The window is part of the event: moving the change again is a new notice.
           eventKey: `change:${id}:${kind}:${clientId}:${change.windowStart?.toISOString() ?? 'unscheduled'}`,
         });
       }
     },
 
-    /** A message to MSP staff (approval requests, decisions, escalations, overruns). */
+    /** A message to MSP staff (approval requests, decisions, escalations, overruns), sent in the staff-page template. */
     async toStaff(em: EntityManager, change: ChangeRequest, message: { kind: string; recipients: string[]; subject: string; body: string; eventKey: string }): Promise<void> {
       const id = formatChangeId(change.number);
       await outbox.enqueue(em, {
@@ -91,27 +96,21 @@ export function createChangeNotices(deps: { outbox: Outbox; publicUrl: () => str
       });
     },
 
-    /** An approval request to one client approver, with their own signed link (CHG-06, COM-01). */
+    /** An approval request to one client approver, branded, with their own signed link (CHG-06, COM-01). */
     async approvalLink(em: EntityManager, config: IncidentdConfig, change: ChangeRequest, input: { approvalId: number; clientId: string; email: string; link: string; expiresAt: Date }): Promise<void> {
-      const id = formatChangeId(change.number);
       const client = config.clients.find((candidate) => candidate.id === input.clientId);
+      if (!client) return;
+      const context = { client: { name: client.name }, timezone: client.timezone, change: { ...clientView(config, change), risk: change.riskLevel ?? 'not assessed' }, link: input.link, expiresAt: input.expiresAt.toISOString() };
+      const email = templates.render('change-approval-request', context, brandOf(client));
       await outbox.enqueue(em, {
         kind: 'change.approval_request',
         incidentId: null,
+        clientId: client.id,
         recipients: [input.email],
-        subject: `[${client?.name ?? input.clientId}] Your approval is requested for ${id}: ${change.title}`,
-        body: [
-          `${change.title}`,
-          '',
-          change.description,
-          `When: ${client ? localWindow(change, client.timezone) : 'to be scheduled'}`,
-          `Expected impact: ${change.expectedImpact || 'none expected'}`,
-          `Risk: ${change.riskLevel ?? 'not assessed'}`,
-          '',
-          `Review and decide (approve, approve with conditions, reject or defer): ${input.link}`,
-          `The link works once and expires ${input.expiresAt.toISOString()}.`,
-        ].join('\n'),
-        eventKey: `change:${id}:approval:${input.approvalId}`,
+        subject: email.subject,
+        body: email.text,
+        html: email.html,
+        eventKey: `change:${formatChangeId(change.number)}:approval:${input.approvalId}`,
       });
     },
   };

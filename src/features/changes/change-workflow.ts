@@ -99,6 +99,21 @@ export function createChangeWorkflow(deps: { core: ChangeCore; approvals: Change
     return `not eligible as standard change, now a normal change: ${problems.join('; ')}`;
   }
 
+  /** COM-03: the CAB team hears of significant changes (medium/high risk or emergency) before they are implemented. */
+  async function tellCabOfSignificant(em: EntityManager, change: ChangeRequest): Promise<void> {
+    if (change.type !== 'emergency' && !['medium', 'high'].includes(change.riskLevel ?? '')) return;
+    const config = configStore.current;
+    const team = config.teams.find((candidate) => candidate.id === config.cab.team);
+    if (!team) return;
+    await notices.toStaff(em, change, {
+      kind: 'change.significant_scheduled',
+      recipients: [...team.members, ...(team.email ? [team.email] : [])],
+      subject: `significant change scheduled: ${change.title}`,
+      body: `A ${change.type} change of ${change.riskLevel ?? 'unassessed'} risk is scheduled for ${change.windowStart!.toISOString()} - ${change.windowEnd!.toISOString()}.\nClients: ${change.clientIds.join(', ')}; CIs: ${change.ciIds.join(', ')}.\nExpected impact: ${change.expectedImpact || 'none expected'}`,
+      eventKey: `significant:${change.windowStart!.toISOString()}`,
+    });
+  }
+
   return {
     violationsFor,
 
@@ -177,8 +192,9 @@ export function createChangeWorkflow(deps: { core: ChangeCore; approvals: Change
         change.scheduledAt = now;
         const config = configStore.current;
         if (rescheduling && previousStart && previousStart.getTime() !== window.start.getTime()) {
-          await notices.toClients(em, config, change, 'postponed', { detail: `Previously planned for ${previousStart.toISOString()}.` });
+          await notices.toClients(em, config, change, 'postponed', { previousStart });
         } else await notices.toClients(em, config, change, 'scheduled');
+        await tellCabOfSignificant(em, change);
         scheduleReminders(em, change, now);
         return { action: rescheduling ? 'change.rescheduled' : 'change.scheduled', note: `${window.start.toISOString()} - ${window.end.toISOString()}${accepted.size ? ` (exception: ${[...accepted].join(', ')})` : ''}` };
       });
@@ -258,7 +274,7 @@ export function createChangeWorkflow(deps: { core: ChangeCore; approvals: Change
         core.moveTo(change, 'cancelled');
         change.cancelledAt = now;
         await em.nativeUpdate(ChangeApprovalSchema, { change, status: 'pending' }, { status: 'superseded' });
-        if (wasScheduled) await notices.toClients(em, configStore.current, change, 'cancelled', { detail: `Reason: ${input.reason}` });
+        if (wasScheduled) await notices.toClients(em, configStore.current, change, 'cancelled', { reason: input.reason });
         return { action: 'change.cancelled', note: input.reason };
       });
     },
