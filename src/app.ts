@@ -12,6 +12,7 @@ import { getOrCreateInstanceSecret } from './db/instance-secrets';
 import { createAuditService } from './features/audit/audit-service';
 import { registerAuditRoutes } from './features/audit/audit-routes';
 import { createAuthenticate } from './features/auth/authenticate';
+import { createChangeManagement } from './features/changes/change-management';
 import { createCsrf } from './features/auth/csrf';
 import { createLoginRoutes, passwordChangeGate } from './features/auth/login-routes';
 import { createSessionService } from './features/auth/session-service';
@@ -145,6 +146,7 @@ export async function createApp(deps: AppDependencies) {
     registry: metrics.registry,
     channels: [createEmailChannel({ configStore, templates: emailTemplates }), createWebhookChannel({ configStore })],
   });
+  const changes = createChangeManagement({ orm, clock, audit, configStore, outbox, timers, incidents, views, emailTemplates, registry: metrics.registry, linkSecret: await getOrCreateInstanceSecret(orm, 'link-signing'), calendarSecret: await getOrCreateInstanceSecret(orm, 'change-calendar') });
   const alertProcessor = createAlertProcessor({ orm, clock, configStore, incidents, audit, bus, logger, intakeBusy: intake.busy, batchSize: deps.alertBatchSize });
 
   let shuttingDown = false;
@@ -188,6 +190,8 @@ export async function createApp(deps: AppDependencies) {
   // Alert webhooks come before the user authentication and CSRF middleware: they carry
   // integration tokens, and user-token lookups would only slow the hot path down.
   app.use('/api/v1/alerts', intake.router);
+  // Client approvers' signed links: the token is the credential (no session, no CSRF cookie).
+  app.use(changes.publicRouter);
 
   app.use(express.json({ limit: config.server.bodyLimit }));
   app.use(express.urlencoded({ extended: false, limit: '100kb' }));
@@ -212,6 +216,7 @@ export async function createApp(deps: AppDependencies) {
   app.use(createEmailPreviewRoutes({ templates: emailTemplates, views, configStore }));
   app.use(createReviewPage({ reviews, views }));
   app.use(createBridgePage({ bridge, views, csrf, orm }));
+  app.use(changes.pageRouter);
 
   const api = new ApiRouter(orm);
   registerUserRoutes(api, users);
@@ -234,6 +239,7 @@ export async function createApp(deps: AppDependencies) {
   registerNotificationRoutes(api, { orm, clock, audit });
   registerReviewRoutes(api, reviews);
   registerBridgeRoutes(api, bridge);
+  changes.registerApiRoutes(api);
   api.document({ method: 'post', path: '/alerts/alertmanager', summary: 'Prometheus Alertmanager webhook (version 4); 202 once stored, 503 to retry later', access: { integration: 'alertmanager' }, body: alertmanagerPayloadSchema });
   api.document({ method: 'post', path: '/alerts/grafana', summary: 'Grafana alerting webhook contact point; 202 once stored', access: { integration: 'grafana' }, body: grafanaPayloadSchema });
   api.document({ method: 'post', path: '/alerts/generic', summary: 'Generic JSON alert (scripts, client-reported incidents); trigger or resolve by dedupKey', access: { integration: 'generic' }, body: genericPayloadSchema });
@@ -250,7 +256,7 @@ export async function createApp(deps: AppDependencies) {
     express: app,
     api,
     metrics,
-    services: { users, sessions, audit, incidents, alertProcessor, timers, sla, slaDigest, escalation, oncall, outbox, notificationSender, communications, restorationFeedback, emailTemplates, links, reviews, bridge },
+    services: { users, sessions, audit, incidents, alertProcessor, timers, sla, slaDigest, escalation, oncall, outbox, notificationSender, communications, restorationFeedback, emailTemplates, links, reviews, bridge, changes },
     bus,
     reloadConfig,
     /** Live updates over socket.io, on the HTTP server the app is served by. */

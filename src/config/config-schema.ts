@@ -25,6 +25,7 @@ import { DEFAULT_PRIORITY_MATRIX } from '../features/incidents/incident-rules';
 import { escalationPolicySchema, escalationSettingsSchema, notificationsSchema, oncallSchema } from './escalation-config-schema';
 import { clientCommunicationsSchema, communicationsSchema, smtpSchema } from './communications-config-schema';
 import { clientIncidentPolicySchema, incidentsSchema, priorityMatrixSchema, routingSchema } from './incident-config-schema';
+import { cabSchema, changeApprovalSchema, checkChangeReferences, freezeSchema, standardChangeSchema } from './change-config-schema';
 
 // ---------------------------------------------------------------------------
 // Small enums
@@ -753,6 +754,11 @@ export function checkCrossReferences(root: unknown, ctx: IssueSink): void {
     const integration = asRecord(rawIntegration);
     if (integration && integration.client !== undefined) checkClientRef(integration.client, ['integrations', i, 'client']);
   });
+
+  // Freezes, standard changes, CAB and approval rules -> clients, CIs, teams.
+  indexUnique(asArray(config.freezes), 'freezes', 'id', 'freeze id', ctx);
+  indexUnique(asArray(config.standardChanges), 'standardChanges', 'id', 'standard change id', ctx);
+  checkChangeReferences(config, { clients: new Set(clientIds.keys()), cis: new Set(ciIds.keys()), teams: teamIds as Set<string> }, ctx);
 }
 
 // ---------------------------------------------------------------------------
@@ -789,14 +795,14 @@ export const incidentdConfigSchema = z
     priorityMatrix: priorityMatrixSchema.default(DEFAULT_PRIORITY_MATRIX),
     /** Incident handling: re-open window, auto-resolve, recurring detection, security team. */
     incidents: incidentsSchema.prefault({}),
-    /** Reserved: change freezes, defined by the change-management feature. */
-    freezes: z.unknown().optional(),
-    /** Reserved: pre-approved standard changes, defined by the change-management feature. */
-    standardChanges: z.unknown().optional(),
-    /** Reserved: change advisory board settings, defined by the change-management feature. */
-    cab: z.unknown().optional(),
-    /** Reserved: change approval rules, defined by the change-management feature. */
-    changeApproval: z.unknown().optional(),
+    /** Change freezes, global or per client (SCH-03); see change-config-schema.ts. */
+    freezes: z.array(freezeSchema).default([]),
+    /** Catalog of pre-approved standard changes (CHG-10). */
+    standardChanges: z.array(standardChangeSchema).default([]),
+    /** Change advisory board and emergency CAB (CHG-08, CHG-09). */
+    cab: cabSchema.prefault({}),
+    /** Change approval rules and review policy (CHG-06, CHG-11, IMP-06). */
+    changeApproval: changeApprovalSchema.prefault({}),
     /** Outgoing mail server; without it e-mails wait in the outbox (see communications-config-schema.ts). */
     smtp: smtpSchema.optional(),
     /** Client communications during Sev1/Sev2 incidents: first notice, update cadence, restoration (INC-09). */

@@ -78,6 +78,7 @@ describe('config/incidentd.yaml (the shipped example)', () => {
     expect(config.integrations).toEqual([
       { name: 'alertmanager', type: 'alertmanager', token: 'dev-only-alertmanager-token-change-me' },
       { name: 'scripts', type: 'generic', token: 'dev-only-generic-token-change-me' },
+      { name: 'deploys', type: 'change_events', token: 'dev-only-change-events-token-change-me' },
     ]);
   });
 

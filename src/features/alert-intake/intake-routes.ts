@@ -23,7 +23,7 @@ declare global {
 }
 
 /** The token of an integration, sent as `Authorization: Bearer <token>` or as the Basic auth password. */
-function presentedToken(req: Request): string | undefined {
+export function presentedToken(req: Request): string | undefined {
   const header = req.headers.authorization ?? '';
   const [scheme, value] = header.split(' ', 2);
   if (!value) return undefined;

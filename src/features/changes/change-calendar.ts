@@ -1,0 +1,52 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import ical, { ICalEventStatus } from 'ical-generator';
+import { ChangeRequestSchema, type ChangeRequest } from './change-entities';
+import { formatChangeId } from './change-rules';
+
+/** States in which a change occupies its window on the forward schedule (SCH-05). */
+const ON_SCHEDULE = ['scheduled', 'in_progress', 'validating', 'completed', 'reviewed', 'closed'];
+
+/**
+ * Changes affecting a client that are scheduled or under way in [from, to). Exported for
+ * other features: the status page shows planned maintenance from it, correlation (issue 7)
+ * looks for recent changes near an incident.
+ */
+export async function changesInWindow(em: EntityManager, query: { clientId?: string; from: Date; to: Date; states?: string[] }): Promise<ChangeRequest[]> {
+  return em.find(
+    ChangeRequestSchema,
+    { state: { $in: query.states ?? ON_SCHEDULE }, windowStart: { $lt: query.to }, windowEnd: { $gt: query.from }, ...(query.clientId ? { clientIds: { $contains: [query.clientId] } } : {}) },
+    { orderBy: { windowStart: 'asc', id: 'asc' } },
+  );
+}
+
+/**
+ * Per-client feed secret: an HMAC of the client id, so a client's calendar application can
+ * subscribe without a login, and one client's token never opens another's feed.
+ */
+export function calendarToken(secret: string, clientId: string): string {
+  return createHmac('sha256', secret).update(`change-calendar|${clientId}`).digest('base64url');
+}
+
+export function calendarTokenValid(secret: string, clientId: string, token: string): boolean {
+  const expected = Buffer.from(calendarToken(secret, clientId));
+  const given = Buffer.from(token);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/** The forward schedule as an RFC 5545 feed (Outlook, Google Calendar). Only what the client may see. */
+export function renderIcs(changes: ChangeRequest[], calendarName: string, publicUrl: string): string {
+  const calendar = ical({ name: calendarName, prodId: { company: 'incidentd', product: 'forward-schedule-of-change' } });
+  for (const change of changes) {
+    calendar.createEvent({
+      id: `${formatChangeId(change.number)}@incidentd`,
+      start: change.windowStart!,
+      end: change.windowEnd!,
+      summary: `${formatChangeId(change.number)}: ${change.title}`,
+      description: `Expected impact: ${change.expectedImpact || 'none expected'}\nState: ${change.state.replace(/_/g, ' ')}`,
+      status: ICalEventStatus.CONFIRMED,
+      url: `${publicUrl}/api/v1/changes/${formatChangeId(change.number)}`,
+    });
+  }
+  return calendar.toString();
+}

@@ -1,0 +1,118 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { ClientConfig, IncidentdConfig } from '../../config/config-schema';
+import type { Branding, EmailTemplates } from '../notifications/email-templates';
+import type { Outbox } from '../notifications/outbox';
+import type { ChangeRequest } from './change-entities';
+import { formatChangeId } from './change-rules';
+
+/**
+ * Change communications (COM-01..03): every notice is an outbox row written in the
+ * transaction of the event it reports, with an event key that names the event, so one
+ * event never yields two messages to the same person.
+ */
+export type ClientNoticeKind = 'scheduled' | 'emergency' | 'reminder' | 'postponed' | 'cancelled' | 'completed';
+
+/** Active users holding a role, by e-mail. */
+export async function usersWithRole(em: EntityManager, role: string): Promise<string[]> {
+  const rows = await em.getConnection().execute<{ email: string }[]>(
+    'select distinct u.email from role_grant g join app_user u on u.id = g.user_id where g.role = ? and g.revoked_at is null and u.disabled_at is null order by u.email',
+    [role],
+    'all',
+    em.getTransactionContext(),
+  );
+  return rows.map((row) => row.email);
+}
+
+/** Who is told about changes affecting a client: its primary and notify contacts and its account manager. */
+export function clientNoticeRecipients(config: IncidentdConfig, clientId: string): string[] {
+  const client = config.clients.find((candidate) => candidate.id === clientId);
+  if (!client) return [];
+  return [...client.contacts.filter((contact) => contact.roles.some((role) => role === 'primary' || role === 'notify')).map((contact) => contact.email), client.accountManager];
+}
+
+const NOTICES: Record<ClientNoticeKind, { headline: string; intro: string }> = {
+  scheduled: { headline: 'Planned change', intro: 'We have planned a change that affects your services.' },
+  emergency: { headline: 'Emergency change', intro: 'We need to make an urgent change to your services to prevent or resolve a problem.' },
+  reminder: { headline: 'Reminder: planned change', intro: 'A reminder: the planned change below starts soon.' },
+  postponed: { headline: 'Planned change moved', intro: 'The planned change below has been moved to a new time.' },
+  cancelled: { headline: 'Planned change cancelled', intro: 'The planned change below has been cancelled; nothing will change.' },
+  completed: { headline: 'Change completed', intro: 'The change below has been carried out.' },
+};
+
+function brandOf(client: ClientConfig): Branding {
+  return { name: client.branding?.name ?? client.name, logoUrl: client.branding?.logoUrl, signature: client.branding?.signature };
+}
+
+/** What a client may read about a change: what, when, which services, the impact; never CIs, plans, people or risk scores. */
+function clientView(config: IncidentdConfig, change: ChangeRequest) {
+  return {
+    id: formatChangeId(change.number),
+    title: change.title,
+    description: change.description,
+    emergency: change.type === 'emergency',
+    window: change.windowStart && change.windowEnd ? { start: change.windowStart.toISOString(), end: change.windowEnd.toISOString() } : null,
+    services: config.services.filter((service) => change.serviceIds.includes(service.id)).map((service) => service.name),
+    expectedImpact: change.expectedImpact,
+    outcome: change.outcome?.replace(/_/g, ' ') ?? null,
+  };
+}
+
+export function createChangeNotices(deps: { outbox: Outbox; templates: EmailTemplates; publicUrl: () => string }) {
+  const { outbox, templates } = deps;
+
+  return {
+    /** A branded notice to every affected client's contacts and account manager (COM-01, COM-02). */
+    async toClients(em: EntityManager, config: IncidentdConfig, change: ChangeRequest, kind: ClientNoticeKind, options: { previousStart?: Date; reason?: string; onlyClient?: string } = {}): Promise<void> {
+      const id = formatChangeId(change.number);
+      for (const clientId of change.clientIds) {
+        if (options.onlyClient && options.onlyClient !== clientId) continue;
+        const client = config.clients.find((candidate) => candidate.id === clientId);
+        if (!client) continue;
+        const email = templates.render('change-notice', { ...NOTICES[kind], client: { name: client.name }, timezone: client.timezone, change: clientView(config, change), previousStart: options.previousStart?.toISOString() ?? null, reason: options.reason ?? null }, brandOf(client));
+        await outbox.enqueue(em, {
+          kind: `change.${kind}`,
+          incidentId: null,
+          clientId,
+          recipients: clientNoticeRecipients(config, clientId),
+          subject: email.subject,
+          body: email.text,
+          html: email.html,
+          // The window is part of the event: moving the change again is a new notice.
+          eventKey: `change:${id}:${kind}:${clientId}:${change.windowStart?.toISOString() ?? 'unscheduled'}`,
+        });
+      }
+    },
+
+    /** A message to MSP staff (approval requests, decisions, escalations, overruns), sent in the staff-page template. */
+    async toStaff(em: EntityManager, change: ChangeRequest, message: { kind: string; recipients: string[]; subject: string; body: string; eventKey: string }): Promise<void> {
+      const id = formatChangeId(change.number);
+      await outbox.enqueue(em, {
+        kind: message.kind,
+        incidentId: null,
+        recipients: message.recipients,
+        subject: `${id}: ${message.subject}`,
+        body: `${message.body}\n\n${deps.publicUrl()}/api/v1/changes/${id}`,
+        eventKey: `change:${id}:${message.eventKey}`,
+      });
+    },
+
+    /** An approval request to one client approver, branded, with their own signed link (CHG-06, COM-01). */
+    async approvalLink(em: EntityManager, config: IncidentdConfig, change: ChangeRequest, input: { approvalId: number; clientId: string; email: string; link: string; expiresAt: Date }): Promise<void> {
+      const client = config.clients.find((candidate) => candidate.id === input.clientId);
+      if (!client) return;
+      const context = { client: { name: client.name }, timezone: client.timezone, change: { ...clientView(config, change), risk: change.riskLevel ?? 'not assessed' }, link: input.link, expiresAt: input.expiresAt.toISOString() };
+      const email = templates.render('change-approval-request', context, brandOf(client));
+      await outbox.enqueue(em, {
+        kind: 'change.approval_request',
+        incidentId: null,
+        clientId: client.id,
+        recipients: [input.email],
+        subject: email.subject,
+        body: email.text,
+        html: email.html,
+        eventKey: `change:${formatChangeId(change.number)}:approval:${input.approvalId}`,
+      });
+    },
+  };
+}
+export type ChangeNotices = ReturnType<typeof createChangeNotices>;
