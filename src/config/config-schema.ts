@@ -24,6 +24,7 @@ import { DateTime, IANAZone } from 'luxon';
 import { DEFAULT_PRIORITY_MATRIX } from '../features/incidents/incident-rules';
 import { escalationPolicySchema, escalationSettingsSchema, notificationsSchema, oncallSchema } from './escalation-config-schema';
 import { clientIncidentPolicySchema, incidentsSchema, priorityMatrixSchema, routingSchema } from './incident-config-schema';
+import { statusPageOptions } from './status-page-config-schema';
 
 // ---------------------------------------------------------------------------
 // Small enums
@@ -409,6 +410,7 @@ export const statusPageSchema = z.strictObject({
   title: nonEmptyString.optional(),
   /** Logo shown on the page. */
   logoUrl: httpUrlSchema.optional(),
+  ...statusPageOptions,
 });
 
 /** Branding of e-mails sent to the client. */

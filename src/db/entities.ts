@@ -6,6 +6,7 @@ import { IncidentEventSchema, IncidentSchema } from '../features/incidents/incid
 import { EscalationSchema } from '../features/escalation/escalation-entities';
 import { NotificationSchema } from '../features/notifications/notification-entities';
 import { OncallOverrideSchema } from '../features/oncall/oncall-entities';
+import { StatusOverrideSchema, StatusSubscriberSchema } from '../features/status-page/status-page-entities';
 import { SlaClockSchema } from '../features/sla/sla-entities';
 import { JobRunSchema, TimerSchema } from '../features/timers/timer-entities';
 import { InstanceSettingSchema } from './instance-setting-entity';
@@ -13,4 +14,5 @@ import { InstanceSettingSchema } from './instance-setting-entity';
 /** Every entity the ORM knows. A feature adds its entities here and a migration for them. */
 export const entities = [UserSchema, RoleGrantSchema, ApiTokenSchema, SessionSchema, AuditEventSchema, InstanceSettingSchema,
   IncidentSchema, IncidentEventSchema, WebhookDeliverySchema, AlertSchema,
-  TimerSchema, JobRunSchema, SlaClockSchema, EscalationSchema, NotificationSchema, OncallOverrideSchema];
+  TimerSchema, JobRunSchema, SlaClockSchema, EscalationSchema, NotificationSchema, OncallOverrideSchema,
+  StatusOverrideSchema, StatusSubscriberSchema];
