@@ -34,6 +34,12 @@ import { createOutbox } from './features/notifications/outbox';
 import { createWebhookSender } from './features/notifications/webhook-sender';
 import { registerOncallRoutes } from './features/oncall/oncall-routes';
 import { createOncallService } from './features/oncall/oncall-service';
+import { noMaintenance, type MaintenanceSource } from './features/status-page/maintenance-source';
+import { registerStatusOverrideRoutes } from './features/status-page/status-override-routes';
+import { createStatusPageRouter } from './features/status-page/status-page-routes';
+import { createStatusPageService } from './features/status-page/status-page-service';
+import { attachStatusSocket } from './features/status-page/status-socket';
+import { createStatusSubscriptions } from './features/status-page/status-subscriptions';
 import { createSlaDigest } from './features/sla/sla-digest';
 import { createSlaService } from './features/sla/sla-service';
 import { createTimerEngine } from './features/timers/timer-engine';
@@ -47,6 +53,7 @@ import type { Clock } from './platform/clock';
 import { ForbiddenError, UnauthenticatedError } from './platform/errors';
 import type { Logger } from './platform/logger';
 import { createMetrics } from './platform/metrics';
+import { createLinkSigner } from './platform/security/signed-links';
 
 export interface AppDependencies {
   configStore: ConfigStore;
@@ -59,6 +66,8 @@ export interface AppDependencies {
   loginRateLimit?: { windowMs: number; limit: number };
   /** Alerts per processing batch (tests use small batches to make processors contend). */
   alertBatchSize?: number;
+  /** Planned maintenance for status pages; none until change management provides it. */
+  maintenance?: MaintenanceSource;
 }
 
 const ROOT_DIR = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..');
@@ -98,6 +107,11 @@ export async function createApp(deps: AppDependencies) {
   incidents.observe(escalation.observer);
   const slaDigest = createSlaDigest({ orm, clock, configStore, outbox, logger, runnerId: timers.runnerId });
   const webhookSender = createWebhookSender({ orm, clock, configStore, logger, registry: metrics.registry });
+  // Status pages: one cached rendering per client, rebuilt on incident events (bus),
+  // maintenance changes and overrides; subscribers are mailed through the outbox.
+  const statusPages = createStatusPageService({ orm, clock, configStore, maintenance: deps.maintenance ?? noMaintenance, bus, views, logger });
+  const linkSigner = createLinkSigner(await getOrCreateInstanceSecret(orm, 'link-signing'), clock);
+  const statusSubscriptions = createStatusSubscriptions({ orm, clock, configStore, outbox, signer: linkSigner, bus, logger });
   const alertProcessor = createAlertProcessor({ orm, clock, configStore, incidents, audit, bus, logger, intakeBusy: intake.busy, batchSize: deps.alertBatchSize });
 
   let shuttingDown = false;
@@ -150,6 +164,8 @@ export async function createApp(deps: AppDependencies) {
 
   app.use(createLoginRoutes({ users, sessions, csrf, views, metrics, secureCookies: config.server.secureCookies, loginRateLimit: deps.loginRateLimit ?? { windowMs: 15 * 60_000, limit: 10 } }));
 
+  app.use('/status', createStatusPageRouter({ statusPages, subscriptions: statusSubscriptions, views, csrf, configStore }));
+
   // Like Prometheus' /-/reload, but only for admins.
   app.post('/-/reload', async (req, res) => {
     if (!req.principal) throw new UnauthenticatedError();
@@ -173,6 +189,7 @@ export async function createApp(deps: AppDependencies) {
   registerEscalationRoutes(api, escalation);
   registerOncallRoutes(api, oncall);
   registerNotificationRoutes(api, { orm, clock, audit });
+  registerStatusOverrideRoutes(api, { orm, clock, configStore, audit, statusPages });
   api.document({ method: 'post', path: '/alerts/alertmanager', summary: 'Prometheus Alertmanager webhook (version 4); 202 once stored, 503 to retry later', access: { integration: 'alertmanager' }, body: alertmanagerPayloadSchema });
   api.document({ method: 'post', path: '/alerts/grafana', summary: 'Grafana alerting webhook contact point; 202 once stored', access: { integration: 'grafana' }, body: grafanaPayloadSchema });
   api.document({ method: 'post', path: '/alerts/generic', summary: 'Generic JSON alert (scripts, client-reported incidents); trigger or resolve by dedupKey', access: { integration: 'generic' }, body: genericPayloadSchema });
@@ -189,13 +206,14 @@ export async function createApp(deps: AppDependencies) {
     express: app,
     api,
     metrics,
-    services: { users, sessions, audit, incidents, alertProcessor, timers, sla, slaDigest, escalation, oncall, outbox, webhookSender },
+    services: { users, sessions, audit, incidents, alertProcessor, timers, sla, slaDigest, escalation, oncall, outbox, webhookSender, statusPages, statusSubscriptions },
     bus,
     reloadConfig,
     /** Live updates over socket.io, on the HTTP server the app is served by. */
     attachRealtime: (httpServer: HttpServer, options: { reauthenticateMs?: number } = {}) => {
       const io = createSocketServer(httpServer, configStore.current.server.publicUrl);
       attachStaffSocket(io, { orm, users, sessions, bus, configStore, logger, ...options });
+      attachStatusSocket(io, { statusPages, users, sessions, logger });
       return io;
     },
     /** Readiness turns 503 so load balancers stop sending work while we drain. */

@@ -112,7 +112,8 @@ export function attachStaffSocket(
   return staff;
 }
 
-async function authenticate(socket: Socket, deps: { users: UserService; sessions: SessionService }): Promise<Principal | null> {
+/** The principal behind a socket: an API token in `auth.token`, or the browser's session cookie. */
+export async function authenticate(socket: Socket, deps: { users: UserService; sessions: SessionService }): Promise<Principal | null> {
   const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
   if (typeof token === 'string' && token) return deps.users.authenticateToken(token);
   const cookieHeader = socket.handshake.headers.cookie;

@@ -14,6 +14,10 @@ export interface OutgoingMessage {
   body: string;
   /** Identifies the event: the same event never produces a second row for a recipient. */
   eventKey: string;
+  /** HTML alternative of `body` (for the e-mail sender). */
+  html?: string;
+  /** Extra mail headers, e.g. List-Unsubscribe. */
+  headers?: Record<string, string>;
 }
 
 /** Kinds that page a person; several pages to one person within the window become one message. */

@@ -1,0 +1,25 @@
+// Live status page: the server pushes the live part of the page as HTML (rendered and
+// escaped by the server's templates) whenever it changes, and once on every (re)connect,
+// so a page that was offline catches up. Without JavaScript the page is simply static.
+(function () {
+  'use strict';
+  var live = document.getElementById('live');
+  var state = document.getElementById('live-state');
+  if (!live || typeof io !== 'function') return;
+
+  function show(text) {
+    state.hidden = !text;
+    state.textContent = text || '';
+  }
+
+  var socket = io('/status', { auth: { client: live.getAttribute('data-client') } });
+  socket.on('status', function (update) {
+    if (update.version === live.getAttribute('data-version')) return;
+    live.innerHTML = update.html;
+    live.setAttribute('data-version', update.version);
+    if (window.localizeTimes) window.localizeTimes(live);
+  });
+  socket.on('connect', function () { show(''); });
+  socket.on('disconnect', function () { show('Connection lost, reconnecting… (the page updates again once back)'); });
+  socket.on('connect_error', function () { show('Live updates unavailable, retrying…'); });
+})();
