@@ -7,7 +7,9 @@
   var state = document.getElementById('live-state');
   if (!live || typeof io !== 'function') return;
 
-  function show(text) {
+  // `data-live` on <html> says whether updates flow (for styling, and for browser tests).
+  function show(text, connected) {
+    document.documentElement.setAttribute('data-live', connected ? 'connected' : 'disconnected');
     state.hidden = !text;
     state.textContent = text || '';
   }
@@ -19,7 +21,11 @@
     live.setAttribute('data-version', update.version);
     if (window.localizeTimes) window.localizeTimes(live);
   });
-  socket.on('connect', function () { show(''); });
-  socket.on('disconnect', function () { show('Connection lost, reconnecting… (the page updates again once back)'); });
-  socket.on('connect_error', function () { show('Live updates unavailable, retrying…'); });
+  socket.on('connect', function () { show('', true); });
+  socket.on('disconnect', function (reason) {
+    show('Connection lost, reconnecting… (the page updates again once back)', false);
+    // The client reconnects by itself, except when the server closed the connection (e.g. a restart).
+    if (reason === 'io server disconnect') socket.connect();
+  });
+  socket.on('connect_error', function () { show('Live updates unavailable, retrying…', false); });
 })();
