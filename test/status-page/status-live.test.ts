@@ -93,7 +93,7 @@ describe('status page in a real browser (Chromium)', () => {
     await page.goto(`${base}/status/northwind`);
     await page.waitForSelector('html[data-live="connected"]');
     expect(await page.textContent('.banner')).toContain('All Systems Operational');
-    await page.evaluate(() => ((window as unknown as { stillThisPage: boolean }).stillThisPage = true));
+    await page.evaluate(() => ((globalThis as unknown as { stillThisPage: boolean }).stillThisPage = true));
 
     const id = await createIncident(t, desk, { client: 'northwind', services: ['nw-webshop', 'nw-payments'], severity: 2 });
     await addNote(t, desk, id, 'Checkout is failing for some customers. <img src=x onerror="window.xssRan=true">', 'public');
@@ -101,8 +101,8 @@ describe('status page in a real browser (Chromium)', () => {
     expect(await page.textContent('.banner')).toContain('Partial System Outage');
     expect(await page.textContent('[data-component="nw-webshop"] .component-status')).toBe('Partial outage');
     expect(await page.textContent('#live')).toContain('<img src=x onerror="window.xssRan=true">');
-    expect(await page.evaluate(() => (window as unknown as { xssRan?: boolean }).xssRan)).toBeUndefined();
-    expect(await page.evaluate(() => (window as unknown as { stillThisPage?: boolean }).stillThisPage)).toBe(true);
+    expect(await page.evaluate(() => (globalThis as unknown as { xssRan?: boolean }).xssRan)).toBeUndefined();
+    expect(await page.evaluate(() => (globalThis as unknown as { stillThisPage?: boolean }).stillThisPage)).toBe(true);
 
     mkdirSync(path.join(REPO_ROOT, 'test-artifacts'), { recursive: true });
     await page.screenshot({ path: path.join(REPO_ROOT, 'test-artifacts/status-page.png'), fullPage: true });
@@ -112,7 +112,7 @@ describe('status page in a real browser (Chromium)', () => {
     await page.waitForSelector('html[data-live="disconnected"]');
     await addNote(t, desk, id, 'We have found the cause.', 'public');
     await page.waitForSelector('text=We have found the cause.', { timeout: 15_000 });
-    expect(await page.evaluate(() => (window as unknown as { stillThisPage?: boolean }).stillThisPage)).toBe(true);
+    expect(await page.evaluate(() => (globalThis as unknown as { stillThisPage?: boolean }).stillThisPage)).toBe(true);
     expect(scriptErrors).toEqual([]);
     await page.close();
   });

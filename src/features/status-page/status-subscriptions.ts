@@ -75,13 +75,21 @@ export function createStatusSubscriptions(deps: { orm: MikroORM; clock: Clock; c
     });
   }
 
+  // Mail written after the incident's commit; tracked so shutdown (and tests) can wait for it.
+  const inFlight = new Set<Promise<void>>();
   deps.bus.on('incident.changed', (event) => {
     if (!event.clientId || event.eventIds.length === 0) return;
-    notifyPublicUpdates(event.incidentId, event.eventIds).catch((error) => deps.logger.warn({ err: error, incidentId: event.incidentId }, 'could not write status subscriber e-mails'));
+    const work = notifyPublicUpdates(event.incidentId, event.eventIds)
+      .catch((error) => deps.logger.warn({ err: error, incidentId: event.incidentId }, 'could not write status subscriber e-mails'))
+      .finally(() => inFlight.delete(work));
+    inFlight.add(work);
   });
 
   return {
-    notifyPublicUpdates,
+    /** Resolves once the subscriber mail of every event published so far is written. */
+    async idle(): Promise<void> {
+      while (inFlight.size) await Promise.all(inFlight);
+    },
 
     /**
      * Records the wish and mails a confirmation link. The answer is the same whether or not
