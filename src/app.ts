@@ -36,7 +36,7 @@ import { registerOncallRoutes } from './features/oncall/oncall-routes';
 import { createOncallService } from './features/oncall/oncall-service';
 import { noMaintenance, type MaintenanceSource } from './features/status-page/maintenance-source';
 import { registerStatusOverrideRoutes } from './features/status-page/status-override-routes';
-import { createStatusPageRouter } from './features/status-page/status-page-routes';
+import { createStatusDocumentFastPath, createStatusPageRouter } from './features/status-page/status-page-routes';
 import { createStatusPageService } from './features/status-page/status-page-service';
 import { attachStatusSocket } from './features/status-page/status-socket';
 import { createStatusSubscriptions } from './features/status-page/status-subscriptions';
@@ -118,6 +118,8 @@ export async function createApp(deps: AppDependencies) {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.server.trustProxy);
+  // Cached public status JSON is answered before anything else (see the function's comment).
+  app.use(createStatusDocumentFastPath(statusPages));
 
   app.use(
     pinoHttp({

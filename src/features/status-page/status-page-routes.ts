@@ -1,4 +1,5 @@
-import express, { type Request, type Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import express, { type Request, type RequestHandler, type Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { z } from 'zod';
 import type { ConfigStore } from '../../config/config-store';
@@ -7,6 +8,7 @@ import type { ViewRenderer } from '../../platform/http/views';
 import { zodProblems } from '../../platform/http/api-router';
 import { canSeeClient } from '../auth/principal';
 import type { Csrf } from '../auth/csrf';
+import type { StatuspageEndpoint } from './statuspage-presenter';
 import type { StatusPageService, StatusSnapshot } from './status-page-service';
 import type { StatusSubscriptions } from './status-subscriptions';
 import { HISTORY_DAYS } from './status-model';
@@ -29,6 +31,43 @@ const subscribeForm = z.object({
   components: z.union([z.string(), z.array(z.string())]).optional().transform((value) => (value === undefined ? [] : [value].flat())),
 });
 
+/** Sends a cached body with an ETag; public pages may be cached, and read by other sites' widgets. */
+function sendDocument(req: IncomingMessage, res: ServerResponse, snapshot: StatusSnapshot, type: string, body: Buffer): void {
+  const etag = `"${snapshot.version}"`;
+  res.setHeader('ETag', etag);
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  if (snapshot.model.client.public) {
+    res.setHeader('Cache-Control', 'public, max-age=0, must-revalidate');
+    res.setHeader('Access-Control-Allow-Origin', '*');
+  } else {
+    res.setHeader('Cache-Control', 'private, no-store');
+  }
+  if (req.headers['if-none-match'] === etag) {
+    res.statusCode = 304;
+    return void res.end();
+  }
+  res.setHeader('Content-Type', type);
+  res.setHeader('Content-Length', body.length);
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+const DOCUMENT_URL = /^\/status\/([a-z0-9-]+)\/api\/v2\/([a-z/-]+\.json)(?:\?|$)/;
+
+/**
+ * Public Statuspage documents straight from the cache, ahead of request logging, metrics,
+ * sessions and CSRF (none of which a public, cached, read-only document needs): monitors
+ * and widgets poll these hardest exactly when an outage brings everyone else too. Anything
+ * else (a page not built yet, a page that is not public) falls through to the router.
+ */
+export function createStatusDocumentFastPath(statusPages: StatusPageService): RequestHandler {
+  return (req, res, next) => {
+    const match = req.method === 'GET' || req.method === 'HEAD' ? DOCUMENT_URL.exec(req.url) : null;
+    const snapshot = match ? statusPages.cachedPublic(match[1]!) : null;
+    if (!snapshot || !Object.hasOwn(snapshot.documents, match![2]!)) return next();
+    sendDocument(req, res, snapshot, 'application/json; charset=utf-8', snapshot.documents[match![2] as StatuspageEndpoint]);
+  };
+}
+
 /**
  * The public status pages: HTML (server-rendered, live-updated by /assets/status-live.js),
  * the Statuspage API v2 documents, the Atom feed and the subscription forms. Every read is
@@ -47,20 +86,6 @@ export function createStatusPageRouter(deps: { statusPages: StatusPageService; s
       if (!canSeeClient(req.principal, clientId)) throw new NotFoundError(`no status page "${clientId}"`);
     }
     return statusPages.get(clientId);
-  }
-
-  /** Sends a cached body with an ETag; public pages may be cached and read by other sites' widgets. */
-  function sendCached(req: Request, res: Response, snapshot: StatusSnapshot, type: string, body: string): void {
-    const etag = `"${snapshot.version}"`;
-    res.setHeader('ETag', etag);
-    if (snapshot.model.client.public) {
-      res.setHeader('Cache-Control', 'public, max-age=0, must-revalidate');
-      res.setHeader('Access-Control-Allow-Origin', '*');
-    } else {
-      res.setHeader('Cache-Control', 'private, no-store');
-    }
-    if (req.headers['if-none-match'] === etag) return void res.status(304).end();
-    res.type(type).send(body);
   }
 
   function page(req: Request, res: Response, snapshot: StatusSnapshot, template: string, data: Record<string, unknown>): void {
@@ -99,13 +124,13 @@ export function createStatusPageRouter(deps: { statusPages: StatusPageService; s
   for (const endpoint of ENDPOINTS) {
     router.get(`/:client/api/v2/${endpoint}`, async (req, res) => {
       const snapshot = await snapshotFor(req);
-      sendCached(req, res, snapshot, 'json', snapshot.documents[endpoint]);
+      sendDocument(req, res, snapshot, 'application/json; charset=utf-8', snapshot.documents[endpoint]);
     });
   }
 
   router.get('/:client/history.atom', async (req, res) => {
     const snapshot = await snapshotFor(req);
-    sendCached(req, res, snapshot, 'application/atom+xml', snapshot.atom);
+    sendDocument(req, res, snapshot, 'application/atom+xml; charset=utf-8', snapshot.atom);
   });
 
   router.get('/:client/history', async (req, res) => {

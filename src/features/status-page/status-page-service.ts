@@ -24,11 +24,11 @@ export interface StatusSnapshot {
   pageUrl: string;
   /** Changes whenever anything a viewer can see changes; the ETag of every document. */
   version: string;
-  /** Statuspage API v2 bodies, serialized once. */
-  documents: Record<StatuspageEndpoint, string>;
+  /** Statuspage API v2 bodies, serialized and encoded once. */
+  documents: Record<StatuspageEndpoint, Buffer>;
   /** The live part of the page, as HTML. */
   liveHtml: string;
-  atom: string;
+  atom: Buffer;
   /** What open pages receive over socket.io. */
   livePayload: { version: string; html: string; indicator: string; description: string };
 }
@@ -74,7 +74,7 @@ export function createStatusPageService(deps: { orm: MikroORM; clock: Clock; con
       else if (seen.status !== component.status) entry.history.set(component.id, { ...seen, status: component.status, updatedAt: now });
     }
     const pageUrl = `${config.server.publicUrl.replace(/\/$/, '')}/status/${client.id}`;
-    const documents = Object.fromEntries(Object.entries(presentStatuspage(model, pageUrl, entry.history)).map(([name, body]) => [name, JSON.stringify(body)])) as Record<StatuspageEndpoint, string>;
+    const documents = Object.fromEntries(Object.entries(presentStatuspage(model, pageUrl, entry.history)).map(([name, body]) => [name, Buffer.from(JSON.stringify(body))])) as Record<StatuspageEndpoint, Buffer>;
     const liveHtml = deps.views.fragment('status/live', liveView(model, pageUrl));
     const version = createHash('sha256').update(documents['summary.json']).update(documents['incidents.json']).update(liveHtml).digest('base64url').slice(0, 20);
     return {
@@ -85,7 +85,7 @@ export function createStatusPageService(deps: { orm: MikroORM; clock: Clock; con
       version,
       documents,
       liveHtml,
-      atom: atomFeed(model, pageUrl),
+      atom: Buffer.from(atomFeed(model, pageUrl)),
       livePayload: { version, html: liveHtml, indicator: model.overall.indicator, description: model.overall.description },
     };
   }
@@ -159,6 +159,12 @@ export function createStatusPageService(deps: { orm: MikroORM; clock: Clock; con
         logger.warn({ err: error, clientId }, 'could not build the status page');
         throw new UnavailableError('the status page is temporarily unavailable');
       }
+    },
+
+    /** The snapshot of a public page if one is cached and current; never waits or builds (the fast path). */
+    cachedPublic(clientId: string): StatusSnapshot | null {
+      const snapshot = entries.get(clientId)?.snapshot;
+      return snapshot && snapshot.config === configStore.current && snapshot.model.client.public ? snapshot : null;
     },
 
     /** Rebuilds a client's page now (after an override, or when a test moves the clock). */

@@ -67,6 +67,8 @@ function componentNames(model: StatusModel, ids: string[]): string {
 /** The part of the page that changes live (sent whole to open pages on every change). */
 export function liveView(model: StatusModel, pageUrl: string) {
   const recentSince = model.generatedAt.getTime() - RECENT_DAYS * 86_400_000;
+  // Formatted once per day, not once per day and component.
+  const dayNames = new Map((model.components[0]?.uptime.days ?? []).map((day) => [day.date, DateTime.fromISO(day.date).toFormat('d LLL yyyy')]));
   const groups = [...new Set(model.components.map((c) => c.group))].map((name) => {
     const members = model.components.filter((c) => c.group === name);
     const status = worstStatus(members.map((c) => c.status));
@@ -81,7 +83,8 @@ export function liveView(model: StatusModel, pageUrl: string) {
         status: c.status,
         statusLabel: STATUS_LABELS[c.status],
         uptimePercent: c.uptime.percent.toFixed(2),
-        days: c.uptime.days.map((day) => ({ status: day.status, label: dayLabel(day.date, day.durations) })),
+        // Operational days carry no class: the default colour (smaller live payload).
+        days: c.uptime.days.map((day) => ({ status: day.status === 'operational' ? null : day.status, label: dayLabel(dayNames.get(day.date) ?? day.date, day.durations) })),
       })),
     };
   });
@@ -95,8 +98,7 @@ export function liveView(model: StatusModel, pageUrl: string) {
   };
 }
 
-function dayLabel(date: string, durations: Partial<Record<ComponentStatus, number>>): string {
-  const day = DateTime.fromISO(date).toFormat('d LLL yyyy');
+function dayLabel(day: string, durations: Partial<Record<ComponentStatus, number>>): string {
   const parts = (Object.entries(durations) as [ComponentStatus, number][]).map(([status, ms]) => `${STATUS_LABELS[status]} ${durationText(ms)}`);
   return `${day}: ${parts.length ? parts.join(', ') : 'no incidents'}`;
 }
