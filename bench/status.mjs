@@ -4,10 +4,10 @@
 // PostgreSQL (DATABASE_URL's server, default postgres://postgres@127.0.0.1:5432), then:
 //   1. opens BENCH_VIEWERS (10,000) socket.io viewers of one public page, from
 //      BENCH_VIEWER_PROCESSES separate processes;
-//   2. changes a component's status the way an outage does (an Alertmanager webhook: Sev1 on
-//      the web shop -> incident -> component "major outage") and measures how long each
-//      viewer takes to receive the new page state (p50/p99/max), from just before the
-//      webhook is sent;
+//   2. changes a component's status, (a) as staff do (override API) and (b) the way an
+//      outage does (an Alertmanager webhook: Sev1 on the web shop -> incident -> component
+//      "major outage"), and measures how long each viewer takes to receive the new statuses
+//      and the new live page (p50/p99/max), from just before the request is sent;
 //   3. reads the daemon's RSS (peak during the run, from /proc);
 //   4. measures GET summary.json throughput with wrk while the viewers stay connected.
 // Targets: p99 delivery < 250 ms, RSS < 1 GB, summary.json > 5,000 requests/s.
@@ -47,9 +47,10 @@ configDoc.set('logging', { level: process.env.BENCH_LOG_LEVEL ?? 'warn' });
 configDoc.set('integrations', [{ name: 'alertmanager', type: 'alertmanager', token }]);
 const configFile = path.join(mkdtempSync(path.join(tmpdir(), 'incidentd-bench-')), 'incidentd.yaml');
 writeFileSync(configFile, configDoc.toString());
-process.env.BENCH_NO_BUILD ? null : execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
+execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
 const daemon = spawn(process.execPath, [path.join(root, 'dist/src/main.js')], { env: { ...process.env, DATABASE_URL: dbUrl.toString(), INCIDENTD_CONFIG: configFile }, stdio: ['ignore', 'ignore', 'inherit'] });
 await waitReady(`${base}/readyz`);
+const staffToken = JSON.parse(execFileSync(process.execPath, [path.join(root, 'bin/incidentd.js'), 'token', 'rotate', 'admin@incidentd.local', '--json'], { env: { ...process.env, DATABASE_URL: dbUrl.toString(), INCIDENTD_CONFIG: configFile }, encoding: 'utf8' })).token;
 
 let peakRss = 0;
 const rssMb = () => {
@@ -69,35 +70,53 @@ try {
   const started = Date.now();
   const children = Array.from({ length: viewerProcesses }, (_, i) => {
     const count = Math.floor(viewers / viewerProcesses) + (i < viewers % viewerProcesses ? 1 : 0);
-    return fork(path.join(root, 'bench/status-viewers.mjs'), [JSON.stringify({ url: base, client, count, expect: 'critical' })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    return fork(path.join(root, 'bench/status-viewers.mjs'), [JSON.stringify({ url: base, client, count })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   });
   const nextMessage = (child) => new Promise((resolve) => child.once('message', resolve));
   const connected = (await Promise.all(children.map(nextMessage))).reduce((sum, m) => sum + m.connected, 0);
   console.log(`viewers: ${connected} of ${viewers} connected in ${((Date.now() - started) / 1000).toFixed(1)} s; daemon RSS ${rssMb().toFixed(0)} MB`);
   await new Promise((resolve) => setTimeout(resolve, 2000));
 
-  // 2. The outage: one Sev1 alert on the web shop.
-  const sentAt = performance.timeOrigin + performance.now();
-  if (process.env.BENCH_TRACE) console.log(`sent ${sentAt.toFixed(0)}`);
-  const response = await fetch(`${base}/api/v1/alerts/alertmanager`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({
-      version: '4', groupKey: '{}:{alertname="WebshopDown"}', truncatedAlerts: 0, status: 'firing', receiver: 'incidentd', groupLabels: { alertname: 'WebshopDown' }, commonLabels: {}, commonAnnotations: {}, externalURL: 'http://alertmanager:9093',
-      alerts: [{ status: 'firing', labels: { alertname: 'WebshopDown', client, service: 'nw-webshop', severity: 'critical' }, annotations: { summary: 'Web shop down' }, startsAt: new Date().toISOString(), endsAt: '0001-01-01T00:00:00Z', generatorURL: 'http://prometheus:9090', fingerprint: 'bench-webshop-down' }],
-    }),
-  });
-  if (response.status !== 202) throw new Error(`webhook answered ${response.status}`);
-  await new Promise((resolve) => setTimeout(resolve, 5000));
-  const reports = await Promise.all(children.map((child) => {
+  const tell = (message) => Promise.all(children.map((child) => {
     const reply = nextMessage(child);
-    child.send({ report: true });
+    child.send(message);
     return reply;
   }));
-  const latencies = reports.flatMap((r) => r.received.map((at) => at - sentAt)).sort((a, b) => a - b);
-  const missing = reports.reduce((sum, r) => sum + r.missing, 0);
-  const pct = (p) => latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)];
-  console.log(`delivery of the status change to ${latencies.length} viewers (${missing} missed): p50 ${pct(50).toFixed(0)} ms, p99 ${pct(99).toFixed(0)} ms, max ${latencies.at(-1).toFixed(0)} ms`);
+  /** Arms the viewers, makes the change, waits, and prints how long delivery took. */
+  async function measure(name, indicator, change) {
+    await tell({ arm: indicator });
+    const sentAt = performance.timeOrigin + performance.now();
+    await change();
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    const reports = await tell({ report: true });
+    const missing = reports.reduce((sum, r) => sum + r.missing, 0);
+    const latencies = (event) => reports.flatMap((r) => r[event].map((at) => at - sentAt)).sort((a, b) => a - b);
+    const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+    console.log(`${name}: delivered to ${latencies('status').length} viewers (${missing} missed)`);
+    for (const [part, sorted] of [['component statuses + banner', latencies('status')], ['whole live page (incidents, bars)', latencies('page')]]) {
+      console.log(`  ${part}: p50 ${pct(sorted, 50).toFixed(0)} ms, p99 ${pct(sorted, 99).toFixed(0)} ms, max ${sorted.at(-1).toFixed(0)} ms`);
+    }
+    return pct(latencies('status'), 99);
+  }
+  const api = (method, url, body, auth) =>
+    fetch(`${base}${url}`, { method, headers: { 'content-type': 'application/json', authorization: `Bearer ${auth}` }, body: body && JSON.stringify(body) }).then((response) => {
+      if (response.status >= 300) throw new Error(`${method} ${url} answered ${response.status}`);
+    });
+
+  // 2a. Staff set a component's status (the request's time included).
+  const overrideP99 = await measure('staff override (Email -> major outage)', 'critical', () => api('POST', `/api/v1/status-pages/${client}/overrides`, { component: 'nw-email', status: 'major_outage', reason: 'benchmark' }, staffToken));
+  await tell({ arm: 'none' });
+  await api('DELETE', `/api/v1/status-pages/${client}/overrides/nw-email`, undefined, staffToken);
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+
+  // 2b. An outage end to end: a Sev1 alert on the web shop -> intake -> incident -> status.
+  const alertP99 = await measure('Sev1 alert (webhook -> incident -> web shop major outage)', 'critical', () =>
+    api('POST', '/api/v1/alerts/alertmanager', {
+      version: '4', groupKey: '{}:{alertname="WebshopDown"}', truncatedAlerts: 0, status: 'firing', receiver: 'incidentd', groupLabels: { alertname: 'WebshopDown' }, commonLabels: {}, commonAnnotations: {}, externalURL: 'http://alertmanager:9093',
+      alerts: [{ status: 'firing', labels: { alertname: 'WebshopDown', client, service: 'nw-webshop', severity: 'critical' }, annotations: { summary: 'Web shop down' }, startsAt: new Date().toISOString(), endsAt: '0001-01-01T00:00:00Z', generatorURL: 'http://prometheus:9090', fingerprint: 'bench-webshop-down' }],
+    }, token),
+  );
+  children.forEach((child) => child.send({ exit: true }));
   await Promise.all(children.map((child) => new Promise((resolve) => child.once('exit', resolve))));
 
   // 4. summary.json throughput.
@@ -107,7 +126,7 @@ try {
   console.log(`summary.json: ${rate.toFixed(0)} requests/s over ${wrkSeconds} s with ${wrkConnections} connections (${non2xx} non-2xx); p99 ${/99%\s+(\S+)/.exec(wrk)?.[1]}`);
   console.log(`daemon RSS: peak ${peakRss.toFixed(0)} MB, now ${rssMb().toFixed(0)} MB`);
   console.log('');
-  console.log(`targets: p99 < 250 ms: ${pct(99) < 250 ? 'met' : 'MISSED'}; RSS < 1 GB: ${peakRss < 1024 ? 'met' : 'MISSED'}; summary.json > 5,000/s: ${rate > 5000 ? 'met' : 'MISSED'}`);
+  console.log(`targets: p99 < 250 ms (statuses, override / alert): ${overrideP99 < 250 ? 'met' : 'MISSED'} / ${alertP99 < 250 ? 'met' : 'MISSED'}; RSS < 1 GB: ${peakRss < 1024 ? 'met' : 'MISSED'}; summary.json > 5,000/s: ${rate > 5000 ? 'met' : 'MISSED'}`);
 } finally {
   clearInterval(rssSampler);
   daemon.kill('SIGTERM');

@@ -15,7 +15,24 @@
   }
 
   var socket = io('/status', { auth: { client: live.getAttribute('data-client') } });
+  // The statuses arrive first: patch the banner and each component in place.
   socket.on('status', function (update) {
+    var banner = live.querySelector('.banner');
+    if (banner) {
+      banner.className = 'banner indicator-' + update.indicator;
+      banner.querySelector('h1').textContent = update.description;
+    }
+    update.components.forEach(function (component) {
+      var item = live.querySelector('[data-component="' + component.id + '"]');
+      if (!item) return;
+      item.setAttribute('data-status', component.status);
+      var label = item.querySelector('.component-status');
+      label.className = 'component-status status-' + component.status;
+      label.textContent = component.label;
+    });
+  });
+  // Then (and on every connect, to resync) the whole live part, rendered and escaped by the server.
+  socket.on('page', function (update) {
     if (update.version === live.getAttribute('data-version')) return;
     live.innerHTML = update.html;
     live.setAttribute('data-version', update.version);

@@ -47,16 +47,17 @@ function open(client: string, extra: { token?: string } = {}): Socket {
   return socket;
 }
 
-function nextState(socket: Socket, matches: (state: LiveState) => boolean = () => true): Promise<LiveState> {
+function nextEvent<T>(socket: Socket, event: string, matches: (payload: T) => boolean = () => true): Promise<T> {
   return new Promise((resolve) => {
-    const handler = (state: LiveState) => {
-      if (!matches(state)) return;
-      socket.off('status', handler);
-      resolve(state);
+    const handler = (payload: T) => {
+      if (!matches(payload)) return;
+      socket.off(event, handler);
+      resolve(payload);
     };
-    socket.on('status', handler);
+    socket.on(event, handler);
   });
 }
+const nextState = (socket: Socket, matches?: (state: LiveState) => boolean) => nextEvent<LiveState>(socket, 'page', matches);
 
 describe('status page live updates (socket.io /status)', () => {
   it('sends the current state on connect and every change afterwards, to every viewer from one rendering', async () => {
@@ -65,8 +66,13 @@ describe('status page live updates (socket.io /status)', () => {
     expect(initial[0]!.indicator).toBe('none');
     expect(new Set(initial.map((state) => state.version)).size).toBe(1);
 
+    const statuses = viewers.map((socket) => nextEvent<{ indicator: string; components: { id: string; status: string; label: string }[] }>(socket, 'status'));
     const outage = viewers.map((socket) => nextState(socket, (state) => state.html.includes('The trading portal is unavailable')));
     const id = await createIncident(t, desk, { client: 'globex', services: ['gx-trading-portal'], severity: 1 });
+    // The statuses come first, on their own.
+    const [status] = await Promise.all(statuses);
+    expect(status!.indicator).toBe('critical');
+    expect(status!.components).toContainEqual({ id: 'gx-trading-portal', status: 'major_outage', label: 'Major outage' });
     await addNote(t, desk, id, 'The trading portal is unavailable. We are on it.', 'public');
     const pushed = await Promise.all(outage);
     expect(pushed[0]!.indicator).toBe('critical');

@@ -10,6 +10,7 @@ import type { Logger } from '../../platform/logger';
 import type { MaintenanceSource } from './maintenance-source';
 import { loadStatusModel, type StatusModel } from './status-model';
 import { presentStatuspage, type ComponentHistory, type StatuspageEndpoint } from './statuspage-presenter';
+import { STATUS_LABELS } from './status-rules';
 import { atomFeed, liveView } from './status-views';
 
 /** Even with nothing happening, a cached page is rebuilt this often (config reloads, missed events). */
@@ -29,7 +30,8 @@ export interface StatusSnapshot {
   /** The live part of the page, as HTML. */
   liveHtml: string;
   atom: Buffer;
-  /** What open pages receive over socket.io. */
+  /** What open pages receive over socket.io: the statuses alone (small, sent first), then the whole live part. */
+  statusPayload: { version: string; indicator: string; description: string; components: { id: string; status: string; label: string }[] };
   livePayload: { version: string; html: string; indicator: string; description: string };
 }
 
@@ -54,7 +56,7 @@ export type StatusPageService = ReturnType<typeof createStatusPageService>;
 export function createStatusPageService(deps: { orm: MikroORM; clock: Clock; configStore: ConfigStore; maintenance: MaintenanceSource; bus: EventBus; views: ViewRenderer; logger: Logger }) {
   const { clock, configStore, logger } = deps;
   const entries = new Map<string, CacheEntry>();
-  const listeners: ((snapshot: StatusSnapshot) => void)[] = [];
+  const listeners: ((snapshot: StatusSnapshot, previous: StatusSnapshot | null) => void)[] = [];
   let stopped = false;
 
   function clientConfig(clientId: string): ClientConfig {
@@ -86,6 +88,7 @@ export function createStatusPageService(deps: { orm: MikroORM; clock: Clock; con
       documents,
       liveHtml,
       atom: Buffer.from(atomFeed(model, pageUrl)),
+      statusPayload: { version, indicator: model.overall.indicator, description: model.overall.description, components: model.components.map((c) => ({ id: c.id, status: c.status, label: STATUS_LABELS[c.status] })) },
       livePayload: { version, html: liveHtml, indicator: model.overall.indicator, description: model.overall.description },
     };
   }
@@ -102,10 +105,10 @@ export function createStatusPageService(deps: { orm: MikroORM; clock: Clock; con
           entry.dirty = false;
           snapshot = await build(clientId, entry);
         } while (entry.dirty);
-        const changed = snapshot.version !== entry.snapshot?.version;
+        const previous = entry.snapshot;
         entry.snapshot = snapshot;
         schedule(clientId, entry, snapshot.model.nextTransition);
-        if (changed) for (const listener of listeners) listener(snapshot);
+        if (snapshot.version !== previous?.version) for (const listener of listeners) listener(snapshot, previous);
         return snapshot;
       } finally {
         entry.building = null;
@@ -175,8 +178,8 @@ export function createStatusPageService(deps: { orm: MikroORM; clock: Clock; con
 
     invalidate,
 
-    /** Called with every snapshot that differs from the one before. */
-    onUpdate(listener: (snapshot: StatusSnapshot) => void): void {
+    /** Called with every snapshot that differs from the one before (and the one before, if any). */
+    onUpdate(listener: (snapshot: StatusSnapshot, previous: StatusSnapshot | null) => void): void {
       listeners.push(listener);
     },
 
