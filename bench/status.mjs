@@ -116,6 +116,13 @@ try {
       alerts: [{ status: 'firing', labels: { alertname: 'WebshopDown', client, service: 'nw-webshop', severity: 'critical' }, annotations: { summary: 'Web shop down' }, startsAt: new Date().toISOString(), endsAt: '0001-01-01T00:00:00Z', generatorURL: 'http://prometheus:9090', fingerprint: 'bench-webshop-down' }],
     }, token),
   );
+  // The daemon's own view: how long writing each push to every open page took (mean).
+  const metricsText = await (await fetch(`${base}/metrics`)).text();
+  for (const part of ['status', 'page']) {
+    const sum = Number(new RegExp(`incidentd_status_push_seconds_sum\\{part="${part}"\\} ([\\d.e-]+)`).exec(metricsText)?.[1]);
+    const count = Number(new RegExp(`incidentd_status_push_seconds_count\\{part="${part}"\\} (\\d+)`).exec(metricsText)?.[1]);
+    console.log(`daemon: writing a '${part}' push to all viewers took ${((1000 * sum) / count).toFixed(0)} ms on average (${count} pushes)`);
+  }
   children.forEach((child) => child.send({ exit: true }));
   await Promise.all(children.map((child) => new Promise((resolve) => child.once('exit', resolve))));
 

@@ -143,6 +143,23 @@ describe('status page: Statuspage v2 JSON', () => {
     expect(componentOf(await json('northwind', 'summary.json'), 'nw-payments')!.status).toBe('operational');
   });
 
+  it('draws the outage into the 90-day uptime bars, and lists it in the history page and the Atom feed', async () => {
+    const id = await createIncident(t, desk, { client: 'northwind', services: ['nw-webshop'], severity: 1 });
+    await addNote(t, desk, id, 'The web shop is down.', 'public');
+    t.clock.advance(2 * 3_600_000);
+    await transition(t, desk, id, 'resolved', { resolutionSummary: 'restarted' });
+    await settled('northwind');
+    const page = (await t.http.get('/status/northwind').expect(200)).text;
+    const webshop = page.slice(page.indexOf('data-component="nw-webshop"'), page.indexOf('data-component="nw-payments"'));
+    expect(webshop).toMatch(/<li class="major_outage" title="\d+ \w+ 2026: Major outage 2 h 0 min"><\/li>/);
+    expect(webshop).toMatch(/99\.\d\d % uptime/);
+    expect((await t.http.get('/status/northwind/history').expect(200)).text).toContain(`/status/northwind/incidents/${id}`);
+    const atom = await t.http.get('/status/northwind/history.atom').expect(200);
+    expect(atom.headers['content-type']).toBe('application/atom+xml; charset=utf-8');
+    expect(atom.text).toContain('<title>Web shop: service disruption: Investigating</title>');
+    expect(atom.text).toContain('<content type="text">The web shop is down.</content>');
+  });
+
   it('answers a repeated request with 304 when nothing changed (ETag), and lets other sites read public JSON', async () => {
     const first = await t.http.get('/status/northwind/api/v2/status.json').expect(200);
     expect(first.headers['access-control-allow-origin']).toBe('*');

@@ -1,3 +1,4 @@
+import { Gauge, Histogram, type Registry } from 'prom-client';
 import type { Namespace, Server } from 'socket.io';
 import type { Logger } from '../../platform/logger';
 import { canSeeClient } from '../auth/principal';
@@ -22,8 +23,23 @@ const yieldToLoop = () => new Promise((resolve) => setImmediate(resolve));
  * dropped one) receives the current state at once, so a page that missed pushes while
  * offline resyncs. A broadcast is one serialized packet for the whole room.
  */
-export function attachStatusSocket(io: Server, deps: { statusPages: StatusPageService; users: UserService; sessions: SessionService; logger: Logger }): Namespace {
+export function attachStatusSocket(io: Server, deps: { statusPages: StatusPageService; users: UserService; sessions: SessionService; logger: Logger; registry: Registry }): Namespace {
   const status = io.of('/status');
+  new Gauge({
+    name: 'incidentd_status_viewers',
+    help: 'Open status pages (socket.io connections to /status)',
+    registers: [deps.registry],
+    collect() {
+      this.set(status.sockets.size);
+    },
+  });
+  const pushDuration = new Histogram({
+    name: 'incidentd_status_push_seconds',
+    help: 'Time to write one status page change to every open page of the client',
+    labelNames: ['part'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [deps.registry],
+  });
   let nextShard = 0;
 
   status.use(async (socket, next) => {
@@ -59,17 +75,16 @@ export function attachStatusSocket(io: Server, deps: { statusPages: StatusPageSe
   // everyone fast), then the whole live part of the page (incidents, updates, uptime bars).
   deps.statusPages.onUpdate((snapshot, previous) => {
     void (async () => {
-      const rooms = shardRooms(snapshot.clientId);
-      if (JSON.stringify({ ...snapshot.statusPayload, version: '' }) !== JSON.stringify({ ...previous?.statusPayload, version: '' })) {
-        for (const room of rooms) {
-          status.to(room).emit('status', snapshot.statusPayload);
+      const push = async (part: 'status' | 'page', payload: unknown) => {
+        const timer = pushDuration.startTimer({ part });
+        for (const room of shardRooms(snapshot.clientId)) {
+          status.to(room).emit(part, payload);
           await yieldToLoop();
         }
-      }
-      for (const room of rooms) {
-        status.to(room).emit('page', snapshot.livePayload);
-        await yieldToLoop();
-      }
+        timer();
+      };
+      if (JSON.stringify({ ...snapshot.statusPayload, version: '' }) !== JSON.stringify({ ...previous?.statusPayload, version: '' })) await push('status', snapshot.statusPayload);
+      await push('page', snapshot.livePayload);
     })().catch((error) => deps.logger.warn({ err: error }, 'could not push the status page'));
   });
   return status;
