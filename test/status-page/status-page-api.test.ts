@@ -160,6 +160,16 @@ describe('status page: Statuspage v2 JSON', () => {
     expect(atom.text).toContain('<content type="text">The web shop is down.</content>');
   });
 
+  it('shows the client logo from the configuration, allowed by the content security policy of the page', async () => {
+    const globex = t.configStore.current.clients.find((client) => client.id === 'globex')!;
+    globex.statusPage.logoUrl = 'https://cdn.globex.example/logo.svg';
+    await settled('globex');
+    const page = await t.http.get('/status/globex').expect(200);
+    expect(page.text).toContain('<img class="logo" src="https://cdn.globex.example/logo.svg" alt="">');
+    expect(page.headers['content-security-policy']).toMatch(/img-src 'self' data: https:\/\/cdn\.globex\.example;/);
+    expect(page.headers['content-security-policy']).toMatch(/script-src 'self';/);
+  });
+
   it('answers a repeated request with 304 when nothing changed (ETag), and lets other sites read public JSON', async () => {
     const first = await t.http.get('/status/northwind/api/v2/status.json').expect(200);
     expect(first.headers['access-control-allow-origin']).toBe('*');

@@ -92,6 +92,9 @@ export function createStatusPageRouter(deps: { statusPages: StatusPageService; s
     const client = snapshot.model.client;
     const csrfToken = req.principal?.via === 'session' ? deps.csrf.token(req, res) : null;
     res.setHeader('Cache-Control', client.public ? 'no-cache' : 'private, no-store');
+    // The client's logo is usually hosted elsewhere: allow exactly its origin for images.
+    const policy = res.getHeader('Content-Security-Policy');
+    if (client.logoUrl && typeof policy === 'string') res.setHeader('Content-Security-Policy', policy.replace(/img-src ([^;]*)/, `img-src $1 ${new URL(client.logoUrl).origin}`));
     res.type('html').send(views.render(template, { client, pageUrl: snapshot.pageUrl, csrfToken, ...data }, 'layouts/status'));
   }
 
