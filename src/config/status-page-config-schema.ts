@@ -10,7 +10,7 @@ export const COMPONENT_STATUSES = ['operational', 'degraded_performance', 'parti
 export type ComponentStatus = (typeof COMPONENT_STATUSES)[number];
 
 /** What an open (not yet mitigated) incident of each severity does to the components it affects. */
-export const componentStatusBySeveritySchema = z
+const componentStatusBySeveritySchema = z
   .strictObject({
     /** Sev1: default major_outage. */
     sev1: z.enum(COMPONENT_STATUSES).default('major_outage'),
@@ -24,7 +24,7 @@ export const componentStatusBySeveritySchema = z
   .prefault({});
 
 /** The 90-day uptime bars. */
-export const uptimeSchema = z
+const uptimeSchema = z
   .strictObject({
     /** Leave time under maintenance out of the uptime percentage (it is planned, announced downtime). */
     excludeMaintenance: z.boolean().default(true),

@@ -8,7 +8,7 @@ import type { IncidentState } from '../incidents/incident-rules';
 
 /** Statuspage's incident statuses (postmortem is not used: reviews are internal here). */
 export type PublicIncidentStatus = 'investigating' | 'identified' | 'monitoring' | 'resolved';
-export const PUBLIC_INCIDENT_STATUSES: readonly PublicIncidentStatus[] = ['investigating', 'identified', 'monitoring', 'resolved'];
+const PUBLIC_INCIDENT_STATUSES: readonly PublicIncidentStatus[] = ['investigating', 'identified', 'monitoring', 'resolved'];
 export type MaintenanceStatus = 'scheduled' | 'in_progress' | 'completed';
 export type Indicator = 'none' | 'minor' | 'major' | 'critical' | 'maintenance';
 export type Impact = 'none' | 'minor' | 'major' | 'critical';

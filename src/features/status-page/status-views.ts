@@ -22,7 +22,7 @@ const INCIDENT_STATUS_LABELS: Record<string, string> = {
   completed: 'Completed',
 };
 
-export function timeView(at: Date, timezone: string) {
+function timeView(at: Date, timezone: string) {
   return { iso: at.toISOString(), text: DateTime.fromJSDate(at, { zone: timezone }).toFormat('d LLL yyyy, HH:mm ZZZZ') };
 }
 

@@ -18,7 +18,7 @@ const INCIDENTS_LISTED = 50;
 
 const iso = (at: Date | null) => at?.toISOString() ?? null;
 
-export function groupId(group: string): string {
+function groupId(group: string): string {
   return `group-${group.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '')}`;
 }
 
@@ -140,5 +140,4 @@ export function presentStatuspage(model: StatusModel, pageUrl: string, history: 
     'scheduled-maintenances/active.json': { page, scheduled_maintenances: active },
   };
 }
-export type StatuspageDocuments = ReturnType<typeof presentStatuspage>;
-export type StatuspageEndpoint = keyof StatuspageDocuments;
+export type StatuspageEndpoint = keyof ReturnType<typeof presentStatuspage>;
