@@ -221,6 +221,8 @@ export async function createApp(deps: AppDependencies) {
     /** Readiness turns 503 so load balancers stop sending work while we drain. */
     beginShutdown: () => {
       shuttingDown = true;
+      // No more status page rebuilds by the clock while the database closes.
+      statusPages.stop();
     },
   };
 }
