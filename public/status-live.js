@@ -4,6 +4,7 @@
 (function () {
   'use strict';
   var live = document.getElementById('live');
+  var uptime = document.getElementById('uptime');
   var state = document.getElementById('live-state');
   if (!live || typeof io !== 'function') return;
 
@@ -15,8 +16,17 @@
   }
 
   var socket = io('/status', { auth: { client: live.getAttribute('data-client') } });
+  // Pushes can cross a reconnection's resync: never show an older state over a newer one.
+  var shown = Number(live.getAttribute('data-sequence')) || 0;
+  function isNewer(update) {
+    if (update.sequence < shown) return false;
+    shown = update.sequence;
+    return true;
+  }
+
   // The statuses arrive first: patch the banner and each component in place.
   socket.on('status', function (update) {
+    if (!isNewer(update)) return;
     var banner = live.querySelector('.banner');
     if (banner) {
       banner.className = 'banner indicator-' + update.indicator;
@@ -31,14 +41,22 @@
       label.textContent = component.label;
     });
   });
-  // Then (and on every connect, to resync) the whole live part, rendered and escaped by the server.
-  socket.on('page', function (update) {
-    if (update.version === live.getAttribute('data-version')) return;
-    live.innerHTML = update.html;
-    live.setAttribute('data-version', update.version);
-    if (window.localizeTimes) window.localizeTimes(live);
+  // Then (and on every connect, to resync) the live part and the uptime bars, rendered and
+  // escaped by the server.
+  function replace(container, update) {
+    if (!container || !isNewer(update) || update.version === container.getAttribute('data-version')) return;
+    container.innerHTML = update.html;
+    container.setAttribute('data-version', update.version);
+    if (window.localizeTimes) window.localizeTimes(container);
+  }
+  socket.on('page', function (update) { replace(live, update); });
+  socket.on('uptime', function (update) { replace(uptime, update); });
+  // Sequences count per daemon: after a reconnection (maybe to another replica), the resync
+  // that follows is the reference again.
+  socket.on('connect', function () {
+    shown = 0;
+    show('', true);
   });
-  socket.on('connect', function () { show('', true); });
   socket.on('disconnect', function (reason) {
     show('Connection lost, reconnecting… (the page updates again once back)', false);
     // The client reconnects by itself, except when the server closed the connection (e.g. a restart).

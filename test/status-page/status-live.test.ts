@@ -91,8 +91,9 @@ describe('status page live updates (socket.io /status)', () => {
 });
 
 describe('status page in a real browser (Chromium)', () => {
-  it('shows a new incident and its public update without a reload, never runs typed HTML, and resyncs after a dropped connection', async () => {
+  it('shows a new incident and its public update without a reload, never runs typed HTML, and resyncs after a dropped connection', { timeout: 90_000 }, async () => {
     const page = await browser.newPage();
+    page.setDefaultTimeout(20_000);
     const scriptErrors: string[] = [];
     page.on('pageerror', (error) => scriptErrors.push(error.message));
     page.on('console', (message) => message.type() === 'error' && !message.location().url.endsWith('/favicon.ico') && scriptErrors.push(message.text()));
@@ -113,10 +114,22 @@ describe('status page in a real browser (Chromium)', () => {
     mkdirSync(path.join(REPO_ROOT, 'test-artifacts'), { recursive: true });
     await page.screenshot({ path: path.join(REPO_ROOT, 'test-artifacts/status-page.png'), fullPage: true });
 
-    // Drop every connection; an update made meanwhile arrives with the resync on reconnect.
+    // Drop every connection and hold reconnections back while an update is made: it can only
+    // arrive with the resync that follows the reconnection.
+    let openGate = () => {};
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    io.of('/status').use((_socket, next) => void gate.then(() => next()));
+    // (A string: it runs in the page, whose DOM types the test's TypeScript does not load.)
+    await page.evaluate(`{
+      const root = document.documentElement;
+      new MutationObserver(() => root.getAttribute('data-live') === 'disconnected' && root.setAttribute('data-saw-disconnect', 'yes')).observe(root, { attributes: true, attributeFilter: ['data-live'] });
+    }`);
     for (const socket of io.of('/status').sockets.values()) socket.conn.close();
-    await page.waitForSelector('html[data-live="disconnected"]');
+    await page.waitForSelector('html[data-saw-disconnect="yes"]');
     await addNote(t, desk, id, 'We have found the cause.', 'public');
+    await t.app.services.statusPages.refresh('northwind');
+    expect(await page.textContent('#live')).not.toContain('We have found the cause.');
+    openGate();
     await page.waitForSelector('text=We have found the cause.', { timeout: 15_000 });
     expect(await page.evaluate(() => (globalThis as unknown as { stillThisPage?: boolean }).stillThisPage)).toBe(true);
     expect(scriptErrors).toEqual([]);

@@ -150,7 +150,7 @@ describe('status page: Statuspage v2 JSON', () => {
     await transition(t, desk, id, 'resolved', { resolutionSummary: 'restarted' });
     await settled('northwind');
     const page = (await t.http.get('/status/northwind').expect(200)).text;
-    const webshop = page.slice(page.indexOf('data-component="nw-webshop"'), page.indexOf('data-component="nw-payments"'));
+    const webshop = page.slice(page.indexOf('data-uptime="nw-webshop"'), page.indexOf('data-uptime="nw-payments"'));
     expect(webshop).toMatch(/<li class="major_outage" title="\d+ \w+ 2026: Major outage 2 h 0 min"><\/li>/);
     expect(webshop).toMatch(/99\.\d\d % uptime/);
     expect((await t.http.get('/status/northwind/history').expect(200)).text).toContain(`/status/northwind/incidents/${id}`);

@@ -118,7 +118,10 @@ export function createStatusPageRouter(deps: { statusPages: StatusPageService; s
       title: model.client.title,
       live: true,
       version: snapshot.version,
+      sequence: snapshot.sequence,
       liveHtml: snapshot.liveHtml,
+      uptimeVersion: snapshot.uptimePayload.version,
+      uptimeHtml: snapshot.uptimeHtml,
       components: model.components.map((c) => ({ id: c.id, name: c.name })),
       subscribed: req.query.subscribed === '1',
     });

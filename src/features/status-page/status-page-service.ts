@@ -11,7 +11,7 @@ import type { MaintenanceSource } from './maintenance-source';
 import { loadStatusModel, type StatusModel } from './status-model';
 import { presentStatuspage, type ComponentHistory, type StatuspageEndpoint } from './statuspage-presenter';
 import { STATUS_LABELS } from './status-rules';
-import { atomFeed, liveView } from './status-views';
+import { atomFeed, liveView, uptimeView } from './status-views';
 
 /** Even with nothing happening, a cached page is rebuilt this often (config reloads, missed events). */
 const MAX_AGE_MS = 60_000;
@@ -25,14 +25,19 @@ export interface StatusSnapshot {
   pageUrl: string;
   /** Changes whenever anything a viewer can see changes; the ETag of every document. */
   version: string;
+  /** Increases with every build: pages ignore a push older than what they show. */
+  sequence: number;
   /** Statuspage API v2 bodies, serialized and encoded once. */
   documents: Record<StatuspageEndpoint, Buffer>;
   /** The live part of the page, as HTML. */
   liveHtml: string;
+  /** The uptime bars, as HTML, and their own version (they change less often). */
+  uptimeHtml: string;
   atom: Buffer;
   /** What open pages receive over socket.io: the statuses alone (small, sent first), then the whole live part. */
-  statusPayload: { version: string; indicator: string; description: string; components: { id: string; status: string; label: string }[] };
-  livePayload: { version: string; html: string; indicator: string; description: string };
+  statusPayload: { version: string; sequence: number; indicator: string; description: string; components: { id: string; status: string; label: string }[] };
+  livePayload: { version: string; sequence: number; html: string; indicator: string; description: string };
+  uptimePayload: { version: string; sequence: number; html: string };
 }
 
 interface CacheEntry {
@@ -58,6 +63,7 @@ export function createStatusPageService(deps: { orm: MikroORM; clock: Clock; con
   const entries = new Map<string, CacheEntry>();
   const listeners: ((snapshot: StatusSnapshot, previous: StatusSnapshot | null) => void)[] = [];
   let stopped = false;
+  let builds = 0;
 
   function clientConfig(clientId: string): ClientConfig {
     const client = configStore.current.clients.find((candidate) => candidate.id === clientId);
@@ -78,18 +84,24 @@ export function createStatusPageService(deps: { orm: MikroORM; clock: Clock; con
     const pageUrl = `${config.server.publicUrl.replace(/\/$/, '')}/status/${client.id}`;
     const documents = Object.fromEntries(Object.entries(presentStatuspage(model, pageUrl, entry.history)).map(([name, body]) => [name, Buffer.from(JSON.stringify(body))])) as Record<StatuspageEndpoint, Buffer>;
     const liveHtml = deps.views.fragment('status/live', liveView(model, pageUrl));
-    const version = createHash('sha256').update(documents['summary.json']).update(documents['incidents.json']).update(liveHtml).digest('base64url').slice(0, 20);
+    const uptimeHtml = deps.views.fragment('status/uptime', uptimeView(model));
+    const hash = (...parts: (string | Buffer)[]) => parts.reduce((h, part) => h.update(part), createHash('sha256')).digest('base64url').slice(0, 20);
+    const version = hash(documents['summary.json'], documents['incidents.json'], liveHtml, uptimeHtml);
+    const sequence = (builds += 1);
     return {
       clientId,
       config,
       model,
       pageUrl,
       version,
+      sequence,
       documents,
       liveHtml,
+      uptimeHtml,
       atom: Buffer.from(atomFeed(model, pageUrl)),
-      statusPayload: { version, indicator: model.overall.indicator, description: model.overall.description, components: model.components.map((c) => ({ id: c.id, status: c.status, label: STATUS_LABELS[c.status] })) },
-      livePayload: { version, html: liveHtml, indicator: model.overall.indicator, description: model.overall.description },
+      statusPayload: { version, sequence, indicator: model.overall.indicator, description: model.overall.description, components: model.components.map((c) => ({ id: c.id, status: c.status, label: STATUS_LABELS[c.status] })) },
+      livePayload: { version, sequence, html: liveHtml, indicator: model.overall.indicator, description: model.overall.description },
+      uptimePayload: { version: hash(uptimeHtml), sequence, html: uptimeHtml },
     };
   }
 

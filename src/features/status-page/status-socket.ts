@@ -5,7 +5,7 @@ import { canSeeClient } from '../auth/principal';
 import type { SessionService } from '../auth/session-service';
 import { authenticate } from '../live/staff-socket';
 import type { UserService } from '../users/user-service';
-import type { StatusPageService } from './status-page-service';
+import type { StatusPageService, StatusSnapshot } from './status-page-service';
 
 /**
  * Viewers of a page are spread over this many rooms, and a push goes out room by room with
@@ -67,25 +67,51 @@ export function attachStatusSocket(io: Server, deps: { statusPages: StatusPageSe
     void socket.join(shardRooms(clientId)[nextShard]!);
     deps.statusPages
       .get(clientId)
-      .then((snapshot) => socket.emit('page', snapshot.livePayload))
+      .then((snapshot) => {
+        socket.emit('page', snapshot.livePayload);
+        socket.emit('uptime', snapshot.uptimePayload);
+      })
       .catch((error) => deps.logger.warn({ err: error, clientId }, 'could not send the status page state'));
   });
 
   // Statuses first (a few hundred bytes: the banner and each component's status reach
-  // everyone fast), then the whole live part of the page (incidents, updates, uptime bars).
+  // everyone fast), then the live part of the page (incidents, updates), then the uptime
+  // bars, each only when it changed since the last push.
+  async function push(snapshot: StatusSnapshot, sent: StatusSnapshot | null): Promise<void> {
+    const send = async (part: 'status' | 'page' | 'uptime', payload: unknown) => {
+      const timer = pushDuration.startTimer({ part });
+      for (const room of shardRooms(snapshot.clientId)) {
+        status.to(room).emit(part, payload);
+        await yieldToLoop();
+      }
+      timer();
+    };
+    const statuses = (s: StatusSnapshot | null) => JSON.stringify(s && { ...s.statusPayload, version: '', sequence: 0 });
+    if (statuses(snapshot) !== statuses(sent)) await send('status', snapshot.statusPayload);
+    if (snapshot.liveHtml !== sent?.liveHtml) await send('page', snapshot.livePayload);
+    if (snapshot.uptimePayload.version !== sent?.uptimePayload.version) await send('uptime', snapshot.uptimePayload);
+  }
+
+  // One push at a time per client, in order; snapshots that arrive meanwhile collapse into
+  // the newest (a push takes a while with 10,000 viewers, and an older page must never
+  // overwrite a newer one).
+  const pushers = new Map<string, { running: boolean; next: StatusSnapshot | null; sent: StatusSnapshot | null }>();
   deps.statusPages.onUpdate((snapshot, previous) => {
+    const pusher = pushers.get(snapshot.clientId) ?? { running: false, next: null, sent: previous };
+    pushers.set(snapshot.clientId, pusher);
+    pusher.next = snapshot;
+    if (pusher.running) return;
+    pusher.running = true;
     void (async () => {
-      const push = async (part: 'status' | 'page', payload: unknown) => {
-        const timer = pushDuration.startTimer({ part });
-        for (const room of shardRooms(snapshot.clientId)) {
-          status.to(room).emit(part, payload);
-          await yieldToLoop();
-        }
-        timer();
-      };
-      if (JSON.stringify({ ...snapshot.statusPayload, version: '' }) !== JSON.stringify({ ...previous?.statusPayload, version: '' })) await push('status', snapshot.statusPayload);
-      await push('page', snapshot.livePayload);
-    })().catch((error) => deps.logger.warn({ err: error }, 'could not push the status page'));
+      while (pusher.next) {
+        const next = pusher.next;
+        pusher.next = null;
+        await push(next, pusher.sent);
+        pusher.sent = next;
+      }
+    })()
+      .catch((error) => deps.logger.warn({ err: error }, 'could not push the status page'))
+      .finally(() => (pusher.running = false));
   });
   return status;
 }

@@ -67,8 +67,6 @@ function componentNames(model: StatusModel, ids: string[]): string {
 /** The part of the page that changes live (sent whole to open pages on every change). */
 export function liveView(model: StatusModel, pageUrl: string) {
   const recentSince = model.generatedAt.getTime() - RECENT_DAYS * 86_400_000;
-  // Formatted once per day, not once per day and component.
-  const dayNames = new Map((model.components[0]?.uptime.days ?? []).map((day) => [day.date, DateTime.fromISO(day.date).toFormat('d LLL yyyy')]));
   const groups = [...new Set(model.components.map((c) => c.group))].map((name) => {
     const members = model.components.filter((c) => c.group === name);
     const status = worstStatus(members.map((c) => c.status));
@@ -82,9 +80,6 @@ export function liveView(model: StatusModel, pageUrl: string) {
         description: c.description,
         status: c.status,
         statusLabel: STATUS_LABELS[c.status],
-        uptimePercent: c.uptime.percent.toFixed(2),
-        // Operational days carry no class: the default colour (smaller live payload).
-        days: c.uptime.days.map((day) => ({ status: day.status === 'operational' ? null : day.status, label: dayLabel(dayNames.get(day.date) ?? day.date, day.durations) })),
       })),
     };
   });
@@ -95,6 +90,24 @@ export function liveView(model: StatusModel, pageUrl: string) {
     maintenances: model.maintenances.filter((m) => m.status !== 'completed').map((m) => maintenanceView(m, model)),
     recentIncidents: model.incidents.filter((i) => i.status === 'resolved' && (i.resolvedAt ?? i.updatedAt).getTime() >= recentSince).map((i) => incidentView(i, model, pageUrl)),
     historyUrl: `${pageUrl}/history`,
+  };
+}
+
+/**
+ * The 90-day bars. Kept apart from the live part: they are most of the page's bytes and
+ * change far less often than the text, so open pages receive them only when they change.
+ */
+export function uptimeView(model: StatusModel) {
+  // Formatted once per day, not once per day and component.
+  const dayNames = new Map((model.components[0]?.uptime.days ?? []).map((day) => [day.date, DateTime.fromISO(day.date).toFormat('d LLL yyyy')]));
+  return {
+    components: model.components.map((c) => ({
+      id: c.id,
+      name: c.name,
+      uptimePercent: c.uptime.percent.toFixed(2),
+      // Operational days carry no class: the default colour, and fewer bytes to push.
+      days: c.uptime.days.map((day) => ({ status: day.status === 'operational' ? null : day.status, label: dayLabel(dayNames.get(day.date) ?? day.date, day.durations) })),
+    })),
   };
 }
 
