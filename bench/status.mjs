@@ -93,7 +93,7 @@ try {
     const latencies = (event) => reports.flatMap((r) => r[event].map((at) => at - sentAt)).sort((a, b) => a - b);
     const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
     console.log(`${name}: delivered to ${latencies('status').length} viewers (${missing} missed)`);
-    for (const [part, sorted] of [['component statuses + banner', latencies('status')], ['whole live page (incidents, bars)', latencies('page')]]) {
+    for (const [part, sorted] of [['component statuses + banner', latencies('status')], ['live page text (incidents, updates)', latencies('page')]]) {
       console.log(`  ${part}: p50 ${pct(sorted, 50).toFixed(0)} ms, p99 ${pct(sorted, 99).toFixed(0)} ms, max ${sorted.at(-1).toFixed(0)} ms`);
     }
     return pct(latencies('status'), 99);
