@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IncidentEventSchema, IncidentSchema } from '../../src/features/incidents/incident-entities';
 import { alertmanagerPayload, AM_TOKEN } from '../support/alert-payloads';
 import { startTestApp, type TestApp } from '../support/test-app';
 import { addNote, createIncident, TestMaintenanceSource, transition } from './status-page-support';
@@ -92,6 +93,22 @@ describe('status page: Statuspage v2 JSON', () => {
     expect((await json('northwind', 'incidents/unresolved.json')).incidents).toEqual([]);
     const [resolved] = (await json('northwind', 'incidents.json')).incidents;
     expect(resolved).toMatchObject({ id, status: 'resolved', resolved_at: expect.any(String), monitoring_at: expect.any(String) });
+  });
+
+  it('takes the status of a public update from its data (the public.update events of the notifications API)', async () => {
+    const id = await createIncident(t, desk, { client: 'northwind', services: ['nw-payments'], severity: 2 });
+    const em = t.orm.em.fork();
+    const incident = await em.findOneOrFail(IncidentSchema, { number: Number(id.slice(4)) });
+    em.create(IncidentEventSchema, { incident, at: t.clock.now(), type: 'public.update', visibility: 'public', actorType: 'user', actorId: '1', actorName: 'Staff Name', message: 'The cause is a faulty card reader firmware.', data: { status: 'identified' } });
+    await em.flush();
+    await settled('northwind');
+    const [shown] = (await json('northwind', 'incidents/unresolved.json')).incidents;
+    expect(shown).toMatchObject({ id, status: 'identified' });
+    expect(shown.incident_updates[0]).toMatchObject({ status: 'identified', body: 'The cause is a faulty card reader firmware.' });
+    // The lifecycle moving on wins over the older update's status.
+    await transition(t, desk, id, 'resolved', { resolutionSummary: 'firmware rolled back' });
+    await settled('northwind');
+    expect((await json('northwind', 'incidents.json')).incidents.find((i: { id: string }) => i.id === id).status).toBe('resolved');
   });
 
   it('maps severities by the client configuration (Sev3 degraded, Sev4 nothing)', async () => {
