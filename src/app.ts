@@ -215,7 +215,7 @@ export async function createApp(deps: AppDependencies) {
     attachRealtime: (httpServer: HttpServer, options: { reauthenticateMs?: number } = {}) => {
       const io = createSocketServer(httpServer, configStore.current.server.publicUrl);
       attachStaffSocket(io, { orm, users, sessions, bus, configStore, logger, ...options });
-      attachStatusSocket(io, { statusPages, users, sessions, logger, registry: metrics.registry });
+      attachStatusSocket(io, { statusPages, users, sessions, logger, registry: metrics.registry, ...options });
       return io;
     },
     /** Readiness turns 503 so load balancers stop sending work while we drain. */

@@ -19,7 +19,8 @@ const sockets: Socket[] = [];
 beforeAll(async () => {
   t = await startTestApp();
   server = createServer(t.app.express);
-  io = t.app.attachRealtime(server);
+  // Re-checks who may watch each page every 200 ms instead of every minute.
+  io = t.app.attachRealtime(server, { reauthenticateMs: 200 });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   desk = await t.tokenFor('service_desk');
@@ -87,6 +88,18 @@ describe('status page live updates (socket.io /status)', () => {
     expect(await refused(open('acme-health', { token: await t.tokenFor('client_contact', { clientId: 'globex' }) }))).toBe('not_found');
     const contact = open('acme-health', { token: await t.tokenFor('client_contact', { clientId: 'acme-health' }) });
     expect((await nextState(contact)).indicator).toBe('none');
+  });
+
+  it('disconnects anonymous viewers when a reload makes a page private', async () => {
+    const viewer = open('globex');
+    await nextState(viewer);
+    const globex = t.configStore.current.clients.find((client) => client.id === 'globex')!;
+    globex.statusPage.public = false;
+    try {
+      expect(await new Promise((resolve) => viewer.once('disconnect', resolve))).toBe('io server disconnect');
+    } finally {
+      globex.statusPage.public = true;
+    }
   });
 });
 

@@ -1,9 +1,9 @@
 import { Gauge, Histogram, type Registry } from 'prom-client';
-import type { Namespace, Server } from 'socket.io';
+import type { Namespace, Server, Socket } from 'socket.io';
 import type { Logger } from '../../platform/logger';
 import { canSeeClient } from '../auth/principal';
 import type { SessionService } from '../auth/session-service';
-import { authenticate } from '../live/staff-socket';
+import { authenticate, REAUTHENTICATE_MS } from '../live/staff-socket';
 import type { UserService } from '../users/user-service';
 import type { StatusPageService, StatusSnapshot } from './status-page-service';
 
@@ -23,7 +23,10 @@ const yieldToLoop = () => new Promise((resolve) => setImmediate(resolve));
  * dropped one) receives the current state at once, so a page that missed pushes while
  * offline resyncs. A broadcast is one serialized packet for the whole room.
  */
-export function attachStatusSocket(io: Server, deps: { statusPages: StatusPageService; users: UserService; sessions: SessionService; logger: Logger; registry: Registry }): Namespace {
+export function attachStatusSocket(
+  io: Server,
+  deps: { statusPages: StatusPageService; users: UserService; sessions: SessionService; logger: Logger; registry: Registry; reauthenticateMs?: number },
+): Namespace {
   const status = io.of('/status');
   new Gauge({
     name: 'incidentd_status_viewers',
@@ -42,16 +45,17 @@ export function attachStatusSocket(io: Server, deps: { statusPages: StatusPageSe
   });
   let nextShard = 0;
 
+  /** Like the page itself: public, or only for the client's own contacts and staff. */
+  async function mayWatch(socket: Socket, clientId: string): Promise<boolean> {
+    if (deps.statusPages.clientConfig(clientId).statusPage.public) return true;
+    const principal = await authenticate(socket, deps);
+    return !!principal && canSeeClient(principal, clientId);
+  }
+
   status.use(async (socket, next) => {
     const clientId = (socket.handshake.auth as { client?: unknown } | undefined)?.client;
     try {
-      if (typeof clientId !== 'string') return next(new Error('not_found'));
-      const client = deps.statusPages.clientConfig(clientId);
-      if (!client.statusPage.public) {
-        // Like the page itself: only the client's own contacts and staff.
-        const principal = await authenticate(socket, deps);
-        if (!principal || !canSeeClient(principal, clientId)) return next(new Error('not_found'));
-      }
+      if (typeof clientId !== 'string' || !(await mayWatch(socket, clientId))) return next(new Error('not_found'));
       socket.data.clientId = clientId;
       next();
     } catch (error) {
@@ -60,6 +64,17 @@ export function attachStatusSocket(io: Server, deps: { statusPages: StatusPageSe
       next(new Error('unavailable'));
     }
   });
+
+  // Pages stay open for days: a page made private by a reload, a disabled contact or an
+  // expired session stops receiving updates within a minute.
+  const recheck = setInterval(() => {
+    for (const socket of status.sockets.values()) {
+      mayWatch(socket, socket.data.clientId as string)
+        .then((allowed) => allowed || socket.disconnect(true))
+        .catch((error) => ((error as { status?: number }).status === 404 ? socket.disconnect(true) : deps.logger.warn({ err: error }, 'status socket re-check failed')));
+    }
+  }, deps.reauthenticateMs ?? REAUTHENTICATE_MS);
+  recheck.unref();
 
   status.on('connection', (socket) => {
     const clientId = socket.data.clientId as string;
