@@ -49,6 +49,13 @@ import { createReviewPage, registerReviewRoutes } from './features/reviews/revie
 import { createLinkSigner } from './platform/security/signed-links';
 import { registerOncallRoutes } from './features/oncall/oncall-routes';
 import { createOncallService } from './features/oncall/oncall-service';
+import type { MaintenanceSource } from './features/status-page/maintenance-source';
+import { changeMaintenanceSource } from './features/changes/change-maintenance';
+import { registerStatusOverrideRoutes } from './features/status-page/status-override-routes';
+import { createStatusDocumentFastPath, createStatusPageRouter } from './features/status-page/status-page-routes';
+import { createStatusPageService } from './features/status-page/status-page-service';
+import { attachStatusSocket } from './features/status-page/status-socket';
+import { createStatusSubscriptions } from './features/status-page/status-subscriptions';
 import { createSlaDigest } from './features/sla/sla-digest';
 import { createSlaService } from './features/sla/sla-service';
 import { createTimerEngine } from './features/timers/timer-engine';
@@ -74,6 +81,8 @@ export interface AppDependencies {
   loginRateLimit?: { windowMs: number; limit: number };
   /** Alerts per processing batch (tests use small batches to make processors contend). */
   alertBatchSize?: number;
+  /** Planned maintenance for status pages (default: scheduled changes; tests pass their own). */
+  maintenance?: MaintenanceSource;
 }
 
 const ROOT_DIR = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..');
@@ -147,12 +156,18 @@ export async function createApp(deps: AppDependencies) {
     channels: [createEmailChannel({ configStore, templates: emailTemplates }), createWebhookChannel({ configStore })],
   });
   const changes = createChangeManagement({ orm, clock, audit, configStore, outbox, timers, incidents, views, emailTemplates, registry: metrics.registry, linkSecret: await getOrCreateInstanceSecret(orm, 'link-signing'), calendarSecret: await getOrCreateInstanceSecret(orm, 'change-calendar') });
+  // Status pages: one cached rendering per client, rebuilt on incident events (bus),
+  // maintenance changes and overrides; subscribers are mailed through the outbox.
+  const statusPages = createStatusPageService({ orm, clock, configStore, maintenance: deps.maintenance ?? changeMaintenanceSource({ orm, configStore, onChanged: changes.core.onChanged }), bus, views, logger });
+  const statusSubscriptions = createStatusSubscriptions({ orm, clock, configStore, outbox, signer: links, bus, logger });
   const alertProcessor = createAlertProcessor({ orm, clock, configStore, incidents, audit, bus, logger, intakeBusy: intake.busy, batchSize: deps.alertBatchSize });
 
   let shuttingDown = false;
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.server.trustProxy);
+  // Cached public status JSON is answered before anything else (see the function's comment).
+  app.use(createStatusDocumentFastPath(statusPages));
 
   app.use(
     pinoHttp({
@@ -204,6 +219,8 @@ export async function createApp(deps: AppDependencies) {
 
   app.use(createLoginRoutes({ users, sessions, csrf, views, metrics, secureCookies: config.server.secureCookies, loginRateLimit: deps.loginRateLimit ?? { windowMs: 15 * 60_000, limit: 10 } }));
 
+  app.use('/status', createStatusPageRouter({ statusPages, subscriptions: statusSubscriptions, views, csrf, configStore }));
+
   // Like Prometheus' /-/reload, but only for admins.
   app.post('/-/reload', async (req, res) => {
     if (!req.principal) throw new UnauthenticatedError();
@@ -240,6 +257,7 @@ export async function createApp(deps: AppDependencies) {
   registerReviewRoutes(api, reviews);
   registerBridgeRoutes(api, bridge);
   changes.registerApiRoutes(api);
+  registerStatusOverrideRoutes(api, { orm, clock, configStore, audit, statusPages });
   api.document({ method: 'post', path: '/alerts/alertmanager', summary: 'Prometheus Alertmanager webhook (version 4); 202 once stored, 503 to retry later', access: { integration: 'alertmanager' }, body: alertmanagerPayloadSchema });
   api.document({ method: 'post', path: '/alerts/grafana', summary: 'Grafana alerting webhook contact point; 202 once stored', access: { integration: 'grafana' }, body: grafanaPayloadSchema });
   api.document({ method: 'post', path: '/alerts/generic', summary: 'Generic JSON alert (scripts, client-reported incidents); trigger or resolve by dedupKey', access: { integration: 'generic' }, body: genericPayloadSchema });
@@ -256,7 +274,7 @@ export async function createApp(deps: AppDependencies) {
     express: app,
     api,
     metrics,
-    services: { users, sessions, audit, incidents, alertProcessor, timers, sla, slaDigest, escalation, oncall, outbox, notificationSender, communications, restorationFeedback, emailTemplates, links, reviews, bridge, changes },
+    services: { users, sessions, audit, incidents, alertProcessor, timers, sla, slaDigest, escalation, oncall, outbox, notificationSender, communications, restorationFeedback, emailTemplates, links, reviews, bridge, changes, statusPages, statusSubscriptions },
     bus,
     reloadConfig,
     /** Live updates over socket.io, on the HTTP server the app is served by. */
@@ -264,11 +282,14 @@ export async function createApp(deps: AppDependencies) {
       const io = createSocketServer(httpServer, configStore.current.server.publicUrl);
       attachStaffSocket(io, { orm, users, sessions, bus, configStore, logger, ...options });
       attachBridgeSocket(io, { orm, users, sessions, bus, configStore, logger, bridge, ...options });
+      attachStatusSocket(io, { statusPages, users, sessions, logger, registry: metrics.registry, ...options });
       return io;
     },
     /** Readiness turns 503 so load balancers stop sending work while we drain. */
     beginShutdown: () => {
       shuttingDown = true;
+      // No more status page rebuilds by the clock while the database closes.
+      statusPages.stop();
     },
   };
 }

@@ -26,6 +26,7 @@ import { escalationPolicySchema, escalationSettingsSchema, notificationsSchema, 
 import { clientCommunicationsSchema, communicationsSchema, smtpSchema } from './communications-config-schema';
 import { clientIncidentPolicySchema, incidentsSchema, priorityMatrixSchema, routingSchema } from './incident-config-schema';
 import { cabSchema, changeApprovalSchema, checkChangeReferences, freezeSchema, standardChangeSchema } from './change-config-schema';
+import { statusPageOptions } from './status-page-config-schema';
 
 // ---------------------------------------------------------------------------
 // Small enums
@@ -411,6 +412,7 @@ export const statusPageSchema = z.strictObject({
   title: nonEmptyString.optional(),
   /** Logo shown on the page. */
   logoUrl: httpUrlSchema.optional(),
+  ...statusPageOptions,
 });
 
 /** Branding of e-mails sent to the client. */

@@ -9,6 +9,7 @@ import { IncidentRoleSchema, IncidentTaskSchema } from '../features/bridge/bridg
 import { EscalationSchema } from '../features/escalation/escalation-entities';
 import { NotificationSchema } from '../features/notifications/notification-entities';
 import { OncallOverrideSchema } from '../features/oncall/oncall-entities';
+import { StatusOverrideSchema, StatusSubscriberSchema } from '../features/status-page/status-page-entities';
 import { SlaClockSchema } from '../features/sla/sla-entities';
 import { JobRunSchema, TimerSchema } from '../features/timers/timer-entities';
 import { InstanceSettingSchema } from './instance-setting-entity';
@@ -20,4 +21,4 @@ export const entities = [UserSchema, RoleGrantSchema, ApiTokenSchema, SessionSch
   TimerSchema, JobRunSchema, SlaClockSchema, EscalationSchema, NotificationSchema, OncallOverrideSchema,
   ChangeRequestSchema, ChangeApprovalSchema, ChangeEventSchema, CabMeetingSchema, CabAgendaItemSchema,
   IncidentCommunicationSchema, RestorationFeedbackSchema, PostIncidentReviewSchema, ReviewActionItemSchema,
-  IncidentRoleSchema, IncidentTaskSchema];
+  IncidentRoleSchema, IncidentTaskSchema, StatusOverrideSchema, StatusSubscriberSchema];

@@ -139,7 +139,7 @@ describe('loadConfigFile: valid files', () => {
     });
     const client = config.clients[0];
     expect(client.changePolicy).toEqual({ leadTime: '14d', clientApproval: 'high_risk', notifyBefore: '48h' });
-    expect(client.statusPage).toEqual({ public: false });
+    expect(client.statusPage).toMatchObject({ public: false, subscriptions: true });
     expect(client.maintenanceWindows).toEqual([]);
     expect(client.sla.sev4.hours).toBe('24x7');
     expect(config.teams).toEqual([]);

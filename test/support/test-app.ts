@@ -6,6 +6,7 @@ import { ConfigStore } from '../../src/config/config-store';
 import { loadConfigOrThrow } from '../../src/config/load-config';
 import { createOrm, migrateToLatest } from '../../src/db/database';
 import type { Role } from '../../src/features/auth/roles';
+import type { MaintenanceSource } from '../../src/features/status-page/maintenance-source';
 import { FakeClock } from '../../src/platform/clock';
 import { createLogger } from '../../src/platform/logger';
 import type { TcpProxy } from './tcp-proxy';
@@ -30,7 +31,7 @@ let userCounter = 0;
 
 /** A complete app on its own fresh database, built exactly as the daemon builds it. */
 export async function startTestApp(
-  options: { configFile?: string; loginRateLimit?: { windowMs: number; limit: number }; databaseProxy?: TcpProxy; alertBatchSize?: number } = {},
+  options: { configFile?: string; loginRateLimit?: { windowMs: number; limit: number }; databaseProxy?: TcpProxy; alertBatchSize?: number; maintenance?: MaintenanceSource } = {},
 ): Promise<TestApp> {
   const configFile = options.configFile ?? EXAMPLE_CONFIG;
   const db = await createTestDatabase();
@@ -47,7 +48,7 @@ export async function startTestApp(
   await migrateToLatest(orm, logger);
   const clock = new FakeClock('2026-03-02T10:00:00Z');
   const configStore = new ConfigStore(configFile, loadConfigOrThrow(configFile));
-  const app = await createApp({ configStore, orm, clock, logger, rootDir: REPO_ROOT, loginRateLimit: options.loginRateLimit, alertBatchSize: options.alertBatchSize });
+  const app = await createApp({ configStore, orm, clock, logger, rootDir: REPO_ROOT, loginRateLimit: options.loginRateLimit, alertBatchSize: options.alertBatchSize, maintenance: options.maintenance });
   return {
     app,
     orm,

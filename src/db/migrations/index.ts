@@ -3,6 +3,7 @@ import { Migration0001Foundation } from './0001-foundation';
 import { Migration0002AlertsAndIncidents } from './0002-alerts-and-incidents';
 import { Migration0003TimersSlaEscalation } from './0003-timers-sla-escalation';
 import { Migration0004Notifications } from './0004-notifications';
+import { Migration0005StatusPage } from './0005-status-page';
 import { Migration0006Changes } from './0006-changes';
 import { Migration0007Reviews } from './0007-reviews';
 import { Migration0008Bridge } from './0008-bridge';
@@ -17,6 +18,7 @@ export const migrations: MigrationObject[] = [
   { name: '0002-alerts-and-incidents', class: Migration0002AlertsAndIncidents },
   { name: '0003-timers-sla-escalation', class: Migration0003TimersSlaEscalation },
   { name: '0004-notifications', class: Migration0004Notifications },
+  { name: '0005-status-page', class: Migration0005StatusPage },
   { name: '0006-changes', class: Migration0006Changes },
   { name: '0007-reviews', class: Migration0007Reviews },
   { name: '0008-bridge', class: Migration0008Bridge },

@@ -8,7 +8,7 @@ import type { Principal } from '../auth/principal';
 import type { SessionService } from '../auth/session-service';
 import { canSeeIncident, isClientContact } from '../incidents/incident-access';
 import { IncidentSchema } from '../incidents/incident-entities';
-import { authenticateSocket } from '../live/staff-socket';
+import { authenticateSocket, REAUTHENTICATE_MS } from '../live/staff-socket';
 import type { UserService } from '../users/user-service';
 import type { BridgeService } from './bridge-service';
 
@@ -24,7 +24,7 @@ interface Presence {
   since: string;
 }
 
-const REAUTHENTICATE_MS = 60_000;
+
 
 /**
  * The `/bridge` socket.io namespace: the live side of the bridge page. A client joins

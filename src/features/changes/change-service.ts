@@ -180,6 +180,8 @@ export function createChangeCore(deps: { orm: MikroORM; clock: Clock; audit: Aud
    * Runs one action: load (with visibility), check the expected version, change, audit,
    * commit. A concurrent change makes the commit fail with 409.
    */
+  const listeners: ((change: ChangeRequest) => void)[] = [];
+
   async function mutate(
     idText: string,
     principal: Principal | null,
@@ -188,7 +190,7 @@ export function createChangeCore(deps: { orm: MikroORM; clock: Clock; audit: Aud
     change: (target: ChangeRequest, em: EntityManager, now: Date) => Promise<ChangeStep> | ChangeStep,
   ): Promise<ChangeRequest> {
     try {
-      return await orm.em.fork().transactional(async (em) => {
+      const changed = await orm.em.fork().transactional(async (em) => {
         const target = await load(em, idText, principal);
         if (options.expectedVersion !== undefined && options.expectedVersion !== target.version) {
           throw new ConflictError(`the change was modified since you loaded it (version ${target.version}, you had ${options.expectedVersion}); reload and try again`, { current: target.version });
@@ -201,6 +203,8 @@ export function createChangeCore(deps: { orm: MikroORM; clock: Clock; audit: Aud
         await em.flush();
         return target;
       });
+      for (const listener of listeners) listener(changed);
+      return changed;
     } catch (error) {
       if (error instanceof OptimisticLockError) throw new ConflictError('someone else changed the change at the same moment; reload and try again');
       throw error;
@@ -224,6 +228,10 @@ export function createChangeCore(deps: { orm: MikroORM; clock: Clock; audit: Aud
   return {
     load,
     mutate,
+    /** Called after every committed change of an RFC (for live views such as the status page). */
+    onChanged(listener: (change: ChangeRequest) => void): void {
+      listeners.push(listener);
+    },
     moveTo,
     applyRisk,
     requireOwnerOrManager,

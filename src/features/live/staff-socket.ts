@@ -17,7 +17,7 @@ interface StaffSocketData {
 }
 
 /** Sockets live for hours: who is behind one is checked again this often. */
-const REAUTHENTICATE_MS = 60_000;
+export const REAUTHENTICATE_MS = 60_000;
 
 /**
  * The `/staff` socket.io namespace: authenticated staff receive incident events live.

@@ -27,6 +27,10 @@ export function createViewRenderer(viewsDir: string) {
       const body = compile(name)(data);
       return compile(layout)({ ...data, body });
     },
+    /** A template on its own, without the layout (e.g. a live-updated part of a page). */
+    fragment(name: string, data: Record<string, unknown>): string {
+      return compile(name)(data);
+    },
   };
 }
 export type ViewRenderer = ReturnType<typeof createViewRenderer>;

@@ -1,0 +1,143 @@
+// npm run bench:status
+//
+// Status page benchmark (issue 8). Starts the built daemon on a fresh database of the local
+// PostgreSQL (DATABASE_URL's server, default postgres://postgres@127.0.0.1:5432), then:
+//   1. opens BENCH_VIEWERS (10,000) socket.io viewers of one public page, from
+//      BENCH_VIEWER_PROCESSES separate processes;
+//   2. changes a component's status, (a) as staff do (override API) and (b) the way an
+//      outage does (an Alertmanager webhook: Sev1 on the web shop -> incident -> component
+//      "major outage"), and measures how long each viewer takes to receive the new statuses
+//      and the new live page (p50/p99/max), from just before the request is sent;
+//   3. reads the daemon's RSS (peak during the run, from /proc);
+//   4. measures GET summary.json throughput with wrk while the viewers stay connected.
+// Targets: p99 delivery < 250 ms, RSS < 1 GB, summary.json > 5,000 requests/s.
+//
+// Options (env): BENCH_VIEWERS (10000), BENCH_VIEWER_PROCESSES (4), BENCH_WRK_SECONDS (10),
+// BENCH_WRK_CONNECTIONS (64), BENCH_LOG_LEVEL (warn).
+import { execFileSync, fork, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import YAML from 'yaml';
+import { freePort, waitReady } from './bench-support.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const viewers = Number(process.env.BENCH_VIEWERS ?? 10_000);
+const viewerProcesses = Number(process.env.BENCH_VIEWER_PROCESSES ?? 4);
+const wrkSeconds = Number(process.env.BENCH_WRK_SECONDS ?? 10);
+const wrkConnections = Number(process.env.BENCH_WRK_CONNECTIONS ?? 64);
+const serverUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+const token = 'bench-alertmanager-token-0123456789';
+const client = 'northwind';
+
+const dbName = `incidentd_bench_status_${Date.now()}`;
+const admin = new pg.Client({ connectionString: serverUrl });
+await admin.connect();
+await admin.query(`create database ${dbName}`);
+const dbUrl = new URL(serverUrl);
+dbUrl.pathname = `/${dbName}`;
+
+const port = await freePort();
+const base = `http://127.0.0.1:${port}`;
+const configDoc = YAML.parseDocument(readFileSync(path.join(root, 'config/incidentd.yaml'), 'utf8'));
+configDoc.set('server', { host: '127.0.0.1', port, publicUrl: base });
+configDoc.set('logging', { level: process.env.BENCH_LOG_LEVEL ?? 'warn' });
+configDoc.set('integrations', [{ name: 'alertmanager', type: 'alertmanager', token }]);
+const configFile = path.join(mkdtempSync(path.join(tmpdir(), 'incidentd-bench-')), 'incidentd.yaml');
+writeFileSync(configFile, configDoc.toString());
+execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
+const daemon = spawn(process.execPath, [path.join(root, 'dist/src/main.js')], { env: { ...process.env, DATABASE_URL: dbUrl.toString(), INCIDENTD_CONFIG: configFile }, stdio: ['ignore', 'ignore', 'inherit'] });
+await waitReady(`${base}/readyz`);
+const staffToken = JSON.parse(execFileSync(process.execPath, [path.join(root, 'bin/incidentd.js'), 'token', 'rotate', 'admin@incidentd.local', '--json'], { env: { ...process.env, DATABASE_URL: dbUrl.toString(), INCIDENTD_CONFIG: configFile }, encoding: 'utf8' })).token;
+
+let peakRss = 0;
+const rssMb = () => {
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${daemon.pid}/status`, 'utf8'))?.[1] ?? 0);
+  peakRss = Math.max(peakRss, kb / 1024);
+  return kb / 1024;
+};
+const rssSampler = setInterval(rssMb, 100);
+
+try {
+  const summary = await (await fetch(`${base}/status/${client}/api/v2/summary.json`)).json();
+  if (summary.status.indicator !== 'none') throw new Error(`expected an all-clear page to start with, got ${summary.status.indicator}`);
+  const pageState = await (await fetch(`${base}/status/${client}`)).text();
+  console.log(`page: ${(pageState.length / 1024).toFixed(1)} KiB of HTML; summary.json ${(JSON.stringify(summary).length / 1024).toFixed(1)} KiB`);
+
+  // 1. The viewers.
+  const started = Date.now();
+  const children = Array.from({ length: viewerProcesses }, (_, i) => {
+    const count = Math.floor(viewers / viewerProcesses) + (i < viewers % viewerProcesses ? 1 : 0);
+    return fork(path.join(root, 'bench/status-viewers.mjs'), [JSON.stringify({ url: base, client, count })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  });
+  const nextMessage = (child) => new Promise((resolve) => child.once('message', resolve));
+  const connected = (await Promise.all(children.map(nextMessage))).reduce((sum, m) => sum + m.connected, 0);
+  console.log(`viewers: ${connected} of ${viewers} connected in ${((Date.now() - started) / 1000).toFixed(1)} s; daemon RSS ${rssMb().toFixed(0)} MB`);
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+
+  const tell = (message) => Promise.all(children.map((child) => {
+    const reply = nextMessage(child);
+    child.send(message);
+    return reply;
+  }));
+  /** Arms the viewers, makes the change, waits, and prints how long delivery took. */
+  async function measure(name, indicator, change) {
+    await tell({ arm: indicator });
+    const sentAt = performance.timeOrigin + performance.now();
+    await change();
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    const reports = await tell({ report: true });
+    const missing = reports.reduce((sum, r) => sum + r.missing, 0);
+    const latencies = (event) => reports.flatMap((r) => r[event].map((at) => at - sentAt)).sort((a, b) => a - b);
+    const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+    console.log(`${name}: delivered to ${latencies('status').length} viewers (${missing} missed)`);
+    for (const [part, sorted] of [['component statuses + banner', latencies('status')], ['live page text (incidents, updates)', latencies('page')]]) {
+      console.log(`  ${part}: p50 ${pct(sorted, 50).toFixed(0)} ms, p99 ${pct(sorted, 99).toFixed(0)} ms, max ${sorted.at(-1).toFixed(0)} ms`);
+    }
+    return pct(latencies('status'), 99);
+  }
+  const api = (method, url, body, auth) =>
+    fetch(`${base}${url}`, { method, headers: { 'content-type': 'application/json', authorization: `Bearer ${auth}` }, body: body && JSON.stringify(body) }).then((response) => {
+      if (response.status >= 300) throw new Error(`${method} ${url} answered ${response.status}`);
+    });
+
+  // 2a. Staff set a component's status (the request's time included).
+  const overrideP99 = await measure('staff override (Email -> major outage)', 'critical', () => api('POST', `/api/v1/status-pages/${client}/overrides`, { component: 'nw-email', status: 'major_outage', reason: 'benchmark' }, staffToken));
+  await tell({ arm: 'none' });
+  await api('DELETE', `/api/v1/status-pages/${client}/overrides/nw-email`, undefined, staffToken);
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+
+  // 2b. An outage end to end: a Sev1 alert on the web shop -> intake -> incident -> status.
+  const alertP99 = await measure('Sev1 alert (webhook -> incident -> web shop major outage)', 'critical', () =>
+    api('POST', '/api/v1/alerts/alertmanager', {
+      version: '4', groupKey: '{}:{alertname="WebshopDown"}', truncatedAlerts: 0, status: 'firing', receiver: 'incidentd', groupLabels: { alertname: 'WebshopDown' }, commonLabels: {}, commonAnnotations: {}, externalURL: 'http://alertmanager:9093',
+      alerts: [{ status: 'firing', labels: { alertname: 'WebshopDown', client, service: 'nw-webshop', severity: 'critical' }, annotations: { summary: 'Web shop down' }, startsAt: new Date().toISOString(), endsAt: '0001-01-01T00:00:00Z', generatorURL: 'http://prometheus:9090', fingerprint: 'bench-webshop-down' }],
+    }, token),
+  );
+  // The daemon's own view: how long writing each push to every open page took (mean).
+  const metricsText = await (await fetch(`${base}/metrics`)).text();
+  for (const part of ['status', 'page']) {
+    const sum = Number(new RegExp(`incidentd_status_push_seconds_sum\\{part="${part}"\\} ([\\d.e-]+)`).exec(metricsText)?.[1]);
+    const count = Number(new RegExp(`incidentd_status_push_seconds_count\\{part="${part}"\\} (\\d+)`).exec(metricsText)?.[1]);
+    console.log(`daemon: writing a '${part}' push to all viewers took ${((1000 * sum) / count).toFixed(0)} ms on average (${count} pushes)`);
+  }
+  children.forEach((child) => child.send({ exit: true }));
+  await Promise.all(children.map((child) => new Promise((resolve) => child.once('exit', resolve))));
+
+  // 4. summary.json throughput.
+  const wrk = execFileSync('wrk', ['-t2', `-c${wrkConnections}`, `-d${wrkSeconds}s`, '--latency', `${base}/status/${client}/api/v2/summary.json`], { encoding: 'utf8' });
+  const rate = Number(/Requests\/sec:\s+([\d.]+)/.exec(wrk)?.[1]);
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(wrk)?.[1] ?? '0';
+  console.log(`summary.json: ${rate.toFixed(0)} requests/s over ${wrkSeconds} s with ${wrkConnections} connections (${non2xx} non-2xx); p99 ${/99%\s+(\S+)/.exec(wrk)?.[1]}`);
+  console.log(`daemon RSS: peak ${peakRss.toFixed(0)} MB, now ${rssMb().toFixed(0)} MB`);
+  console.log('');
+  console.log(`targets: p99 < 250 ms (statuses, override / alert): ${overrideP99 < 250 ? 'met' : 'MISSED'} / ${alertP99 < 250 ? 'met' : 'MISSED'}; RSS < 1 GB: ${peakRss < 1024 ? 'met' : 'MISSED'}; summary.json > 5,000/s: ${rate > 5000 ? 'met' : 'MISSED'}`);
+} finally {
+  clearInterval(rssSampler);
+  daemon.kill('SIGTERM');
+  await new Promise((resolve) => daemon.once('exit', resolve));
+  await admin.query(`drop database if exists ${dbName} with (force)`);
+  await admin.end();
+}

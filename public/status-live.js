@@ -1,0 +1,66 @@
+// Live status page: the server pushes the live part of the page as HTML (rendered and
+// escaped by the server's templates) whenever it changes, and once on every (re)connect,
+// so a page that was offline catches up. Without JavaScript the page is simply static.
+(function () {
+  'use strict';
+  var live = document.getElementById('live');
+  var uptime = document.getElementById('uptime');
+  var state = document.getElementById('live-state');
+  if (!live || typeof io !== 'function') return;
+
+  // `data-live` on <html> says whether updates flow (for styling, and for browser tests).
+  function show(text, connected) {
+    document.documentElement.setAttribute('data-live', connected ? 'connected' : 'disconnected');
+    state.hidden = !text;
+    state.textContent = text || '';
+  }
+
+  var socket = io('/status', { auth: { client: live.getAttribute('data-client') } });
+  // Pushes can cross a reconnection's resync: never show an older state over a newer one.
+  var shown = Number(live.getAttribute('data-sequence')) || 0;
+  function isNewer(update) {
+    if (update.sequence < shown) return false;
+    shown = update.sequence;
+    return true;
+  }
+
+  // The statuses arrive first: patch the banner and each component in place.
+  socket.on('status', function (update) {
+    if (!isNewer(update)) return;
+    var banner = live.querySelector('.banner');
+    if (banner) {
+      banner.className = 'banner indicator-' + update.indicator;
+      banner.querySelector('h1').textContent = update.description;
+    }
+    update.components.forEach(function (component) {
+      var item = live.querySelector('[data-component="' + component.id + '"]');
+      if (!item) return;
+      item.setAttribute('data-status', component.status);
+      var label = item.querySelector('.component-status');
+      label.className = 'component-status status-' + component.status;
+      label.textContent = component.label;
+    });
+  });
+  // Then (and on every connect, to resync) the live part and the uptime bars, rendered and
+  // escaped by the server.
+  function replace(container, update) {
+    if (!container || !isNewer(update) || update.version === container.getAttribute('data-version')) return;
+    container.innerHTML = update.html;
+    container.setAttribute('data-version', update.version);
+    if (window.localizeTimes) window.localizeTimes(container);
+  }
+  socket.on('page', function (update) { replace(live, update); });
+  socket.on('uptime', function (update) { replace(uptime, update); });
+  // Sequences count per daemon: after a reconnection (maybe to another replica), the resync
+  // that follows is the reference again.
+  socket.on('connect', function () {
+    shown = 0;
+    show('', true);
+  });
+  socket.on('disconnect', function (reason) {
+    show('Connection lost, reconnecting… (the page updates again once back)', false);
+    // The client reconnects by itself, except when the server closed the connection (e.g. a restart).
+    if (reason === 'io server disconnect') socket.connect();
+  });
+  socket.on('connect_error', function () { show('Live updates unavailable, retrying…', false); });
+})();

@@ -1,0 +1,41 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { ConfigStore } from '../../config/config-store';
+import type { MaintenanceSource } from '../status-page/maintenance-source';
+import { changesInWindow } from './change-calendar';
+import { formatChangeId } from './change-rules';
+import type { ChangeRequest } from './change-entities';
+
+/** Changes a status page shows as maintenance: approved for a window, or under way / done. */
+const MAINTENANCE_STATES = ['scheduled', 'in_progress', 'validating', 'completed', 'reviewed', 'closed'];
+
+/**
+ * Planned maintenance for status pages (SCH-05, COM-01): scheduled changes that affect a
+ * client's services. The page is public, so the title is made of service names and the
+ * description is the change's declared expected impact, never its internal title, CIs or plans.
+ */
+export function changeMaintenanceSource(deps: { orm: MikroORM; configStore: ConfigStore; onChanged: (listener: (change: ChangeRequest) => void) => void }): MaintenanceSource {
+  return {
+    async scheduledFor(clientId, from, to) {
+      const changes = await changesInWindow(deps.orm.em.fork(), { clientId, from, to, states: MAINTENANCE_STATES });
+      const services = deps.configStore.current.services;
+      return changes
+        .filter((change) => change.serviceIds.length > 0 && change.windowStart && change.windowEnd)
+        .map((change) => {
+          const names = change.serviceIds.map((id) => services.find((service) => service.id === id && service.client === clientId)?.name).filter((name): name is string => !!name);
+          return {
+            id: formatChangeId(change.number),
+            title: `Planned maintenance${names.length ? `: ${names.join(', ')}` : ''}`,
+            description: change.expectedImpact,
+            serviceIds: change.serviceIds,
+            start: change.windowStart!,
+            end: change.windowEnd!,
+            createdAt: change.createdAt,
+            updatedAt: change.updatedAt,
+          };
+        });
+    },
+    onChanged(listener) {
+      deps.onChanged((change) => change.clientIds.forEach(listener));
+    },
+  };
+}

@@ -1,0 +1,247 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { DateTime } from 'luxon';
+import type { ClientConfig, IncidentdConfig, ServiceConfig } from '../../config/config-schema';
+import type { ComponentStatus } from '../../config/status-page-config-schema';
+import { IncidentEventSchema, IncidentSchema, type Incident, type IncidentEvent } from '../incidents/incident-entities';
+import { presentIncidentForClient } from '../incidents/incident-presenter';
+import { formatIncidentId, OPEN_STATES, type IncidentState } from '../incidents/incident-rules';
+import type { MaintenanceSource } from './maintenance-source';
+import { StatusOverrideSchema } from './status-page-entities';
+import {
+  componentStatus,
+  IMPACTING_STATES,
+  impactOfSeverity,
+  isPublicIncidentStatus,
+  maintenanceStatusAt,
+  overallStatus,
+  publicStatusOfState,
+  uptime,
+  type Impact,
+  type Indicator,
+  type MaintenanceStatus,
+  type PublicIncidentStatus,
+  type StatusSpan,
+  type UptimeDay,
+} from './status-rules';
+
+/** Days of incident history and uptime bars on the page. */
+export const HISTORY_DAYS = 90;
+/** Maintenance announced this far ahead is listed. */
+const MAINTENANCE_HORIZON_DAYS = 60;
+const DAY_MS = 86_400_000;
+
+export interface PublicUpdate {
+  id: string;
+  status: PublicIncidentStatus;
+  body: string;
+  at: Date;
+}
+
+export interface PublicIncident {
+  /** INC-1042, as client contacts already know it. */
+  id: string;
+  name: string;
+  status: PublicIncidentStatus;
+  impact: Impact;
+  componentIds: string[];
+  createdAt: Date;
+  updatedAt: Date;
+  startedAt: Date;
+  monitoringAt: Date | null;
+  resolvedAt: Date | null;
+  /** Newest first. */
+  updates: PublicUpdate[];
+}
+
+export interface PublicMaintenance {
+  id: string;
+  name: string;
+  description: string;
+  status: MaintenanceStatus;
+  componentIds: string[];
+  scheduledFor: Date;
+  scheduledUntil: Date;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface PublicComponent {
+  id: string;
+  name: string;
+  description: string;
+  group: string;
+  position: number;
+  status: ComponentStatus;
+  uptime: { days: UptimeDay[]; percent: number };
+}
+
+/** Everything the public may know about one client's services, at one moment. */
+export interface StatusModel {
+  client: { id: string; name: string; title: string; logoUrl: string | null; timezone: string; public: boolean; subscriptions: boolean };
+  generatedAt: Date;
+  components: PublicComponent[];
+  overall: { indicator: Indicator; description: string };
+  /** Unresolved ones and those of the last HISTORY_DAYS days, newest first. */
+  incidents: PublicIncident[];
+  /** Soonest first. */
+  maintenances: PublicMaintenance[];
+  /** When the clock alone next changes the page (maintenance starts or ends, an override expires, a new day). */
+  nextTransition: Date;
+}
+
+export function publicServices(config: IncidentdConfig, clientId: string): ServiceConfig[] {
+  return config.services.filter((service) => service.client === clientId && service.public);
+}
+
+/** Reads what the page needs in a handful of queries; called once per change, never per viewer. */
+export async function loadStatusModel(em: EntityManager, deps: { config: IncidentdConfig; client: ClientConfig; maintenance: MaintenanceSource; now: Date }): Promise<StatusModel> {
+  const { client, config, now } = deps;
+  const settings = client.statusPage;
+  const services = publicServices(config, client.id);
+  const publicIds = new Set(services.map((service) => service.id));
+  const since = new Date(now.getTime() - HISTORY_DAYS * DAY_MS);
+
+  const incidents = await em.find(IncidentSchema, {
+    clientId: client.id,
+    security: false,
+    state: { $ne: 'cancelled' },
+    $or: [{ state: { $in: [...OPEN_STATES] } }, { reportedAt: { $gte: since } }, { resolvedAt: { $gte: since } }],
+  });
+  const events = incidents.length
+    ? await em.find(IncidentEventSchema, { incident: { $in: incidents.map((incident) => incident.id) }, $or: [{ visibility: 'public' }, { type: 'state.changed' }] }, { orderBy: { id: 'asc' } })
+    : [];
+  const eventsByIncident = new Map<number, IncidentEvent[]>();
+  for (const event of events) eventsByIncident.set(event.incident.id, [...(eventsByIncident.get(event.incident.id) ?? []), event]);
+  const lives = incidents
+    .map((incident) => incidentLife(incident, eventsByIncident.get(incident.id) ?? []))
+    .filter((life) => life.incident.serviceIds.some((id) => publicIds.has(id)) || life.updates.length > 0);
+
+  const maintenanceRows = await deps.maintenance.scheduledFor(client.id, since, new Date(now.getTime() + MAINTENANCE_HORIZON_DAYS * DAY_MS));
+  const maintenances: PublicMaintenance[] = maintenanceRows
+    .map((row) => ({
+      id: row.id,
+      name: row.title,
+      description: row.description,
+      status: maintenanceStatusAt(row, now),
+      componentIds: row.serviceIds.filter((id) => publicIds.has(id)),
+      scheduledFor: row.start,
+      scheduledUntil: row.end,
+      createdAt: row.createdAt,
+      updatedAt: row.updatedAt,
+    }))
+    .sort((a, b) => a.scheduledFor.getTime() - b.scheduledFor.getTime());
+
+  const overrides = await em.find(StatusOverrideSchema, { clientId: client.id, $or: [{ expiresAt: null }, { expiresAt: { $gt: now } }] });
+  const overrideOf = new Map(overrides.map((override) => [override.serviceId, override.status as ComponentStatus]));
+  const days = calendarDays(now, client.timezone);
+
+  const components = services.map((service, index): PublicComponent => {
+    const affecting = lives.filter((life) => life.incident.serviceIds.includes(service.id));
+    const severityStatus = (life: IncidentLife) => settings.componentStatusBySeverity[`sev${life.incident.severity}` as 'sev1'];
+    const maintenanceSpans: StatusSpan[] = maintenances
+      .filter((m) => m.componentIds.includes(service.id) && m.status !== 'scheduled')
+      .map((m) => ({ start: m.scheduledFor.getTime(), end: Math.min(m.scheduledUntil.getTime(), now.getTime()), status: 'under_maintenance' }));
+    const incidentSpans: StatusSpan[] = affecting.flatMap((life) => life.impactSpans(now).map((span) => ({ ...span, status: severityStatus(life) })));
+    return {
+      id: service.id,
+      name: service.name,
+      description: service.description,
+      group: service.group,
+      position: index + 1,
+      status: componentStatus({
+        override: overrideOf.get(service.id) ?? null,
+        incidentStatuses: affecting.filter((life) => IMPACTING_STATES.includes(life.incident.state as IncidentState)).map(severityStatus),
+        inMaintenance: maintenances.some((m) => m.status === 'in_progress' && m.componentIds.includes(service.id)),
+      }),
+      uptime: uptime([...incidentSpans, ...maintenanceSpans], days, settings.uptime),
+    };
+  });
+
+  const publicName = (id: string) => config.services.find((service) => service.id === id && publicIds.has(id))?.name;
+  const presented = lives
+    .map((life): PublicIncident => ({
+      id: formatIncidentId(life.incident.number),
+      name: presentIncidentForClient(life.incident, [], publicName).title,
+      status: life.currentStatus,
+      impact: impactOfSeverity(life.incident.severity),
+      componentIds: life.incident.serviceIds.filter((id) => publicIds.has(id)),
+      createdAt: life.incident.createdAt,
+      updatedAt: life.updatedAt,
+      startedAt: life.incident.reportedAt,
+      monitoringAt: life.incident.mitigatedAt ?? null,
+      resolvedAt: life.currentStatus === 'resolved' ? (life.incident.resolvedAt ?? null) : null,
+      updates: [...life.updates].reverse(),
+    }))
+    .sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime());
+
+  return {
+    client: { id: client.id, name: client.name, title: settings.title ?? client.name, logoUrl: settings.logoUrl ?? null, timezone: client.timezone, public: settings.public, subscriptions: settings.subscriptions },
+    generatedAt: now,
+    components,
+    overall: overallStatus(components.map((component) => component.status)),
+    incidents: presented,
+    maintenances,
+    nextTransition: nextTransition(now, client.timezone, maintenances, overrides.map((override) => override.expiresAt)),
+  };
+}
+
+type IncidentLife = ReturnType<typeof incidentLife>;
+
+/** An incident's public story: its updates with their status, and when it was hurting the service. */
+function incidentLife(incident: Incident, events: IncidentEvent[]) {
+  const transitions = events.filter((event) => event.type === 'state.changed' && typeof event.data?.to === 'string').map((event) => ({ at: event.at, to: event.data!.to as IncidentState }));
+  const first = events.find((event) => event.type === 'state.changed' && typeof event.data?.from === 'string');
+  const initial = (first?.data?.from as IncidentState | undefined) ?? (incident.state as IncidentState);
+  // Events are in commit order; the clock may show several at the same instant.
+  let state = initial;
+  const updates: (PublicUpdate & { explicit: boolean })[] = [];
+  for (const event of events) {
+    if (event.type === 'state.changed' && typeof event.data?.to === 'string') state = event.data.to as IncidentState;
+    if (event.visibility !== 'public') continue;
+    const explicit = isPublicIncidentStatus(event.data?.status);
+    const status = explicit ? (event.data!.status as PublicIncidentStatus) : publicStatusOfState(state);
+    if (status) updates.push({ id: event.id, status, body: event.message, at: event.at, explicit });
+  }
+  const stateStatus = publicStatusOfState(incident.state as IncidentState) ?? 'investigating';
+  const lastTransition = transitions.at(-1)?.at ?? incident.createdAt;
+  const lastUpdate = updates.at(-1);
+  // An update's explicit status ("identified") wins until the lifecycle moves on.
+  const currentStatus = stateStatus !== 'resolved' && lastUpdate?.explicit && lastUpdate.at >= lastTransition ? lastUpdate.status : stateStatus;
+  return {
+    incident,
+    updates: updates.map(({ explicit: _explicit, ...update }): PublicUpdate => update),
+    currentStatus,
+    updatedAt: new Date(Math.max(incident.createdAt.getTime(), lastTransition.getTime(), lastUpdate?.at.getTime() ?? 0)),
+    /** Spans in which the incident was in an impacting state. */
+    impactSpans(now: Date): { start: number; end: number }[] {
+      const spans: { start: number; end: number }[] = [];
+      let state = initial;
+      let from = incident.reportedAt.getTime();
+      for (const transition of [...transitions, { at: now, to: incident.state as IncidentState }]) {
+        const at = Math.max(transition.at.getTime(), from);
+        if (IMPACTING_STATES.includes(state) && at > from) spans.push({ start: from, end: at });
+        state = transition.to;
+        from = at;
+      }
+      return spans;
+    },
+  };
+}
+
+/** The last HISTORY_DAYS calendar days in the client's time zone; today ends now. */
+function calendarDays(now: Date, timezone: string): { date: string; start: number; end: number }[] {
+  const today = DateTime.fromJSDate(now, { zone: timezone }).startOf('day');
+  return Array.from({ length: HISTORY_DAYS }, (_, i) => {
+    const day = today.minus({ days: HISTORY_DAYS - 1 - i });
+    return { date: day.toISODate()!, start: day.toMillis(), end: Math.min(day.plus({ days: 1 }).toMillis(), now.getTime()) };
+  });
+}
+
+function nextTransition(now: Date, timezone: string, maintenances: PublicMaintenance[], expiries: (Date | null | undefined)[]): Date {
+  const candidates = [
+    DateTime.fromJSDate(now, { zone: timezone }).startOf('day').plus({ days: 1 }).toJSDate(),
+    ...maintenances.flatMap((m) => [m.scheduledFor, m.scheduledUntil]),
+    ...expiries.filter((at): at is Date => !!at),
+  ];
+  return new Date(Math.min(...candidates.map((at) => at.getTime()).filter((t) => t > now.getTime())));
+}

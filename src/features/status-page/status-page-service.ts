@@ -1,0 +1,203 @@
+import { createHash } from 'node:crypto';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { ClientConfig, IncidentdConfig } from '../../config/config-schema';
+import type { ConfigStore } from '../../config/config-store';
+import type { Clock } from '../../platform/clock';
+import { NotFoundError, UnavailableError } from '../../platform/errors';
+import type { EventBus } from '../../platform/event-bus';
+import type { ViewRenderer } from '../../platform/http/views';
+import type { Logger } from '../../platform/logger';
+import type { MaintenanceSource } from './maintenance-source';
+import { loadStatusModel, type StatusModel } from './status-model';
+import { presentStatuspage, type ComponentHistory, type StatuspageEndpoint } from './statuspage-presenter';
+import { STATUS_LABELS } from './status-rules';
+import { atomFeed, liveView, uptimeView } from './status-views';
+
+/** Even with nothing happening, a cached page is rebuilt this often (config reloads, missed events). */
+const MAX_AGE_MS = 60_000;
+
+/** One client's page, rendered once per change and shared by every viewer. */
+export interface StatusSnapshot {
+  clientId: string;
+  /** The configuration it was built from; a reload makes it stale. */
+  config: IncidentdConfig;
+  model: StatusModel;
+  pageUrl: string;
+  /** Changes whenever anything a viewer can see changes; the ETag of every document. */
+  version: string;
+  /** Increases with every build: pages ignore a push older than what they show. */
+  sequence: number;
+  /** Statuspage API v2 bodies, serialized and encoded once. */
+  documents: Record<StatuspageEndpoint, Buffer>;
+  /** The live part of the page, as HTML. */
+  liveHtml: string;
+  /** The uptime bars, as HTML, and their own version (they change less often). */
+  uptimeHtml: string;
+  atom: Buffer;
+  /** What open pages receive over socket.io: the statuses alone (small, sent first), then the whole live part. */
+  statusPayload: { version: string; sequence: number; indicator: string; description: string; components: { id: string; status: string; label: string }[] };
+  livePayload: { version: string; sequence: number; html: string; indicator: string; description: string };
+  uptimePayload: { version: string; sequence: number; html: string };
+}
+
+interface CacheEntry {
+  snapshot: StatusSnapshot | null;
+  building: Promise<StatusSnapshot> | null;
+  /** A change arrived while building: build once more when done. */
+  dirty: boolean;
+  timer: NodeJS.Timeout | null;
+  history: Map<string, ComponentHistory>;
+}
+
+export type StatusPageService = ReturnType<typeof createStatusPageService>;
+
+/**
+ * The status page state cache. Each client's page is built from the database once per
+ * change (incident events, maintenance changes, overrides, a new day, a config reload) and
+ * then served to every viewer from memory: HTML, JSON, feed and live pushes alike. Builds
+ * are single-flight per client: changes that arrive during a build cause one more build,
+ * not one each, so an alert storm costs a few rebuilds per second at most.
+ */
+export function createStatusPageService(deps: { orm: MikroORM; clock: Clock; configStore: ConfigStore; maintenance: MaintenanceSource; bus: EventBus; views: ViewRenderer; logger: Logger }) {
+  const { clock, configStore, logger } = deps;
+  const entries = new Map<string, CacheEntry>();
+  const listeners: ((snapshot: StatusSnapshot, previous: StatusSnapshot | null) => void)[] = [];
+  let stopped = false;
+  let builds = 0;
+
+  function clientConfig(clientId: string): ClientConfig {
+    const client = configStore.current.clients.find((candidate) => candidate.id === clientId);
+    if (!client) throw new NotFoundError(`no status page "${clientId}"`);
+    return client;
+  }
+
+  async function build(clientId: string, entry: CacheEntry): Promise<StatusSnapshot> {
+    const config = configStore.current;
+    const client = clientConfig(clientId);
+    const now = clock.now();
+    const model = await loadStatusModel(deps.orm.em.fork(), { config, client, maintenance: deps.maintenance, now });
+    for (const component of model.components) {
+      const seen = entry.history.get(component.id);
+      if (!seen) entry.history.set(component.id, { createdAt: now, status: component.status, updatedAt: now });
+      else if (seen.status !== component.status) entry.history.set(component.id, { ...seen, status: component.status, updatedAt: now });
+    }
+    const pageUrl = `${config.server.publicUrl.replace(/\/$/, '')}/status/${client.id}`;
+    const documents = Object.fromEntries(Object.entries(presentStatuspage(model, pageUrl, entry.history)).map(([name, body]) => [name, Buffer.from(JSON.stringify(body))])) as Record<StatuspageEndpoint, Buffer>;
+    const liveHtml = deps.views.fragment('status/live', liveView(model, pageUrl));
+    const uptimeHtml = deps.views.fragment('status/uptime', uptimeView(model));
+    const hash = (...parts: (string | Buffer)[]) => parts.reduce((h, part) => h.update(part), createHash('sha256')).digest('base64url').slice(0, 20);
+    const version = hash(documents['summary.json'], documents['incidents.json'], liveHtml, uptimeHtml);
+    const sequence = (builds += 1);
+    return {
+      clientId,
+      config,
+      model,
+      pageUrl,
+      version,
+      sequence,
+      documents,
+      liveHtml,
+      uptimeHtml,
+      atom: Buffer.from(atomFeed(model, pageUrl)),
+      statusPayload: { version, sequence, indicator: model.overall.indicator, description: model.overall.description, components: model.components.map((c) => ({ id: c.id, status: c.status, label: STATUS_LABELS[c.status] })) },
+      livePayload: { version, sequence, html: liveHtml, indicator: model.overall.indicator, description: model.overall.description },
+      uptimePayload: { version: hash(uptimeHtml), sequence, html: uptimeHtml },
+    };
+  }
+
+  function refresh(clientId: string, entry: CacheEntry): Promise<StatusSnapshot> {
+    if (entry.building) {
+      entry.dirty = true;
+      return entry.building;
+    }
+    entry.building = (async () => {
+      try {
+        let snapshot: StatusSnapshot;
+        do {
+          entry.dirty = false;
+          snapshot = await build(clientId, entry);
+        } while (entry.dirty);
+        const previous = entry.snapshot;
+        entry.snapshot = snapshot;
+        schedule(clientId, entry, snapshot.model.nextTransition);
+        if (snapshot.version !== previous?.version) for (const listener of listeners) listener(snapshot, previous);
+        return snapshot;
+      } finally {
+        entry.building = null;
+      }
+    })();
+    return entry.building;
+  }
+
+  // Maintenance starts and ends, overrides expire and days turn by the clock alone.
+  function schedule(clientId: string, entry: CacheEntry, at: Date): void {
+    if (entry.timer) clearTimeout(entry.timer);
+    if (stopped) return;
+    const delay = Math.min(Math.max(at.getTime() - clock.now().getTime(), 0) + 50, MAX_AGE_MS);
+    entry.timer = setTimeout(() => void refresh(clientId, entry).catch((error) => logger.warn({ err: error, clientId }, 'status page refresh failed')), delay);
+    entry.timer.unref();
+  }
+
+  function invalidate(clientId: string): void {
+    const entry = entries.get(clientId);
+    if (entry) void refresh(clientId, entry).catch((error) => logger.warn({ err: error, clientId }, 'status page refresh failed'));
+  }
+
+  deps.bus.on('incident.changed', (event) => {
+    if (event.clientId) invalidate(event.clientId);
+  });
+  deps.maintenance.onChanged(invalidate);
+
+  return {
+    clientConfig,
+
+    /**
+     * The client's current snapshot. Built on first use; afterwards always answered from
+     * memory (a stale one while a rebuild runs, so a database outage does not take the
+     * page down with it).
+     */
+    async get(clientId: string): Promise<StatusSnapshot> {
+      clientConfig(clientId);
+      let entry = entries.get(clientId);
+      if (!entry) {
+        entry = { snapshot: null, building: null, dirty: false, timer: null, history: new Map() };
+        entries.set(clientId, entry);
+      }
+      if (entry.snapshot) {
+        if (entry.snapshot.config !== configStore.current) invalidate(clientId);
+        return entry.snapshot;
+      }
+      try {
+        return await refresh(clientId, entry);
+      } catch (error) {
+        if (error instanceof NotFoundError) throw error;
+        logger.warn({ err: error, clientId }, 'could not build the status page');
+        throw new UnavailableError('the status page is temporarily unavailable');
+      }
+    },
+
+    /** The snapshot of a public page if one is cached and current; never waits or builds (the fast path). */
+    cachedPublic(clientId: string): StatusSnapshot | null {
+      const snapshot = entries.get(clientId)?.snapshot;
+      return snapshot && snapshot.config === configStore.current && snapshot.model.client.public ? snapshot : null;
+    },
+
+    /** Rebuilds a client's page now (after an override, or when a test moves the clock). */
+    async refresh(clientId: string): Promise<StatusSnapshot | null> {
+      const entry = entries.get(clientId);
+      return entry ? refresh(clientId, entry) : null;
+    },
+
+    invalidate,
+
+    /** Called with every snapshot that differs from the one before (and the one before, if any). */
+    onUpdate(listener: (snapshot: StatusSnapshot, previous: StatusSnapshot | null) => void): void {
+      listeners.push(listener);
+    },
+
+    stop(): void {
+      stopped = true;
+      for (const entry of entries.values()) if (entry.timer) clearTimeout(entry.timer);
+    },
+  };
+}

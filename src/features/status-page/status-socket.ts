@@ -1,0 +1,132 @@
+import { Gauge, Histogram, type Registry } from 'prom-client';
+import type { Namespace, Server, Socket } from 'socket.io';
+import type { Logger } from '../../platform/logger';
+import { canSeeClient } from '../auth/principal';
+import type { SessionService } from '../auth/session-service';
+import { authenticateSocket, REAUTHENTICATE_MS } from '../live/staff-socket';
+import type { UserService } from '../users/user-service';
+import type { StatusPageService, StatusSnapshot } from './status-page-service';
+
+/**
+ * Viewers of a page are spread over this many rooms, and a push goes out room by room with
+ * a turn of the event loop in between: with 10,000 viewers one push writes 10,000 frames,
+ * which would otherwise hold the loop (and every HTTP request) for as long as that takes.
+ * Each room's packet is still serialized once.
+ */
+const SHARDS = 16;
+const shardRooms = (clientId: string) => Array.from({ length: SHARDS }, (_, shard) => `status:${clientId}:${shard}`);
+const yieldToLoop = () => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * The `/status` socket.io namespace: open status pages join their client's room and get
+ * the live part of the page whenever it changes. Every connection (first or after a
+ * dropped one) receives the current state at once, so a page that missed pushes while
+ * offline resyncs. A broadcast is one serialized packet for the whole room.
+ */
+export function attachStatusSocket(
+  io: Server,
+  deps: { statusPages: StatusPageService; users: UserService; sessions: SessionService; logger: Logger; registry: Registry; reauthenticateMs?: number },
+): Namespace {
+  const status = io.of('/status');
+  new Gauge({
+    name: 'incidentd_status_viewers',
+    help: 'Open status pages (socket.io connections to /status)',
+    registers: [deps.registry],
+    collect() {
+      this.set(status.sockets.size);
+    },
+  });
+  const pushDuration = new Histogram({
+    name: 'incidentd_status_push_seconds',
+    help: 'Time to write one status page change to every open page of the client',
+    labelNames: ['part'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [deps.registry],
+  });
+  let nextShard = 0;
+
+  /** Like the page itself: public, or only for the client's own contacts and staff. */
+  async function mayWatch(socket: Socket, clientId: string): Promise<boolean> {
+    if (deps.statusPages.clientConfig(clientId).statusPage.public) return true;
+    const principal = await authenticateSocket(socket, deps);
+    return !!principal && canSeeClient(principal, clientId);
+  }
+
+  status.use(async (socket, next) => {
+    const clientId = (socket.handshake.auth as { client?: unknown } | undefined)?.client;
+    try {
+      if (typeof clientId !== 'string' || !(await mayWatch(socket, clientId))) return next(new Error('not_found'));
+      socket.data.clientId = clientId;
+      next();
+    } catch (error) {
+      if ((error as { status?: number }).status === 404) return next(new Error('not_found'));
+      deps.logger.warn({ err: error }, 'status socket refused');
+      next(new Error('unavailable'));
+    }
+  });
+
+  // Pages stay open for days: a page made private by a reload, a disabled contact or an
+  // expired session stops receiving updates within a minute.
+  const recheck = setInterval(() => {
+    for (const socket of status.sockets.values()) {
+      mayWatch(socket, socket.data.clientId as string)
+        .then((allowed) => allowed || socket.disconnect(true))
+        .catch((error) => ((error as { status?: number }).status === 404 ? socket.disconnect(true) : deps.logger.warn({ err: error }, 'status socket re-check failed')));
+    }
+  }, deps.reauthenticateMs ?? REAUTHENTICATE_MS);
+  recheck.unref();
+
+  status.on('connection', (socket) => {
+    const clientId = socket.data.clientId as string;
+    nextShard = (nextShard + 1) % SHARDS;
+    void socket.join(shardRooms(clientId)[nextShard]!);
+    deps.statusPages
+      .get(clientId)
+      .then((snapshot) => {
+        socket.emit('page', snapshot.livePayload);
+        socket.emit('uptime', snapshot.uptimePayload);
+      })
+      .catch((error) => deps.logger.warn({ err: error, clientId }, 'could not send the status page state'));
+  });
+
+  // Statuses first (a few hundred bytes: the banner and each component's status reach
+  // everyone fast), then the live part of the page (incidents, updates), then the uptime
+  // bars, each only when it changed since the last push.
+  async function push(snapshot: StatusSnapshot, sent: StatusSnapshot | null): Promise<void> {
+    const send = async (part: 'status' | 'page' | 'uptime', payload: unknown) => {
+      const timer = pushDuration.startTimer({ part });
+      for (const room of shardRooms(snapshot.clientId)) {
+        status.to(room).emit(part, payload);
+        await yieldToLoop();
+      }
+      timer();
+    };
+    const statuses = (s: StatusSnapshot | null) => JSON.stringify(s && { ...s.statusPayload, version: '', sequence: 0 });
+    if (statuses(snapshot) !== statuses(sent)) await send('status', snapshot.statusPayload);
+    if (snapshot.liveHtml !== sent?.liveHtml) await send('page', snapshot.livePayload);
+    if (snapshot.uptimePayload.version !== sent?.uptimePayload.version) await send('uptime', snapshot.uptimePayload);
+  }
+
+  // One push at a time per client, in order; snapshots that arrive meanwhile collapse into
+  // the newest (a push takes a while with 10,000 viewers, and an older page must never
+  // overwrite a newer one).
+  const pushers = new Map<string, { running: boolean; next: StatusSnapshot | null; sent: StatusSnapshot | null }>();
+  deps.statusPages.onUpdate((snapshot, previous) => {
+    const pusher = pushers.get(snapshot.clientId) ?? { running: false, next: null, sent: previous };
+    pushers.set(snapshot.clientId, pusher);
+    pusher.next = snapshot;
+    if (pusher.running) return;
+    pusher.running = true;
+    void (async () => {
+      while (pusher.next) {
+        const next = pusher.next;
+        pusher.next = null;
+        await push(next, pusher.sent);
+        pusher.sent = next;
+      }
+    })()
+      .catch((error) => deps.logger.warn({ err: error }, 'could not push the status page'))
+      .finally(() => (pusher.running = false));
+  });
+  return status;
+}

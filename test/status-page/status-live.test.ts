@@ -1,0 +1,160 @@
+import { mkdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import path from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { io as connect, type Socket } from 'socket.io-client';
+import type { Server as SocketServer } from 'socket.io';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT, startTestApp, type TestApp } from '../support/test-app';
+import { addNote, createIncident } from './status-page-support';
+
+let t: TestApp;
+let server: Server;
+let io: SocketServer;
+let base: string;
+let desk: string;
+let browser: Browser;
+const sockets: Socket[] = [];
+
+beforeAll(async () => {
+  t = await startTestApp();
+  server = createServer(t.app.express);
+  // Re-checks who may watch each page every 200 ms instead of every minute.
+  io = t.app.attachRealtime(server, { reauthenticateMs: 200 });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  desk = await t.tokenFor('service_desk');
+  browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+});
+afterAll(async () => {
+  await browser?.close();
+  for (const socket of sockets) socket.close();
+  t?.app.services.statusPages.stop();
+  io?.close();
+  server?.closeAllConnections();
+  await new Promise((resolve) => server?.close(resolve));
+  await t?.close();
+});
+
+interface LiveState {
+  version: string;
+  html: string;
+  indicator: string;
+}
+
+function open(client: string, extra: { token?: string } = {}): Socket {
+  const socket = connect(`${base}/status`, { auth: { client, ...extra }, transports: ['websocket'], reconnection: false });
+  sockets.push(socket);
+  return socket;
+}
+
+function nextEvent<T>(socket: Socket, event: string, matches: (payload: T) => boolean = () => true): Promise<T> {
+  return new Promise((resolve) => {
+    const handler = (payload: T) => {
+      if (!matches(payload)) return;
+      socket.off(event, handler);
+      resolve(payload);
+    };
+    socket.on(event, handler);
+  });
+}
+const nextState = (socket: Socket, matches?: (state: LiveState) => boolean) => nextEvent<LiveState>(socket, 'page', matches);
+
+describe('status page live updates (socket.io /status)', () => {
+  it('sends the current state on connect and every change afterwards, to every viewer from one rendering', async () => {
+    const viewers = [open('globex'), open('globex'), open('globex')];
+    const initial = await Promise.all(viewers.map((socket) => nextState(socket)));
+    expect(initial[0]!.indicator).toBe('none');
+    expect(new Set(initial.map((state) => state.version)).size).toBe(1);
+
+    const statuses = viewers.map((socket) => nextEvent<{ indicator: string; components: { id: string; status: string; label: string }[] }>(socket, 'status'));
+    const outage = viewers.map((socket) => nextState(socket, (state) => state.html.includes('The trading portal is unavailable')));
+    const id = await createIncident(t, desk, { client: 'globex', services: ['gx-trading-portal'], severity: 1 });
+    // The statuses come first, on their own.
+    const [status] = await Promise.all(statuses);
+    expect(status!.indicator).toBe('critical');
+    expect(status!.components).toContainEqual({ id: 'gx-trading-portal', status: 'major_outage', label: 'Major outage' });
+    await addNote(t, desk, id, 'The trading portal is unavailable. We are on it.', 'public');
+    const pushed = await Promise.all(outage);
+    expect(pushed[0]!.indicator).toBe('critical');
+    expect(pushed[0]!.html).toContain('Major outage');
+    expect(pushed.every((state) => state.html === pushed[0]!.html)).toBe(true);
+  });
+
+  it('refuses unknown clients, and non-public pages to anyone but their contacts and staff', async () => {
+    const refused = (socket: Socket) => new Promise<string>((resolve) => socket.once('connect_error', (error) => resolve(error.message)));
+    expect(await refused(open('no-such-client'))).toBe('not_found');
+    expect(await refused(open('acme-health'))).toBe('not_found');
+    expect(await refused(open('acme-health', { token: await t.tokenFor('client_contact', { clientId: 'globex' }) }))).toBe('not_found');
+    const contact = open('acme-health', { token: await t.tokenFor('client_contact', { clientId: 'acme-health' }) });
+    expect((await nextState(contact)).indicator).toBe('none');
+  });
+
+  it('disconnects anonymous viewers when a reload makes a page private', async () => {
+    const viewer = open('globex');
+    await nextState(viewer);
+    const globex = t.configStore.current.clients.find((client) => client.id === 'globex')!;
+    globex.statusPage.public = false;
+    try {
+      expect(await new Promise((resolve) => viewer.once('disconnect', resolve))).toBe('io server disconnect');
+    } finally {
+      globex.statusPage.public = true;
+    }
+  });
+});
+
+describe('status page in a real browser (Chromium)', () => {
+  it('shows a new incident and its public update without a reload, never runs typed HTML, and resyncs after a dropped connection', { timeout: 90_000 }, async () => {
+    const page = await browser.newPage();
+    page.setDefaultTimeout(20_000);
+    const scriptErrors: string[] = [];
+    page.on('pageerror', (error) => scriptErrors.push(error.message));
+    page.on('console', (message) => message.type() === 'error' && !message.location().url.endsWith('/favicon.ico') && scriptErrors.push(message.text()));
+    await page.goto(`${base}/status/northwind`);
+    await page.waitForSelector('html[data-live="connected"]');
+    expect(await page.textContent('.banner')).toContain('All Systems Operational');
+    await page.evaluate(() => ((globalThis as unknown as { stillThisPage: boolean }).stillThisPage = true));
+
+    const id = await createIncident(t, desk, { client: 'northwind', services: ['nw-webshop', 'nw-payments'], severity: 2 });
+    await addNote(t, desk, id, 'Checkout is failing for some customers. <img src=x onerror="window.xssRan=true">', 'public');
+    await page.waitForSelector('text=Checkout is failing for some customers.');
+    expect(await page.textContent('.banner')).toContain('Partial System Outage');
+    expect(await page.textContent('[data-component="nw-webshop"] .component-status')).toBe('Partial outage');
+    expect(await page.textContent('#live')).toContain('<img src=x onerror="window.xssRan=true">');
+    expect(await page.evaluate(() => (globalThis as unknown as { xssRan?: boolean }).xssRan)).toBeUndefined();
+    expect(await page.evaluate(() => (globalThis as unknown as { stillThisPage?: boolean }).stillThisPage)).toBe(true);
+
+    mkdirSync(path.join(REPO_ROOT, 'test-artifacts'), { recursive: true });
+    await page.screenshot({ path: path.join(REPO_ROOT, 'test-artifacts/status-page.png'), fullPage: true });
+
+    // Drop every connection and hold reconnections back while an update is made: it can only
+    // arrive with the resync that follows the reconnection.
+    let openGate = () => {};
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    io.of('/status').use((_socket, next) => void gate.then(() => next()));
+    // (A string: it runs in the page, whose DOM types the test's TypeScript does not load.)
+    await page.evaluate(`{
+      const root = document.documentElement;
+      new MutationObserver(() => root.getAttribute('data-live') === 'disconnected' && root.setAttribute('data-saw-disconnect', 'yes')).observe(root, { attributes: true, attributeFilter: ['data-live'] });
+    }`);
+    for (const socket of io.of('/status').sockets.values()) socket.conn.close();
+    await page.waitForSelector('html[data-saw-disconnect="yes"]');
+    await addNote(t, desk, id, 'We have found the cause.', 'public');
+    await t.app.services.statusPages.refresh('northwind');
+    expect(await page.textContent('#live')).not.toContain('We have found the cause.');
+    openGate();
+    await page.waitForSelector('text=We have found the cause.', { timeout: 15_000 });
+    expect(await page.evaluate(() => (globalThis as unknown as { stillThisPage?: boolean }).stillThisPage)).toBe(true);
+    expect(scriptErrors).toEqual([]);
+    await page.close();
+  });
+
+  it('works without JavaScript', async () => {
+    const context = await browser.newContext({ javaScriptEnabled: false });
+    const page = await context.newPage();
+    await page.goto(`${base}/status/northwind`);
+    expect(await page.textContent('#live')).toContain('Web shop');
+    expect(await page.locator('form[action$="/subscribe"]').count()).toBe(1);
+    await context.close();
+  });
+});
