@@ -44,6 +44,9 @@ import { createWebhookChannel } from './features/notifications/webhook-channel';
 import { createReviewService } from './features/reviews/review-service';
 import { createBridgePage, registerBridgeRoutes } from './features/bridge/bridge-routes';
 import { createBridgeService } from './features/bridge/bridge-service';
+import { registerCorrelationRoutes } from './features/correlation/correlation-routes';
+import { createCorrelationService } from './features/correlation/correlation-service';
+import { formatChangeId } from './features/changes/change-rules';
 import { attachBridgeSocket } from './features/bridge/bridge-socket';
 import { createReviewPage, registerReviewRoutes } from './features/reviews/review-routes';
 import { createLinkSigner } from './platform/security/signed-links';
@@ -132,6 +135,9 @@ export async function createApp(deps: AppDependencies) {
   const oncall = createOncallService({ orm, clock, configStore, audit });
   const escalation = createEscalationService({ orm, clock, configStore, timers, outbox, oncall, incidents, logger, registry: metrics.registry });
   const sla = createSlaService({ clock, configStore, timers, registry: metrics.registry, hooks: escalation.slaHooks });
+  // Correlation first: it marks alerts expected during a change before SLA and escalation look.
+  const correlation = createCorrelationService({ orm, clock, configStore, timers, outbox, incidents, audit });
+  incidents.observe(correlation.observer);
   incidents.observe(sla.observer);
   incidents.observe(escalation.observer);
   const slaDigest = createSlaDigest({ orm, clock, configStore, outbox, logger, runnerId: timers.runnerId });
@@ -146,7 +152,11 @@ export async function createApp(deps: AppDependencies) {
   // Parts of an incident's detail that other features own; the API and the bridge show them.
   const slaDetail: IncidentDetailExtension = async (em, incident) => ({ sla: await sla.present(em, incident, clock.now()) });
   const communicationDetail: IncidentDetailExtension = async (em, incident) => ({ communication: await communications.present(em, incident) });
-  const bridge = createBridgeService({ orm, clock, configStore, incidents, extensions: [slaDetail, communicationDetail] });
+  const suspectsDetail: IncidentDetailExtension = async (em, incident) => ({
+    suspectChanges: await correlation.suspectsOf(em, incident),
+    expectedDuringChange: incident.expectedDuringChange ? formatChangeId(incident.expectedDuringChange) : null,
+  });
+  const bridge = createBridgeService({ orm, clock, configStore, incidents, extensions: [slaDetail, communicationDetail, suspectsDetail] });
   const notificationSender = createNotificationSender({
     orm,
     clock,
@@ -246,6 +256,7 @@ export async function createApp(deps: AppDependencies) {
       return { escalation: state ? { policy: state.policyId, step: state.stepIndex + 1, round: state.round + 1, status: state.status } : null };
     },
     communicationDetail,
+    suspectsDetail,
     async (em, incident) => {
       const review = await reviews.forIncident(incident, em);
       return { review: review ? { id: review.id, status: review.status, reason: review.reason } : null };
@@ -256,6 +267,7 @@ export async function createApp(deps: AppDependencies) {
   registerNotificationRoutes(api, { orm, clock, audit });
   registerReviewRoutes(api, reviews);
   registerBridgeRoutes(api, bridge);
+  registerCorrelationRoutes(api, correlation, bridge.loadVisible);
   changes.registerApiRoutes(api);
   registerStatusOverrideRoutes(api, { orm, clock, configStore, audit, statusPages });
   api.document({ method: 'post', path: '/alerts/alertmanager', summary: 'Prometheus Alertmanager webhook (version 4); 202 once stored, 503 to retry later', access: { integration: 'alertmanager' }, body: alertmanagerPayloadSchema });
@@ -274,7 +286,7 @@ export async function createApp(deps: AppDependencies) {
     express: app,
     api,
     metrics,
-    services: { users, sessions, audit, incidents, alertProcessor, timers, sla, slaDigest, escalation, oncall, outbox, notificationSender, communications, restorationFeedback, emailTemplates, links, reviews, bridge, changes, statusPages, statusSubscriptions },
+    services: { users, sessions, audit, incidents, alertProcessor, timers, sla, slaDigest, escalation, oncall, outbox, notificationSender, communications, restorationFeedback, emailTemplates, links, reviews, bridge, changes, statusPages, statusSubscriptions, correlation },
     bus,
     reloadConfig,
     /** Live updates over socket.io, on the HTTP server the app is served by. */

@@ -24,7 +24,7 @@ import { DateTime, IANAZone } from 'luxon';
 import { DEFAULT_PRIORITY_MATRIX } from '../features/incidents/incident-rules';
 import { escalationPolicySchema, escalationSettingsSchema, notificationsSchema, oncallSchema } from './escalation-config-schema';
 import { clientCommunicationsSchema, communicationsSchema, smtpSchema } from './communications-config-schema';
-import { clientIncidentPolicySchema, incidentsSchema, priorityMatrixSchema, routingSchema } from './incident-config-schema';
+import { clientIncidentPolicySchema, correlationSchema, incidentsSchema, priorityMatrixSchema, routingSchema } from './incident-config-schema';
 import { cabSchema, changeApprovalSchema, checkChangeReferences, freezeSchema, standardChangeSchema } from './change-config-schema';
 import { statusPageOptions } from './status-page-config-schema';
 
@@ -797,6 +797,8 @@ export const incidentdConfigSchema = z
     priorityMatrix: priorityMatrixSchema.default(DEFAULT_PRIORITY_MATRIX),
     /** Incident handling: re-open window, auto-resolve, recurring detection, security team. */
     incidents: incidentsSchema.prefault({}),
+    /** Change <-> incident correlation: look-back, suspects kept, alerts held during changes. */
+    correlation: correlationSchema.prefault({}),
     /** Change freezes, global or per client (SCH-03); see change-config-schema.ts. */
     freezes: z.array(freezeSchema).default([]),
     /** Catalog of pre-approved standard changes (CHG-10). */

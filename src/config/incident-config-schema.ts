@@ -106,6 +106,16 @@ export const incidentsSchema = z.strictObject({
   securityTeam: z.string().default('security'),
 });
 
+/** Change <-> incident correlation (REL-01). */
+export const correlationSchema = z.strictObject({
+  /** Changes that took effect this long before an incident's first alert are suspects. */
+  lookBack: durationText.default('72h'),
+  /** How many suspects an incident keeps (best first). */
+  maxSuspects: z.number().int().min(1).max(20).default(5),
+  /** Alerts on the CIs of an in-progress change are expected: nobody is paged and SLA clocks wait until its window ends. */
+  holdDuringChanges: z.boolean().default(true),
+});
+
 /** Per-client overrides of `incidents`. */
 export const clientIncidentPolicySchema = z.strictObject({
   autoResolveOnClear: z.boolean().optional(),

@@ -6,6 +6,7 @@ import { IncidentEventSchema, IncidentSchema } from '../features/incidents/incid
 import { IncidentCommunicationSchema, RestorationFeedbackSchema } from '../features/notifications/communication-entities';
 import { PostIncidentReviewSchema, ReviewActionItemSchema } from '../features/reviews/review-entities';
 import { IncidentRoleSchema, IncidentTaskSchema } from '../features/bridge/bridge-entities';
+import { SuspectChangeSchema } from '../features/correlation/correlation-entities';
 import { EscalationSchema } from '../features/escalation/escalation-entities';
 import { NotificationSchema } from '../features/notifications/notification-entities';
 import { OncallOverrideSchema } from '../features/oncall/oncall-entities';
@@ -21,4 +22,4 @@ export const entities = [UserSchema, RoleGrantSchema, ApiTokenSchema, SessionSch
   TimerSchema, JobRunSchema, SlaClockSchema, EscalationSchema, NotificationSchema, OncallOverrideSchema,
   ChangeRequestSchema, ChangeApprovalSchema, ChangeEventSchema, CabMeetingSchema, CabAgendaItemSchema,
   IncidentCommunicationSchema, RestorationFeedbackSchema, PostIncidentReviewSchema, ReviewActionItemSchema,
-  IncidentRoleSchema, IncidentTaskSchema, StatusOverrideSchema, StatusSubscriberSchema];
+  IncidentRoleSchema, IncidentTaskSchema, StatusOverrideSchema, StatusSubscriberSchema, SuspectChangeSchema];

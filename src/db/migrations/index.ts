@@ -7,6 +7,7 @@ import { Migration0005StatusPage } from './0005-status-page';
 import { Migration0006Changes } from './0006-changes';
 import { Migration0007Reviews } from './0007-reviews';
 import { Migration0008Bridge } from './0008-bridge';
+import { Migration0009Correlation } from './0009-correlation';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the built JS and the
@@ -22,4 +23,5 @@ export const migrations: MigrationObject[] = [
   { name: '0006-changes', class: Migration0006Changes },
   { name: '0007-reviews', class: Migration0007Reviews },
   { name: '0008-bridge', class: Migration0008Bridge },
+  { name: '0009-correlation', class: Migration0009Correlation },
 ];

@@ -152,7 +152,11 @@ export function createEscalationService(deps: {
 
   const observer: IncidentObserver = {
     async created(em, incident, now) {
-      await start(em, incident, now);
+      // Alerts expected during a change page nobody while its window is open.
+      if (!incident.expectedDuringChange) await start(em, incident, now);
+    },
+    async releasedFromChange(em, incident, now) {
+      if (isOpen(incident.state as IncidentState) && !incident.acknowledgedAt) await start(em, incident, now);
     },
     async responded(em, incident, now) {
       if (incident.acknowledgedAt) await stop(em, incident, `acknowledged by ${incident.acknowledgedBy}`, now);

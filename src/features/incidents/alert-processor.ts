@@ -239,9 +239,11 @@ export function createAlertProcessor(deps: {
     if (firing.length > 0) {
       incident.alertsClearedAt = null;
       entries.push(attachedEntry(firing));
-      const severityBefore = incident.severity;
+      const scopeOf = () => `${incident!.ciIds.join(',')}|${incident!.serviceIds.join(',')}`;
+      const was = { severity: incident.severity, scope: scopeOf() };
       entries.push(...widen(incident, firing.map(({ route }) => route)));
-      if (incident.severity !== severityBefore) await incidents.severityChanged(em, incident, severityBefore, now);
+      if (incident.severity !== was.severity) await incidents.severityChanged(em, incident, was.severity, now);
+      if (scopeOf() !== was.scope) await incidents.scopeChanged(em, incident, now);
     }
     if (resolved.length > 0) {
       entries.push({ type: 'alert.resolved', message: `${resolved.length} alert${resolved.length > 1 ? 's' : ''} resolved: ${summarize(resolved.map(({ route }) => route.alertname))}`, data: { alertIds: resolved.map(({ alert }) => alert.id) } });

@@ -52,6 +52,9 @@ export const IncidentSchema = defineEntity({
     majorDeclaredAt: p.datetime().nullable(),
     // The conference call the responders join.
     conferenceUrl: p.text().nullable(),
+    // Alerts expected during this in-progress change (its number): no paging, SLA clocks held
+    // until its window ends (REL-01). A plain number, so incidents do not depend on changes.
+    expectedDuringChange: p.integer().nullable(),
     truncatedAlerts: p.integer().default(0),
     // Optimistic locking: a stale write is refused instead of silently overwriting.
     version: p.integer().version(),

@@ -65,6 +65,10 @@ export interface IncidentObserver {
   stateChanged?(em: EntityManager, incident: Incident, from: IncidentState, to: IncidentState, now: Date): Promise<void>;
   awaitingClientChanged?(em: EntityManager, incident: Incident, waiting: boolean, now: Date): Promise<void>;
   severityChanged?(em: EntityManager, incident: Incident, from: number, now: Date): Promise<void>;
+  /** New alerts named more CIs or services. */
+  scopeChanged?(em: EntityManager, incident: Incident, now: Date): Promise<void>;
+  /** Alerts held as expected during a change are still firing after its window: handle it as a normal incident. */
+  releasedFromChange?(em: EntityManager, incident: Incident, now: Date): Promise<void>;
   /** Staff posted words for the client (a public update or public note). */
   publicUpdatePosted?(em: EntityManager, incident: Incident, update: PublicUpdate, now: Date): Promise<void>;
 }
@@ -299,6 +303,10 @@ export function createIncidentService(deps: {
     updateBySystem: (idText: string, actor: Actor, options: MutateOptions, change: IncidentChange) => mutate(idText, null, actor, options, change),
     /** After a severity change made outside this service (e.g. by new alerts). */
     severityChanged,
+    /** After new alerts widened the incident's CIs or services. */
+    scopeChanged: (em: EntityManager, incident: Incident, now: Date) => notify('scopeChanged', em, incident, now),
+    /** After an incident held during a change became a normal one. */
+    releasedFromChange: (em: EntityManager, incident: Incident, now: Date) => notify('releasedFromChange', em, incident, now),
     observe(observer: IncidentObserver): void {
       observers.push(observer);
     },

@@ -32,7 +32,8 @@ export type IncidentEventType =
   | 'major'
   | 'role'
   | 'task'
-  | 'bridge';
+  | 'bridge'
+  | 'correlation';
 
 export interface TimelineEntry {
   type: IncidentEventType;

@@ -78,7 +78,8 @@ export function createClientCommunications(deps: {
   /** The client and its policy when this incident is communicated to the client at all. */
   function scope(incident: Incident): { client: ClientConfig; policy: CommunicationsConfig } | null {
     const client = clientOf(incident);
-    if (!client || incident.security || incident.state === 'cancelled') return null;
+    // Alerts expected during a change the client was told about are not news until its window ends.
+    if (!client || incident.security || incident.state === 'cancelled' || incident.expectedDuringChange) return null;
     const policy = policyOf(client);
     return policy.severities.includes(incident.severity as 1 | 2 | 3 | 4) ? { client, policy } : null;
   }
@@ -312,6 +313,10 @@ export function createClientCommunications(deps: {
 
   const observer: IncidentObserver = {
     async created(em, incident, now) {
+      await start(em, incident, now);
+    },
+
+    async releasedFromChange(em, incident, now) {
       await start(em, incident, now);
     },
 

@@ -130,7 +130,8 @@ export function createSlaService(deps: { clock: Clock; configStore: ConfigStore;
           calendar: target.hours,
           startedAt: incident.createdAt,
           consumedMs: 0,
-          runningSince: incident.awaitingClient ? null : incident.createdAt,
+          // Waiting on the client, or alerts expected during a change: the clocks wait too.
+          runningSince: incident.awaitingClient || incident.expectedDuringChange ? null : incident.createdAt,
           warned: [],
         });
         schedule(em, incident, clock);
@@ -143,13 +144,16 @@ export function createSlaService(deps: { clock: Clock; configStore: ConfigStore;
       if (to === 'resolved' || to === 'cancelled' || to === 'closed') {
         await stop(em, incident, 'response', now);
         await stop(em, incident, 'resolution', now);
-      } else if (from === 'resolved' && to === 'investigating' && !incident.awaitingClient) {
+      } else if (from === 'resolved' && to === 'investigating' && !incident.awaitingClient && !incident.expectedDuringChange) {
         await resume(em, incident, ['resolution'], now);
       }
     },
     async awaitingClientChanged(em, incident, waiting, now) {
       if (waiting) await pauseAll(em, incident, now);
-      else await resume(em, incident, ['response', 'resolution'], now);
+      else if (!incident.expectedDuringChange) await resume(em, incident, ['response', 'resolution'], now);
+    },
+    async releasedFromChange(em, incident, now) {
+      if (!incident.awaitingClient) await resume(em, incident, ['response', 'resolution'], now);
     },
   };
 

@@ -1,0 +1,251 @@
+import { LockMode } from '@mikro-orm/core';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { parseDuration } from '../../config/config-schema';
+import type { ConfigStore } from '../../config/config-store';
+import type { Clock } from '../../platform/clock';
+import { ConflictError, NotFoundError } from '../../platform/errors';
+import { SYSTEM_ACTOR, type Actor, type AuditService } from '../audit/audit-service';
+import type { Principal } from '../auth/principal';
+import { AlertSchema } from '../alert-intake/intake-entities';
+import { catalogIndex } from '../catalog/catalog-index';
+import { ChangeEventSchema, ChangeRequestSchema, type ChangeEvent, type ChangeRequest } from '../changes/change-entities';
+import { formatChangeId, parseChangeId } from '../changes/change-rules';
+import { IncidentSchema, type Incident } from '../incidents/incident-entities';
+import { formatIncidentId, isOpen, type IncidentState } from '../incidents/incident-rules';
+import type { IncidentObserver, IncidentService } from '../incidents/incident-service';
+import { addTimelineEvent } from '../incidents/incident-timeline';
+import type { Outbox } from '../notifications/outbox';
+import type { TimerEngine } from '../timers/timer-engine';
+import { SuspectChangeSchema, type SuspectChange } from './correlation-entities';
+import { rankSuspects, type CandidateChange, type Topology } from './suspect-ranking';
+
+/** RFCs that have been worked on: the ones that can have caused something. */
+const IMPLEMENTED_STATES = ['in_progress', 'validating', 'completed', 'reviewed', 'closed'];
+const DEPLOY_PREFIX = 'DEP-';
+
+export const deployLabel = (event: Pick<ChangeEvent, 'id'>) => `${DEPLOY_PREFIX}${event.id}`;
+
+function candidateOfChange(change: ChangeRequest): CandidateChange {
+  return {
+    id: formatChangeId(change.number),
+    kind: 'rfc',
+    clientIds: change.clientIds,
+    serviceIds: change.serviceIds,
+    ciIds: change.ciIds,
+    riskLevel: change.riskLevel,
+    outcome: change.outcome,
+    start: change.actualStart ?? null,
+    end: change.actualStart ? (change.actualEnd ?? change.completedAt ?? null) : null,
+  };
+}
+
+function candidateOfEvent(event: ChangeEvent): CandidateChange {
+  return {
+    id: deployLabel(event),
+    kind: 'deploy',
+    clientIds: event.clientId ? [event.clientId] : [],
+    serviceIds: event.serviceId ? [event.serviceId] : [],
+    ciIds: event.ciId ? [event.ciId] : [],
+    start: event.occurredAt,
+    end: event.occurredAt,
+    unauthorized: event.unauthorized,
+    label: event.summary,
+  };
+}
+
+export type CorrelationService = ReturnType<typeof createCorrelationService>;
+
+/**
+ * Change <-> incident correlation (REL-01, REL-02, REL-04, IMP-05):
+ * - ranks suspect changes (RFCs and deploy events) when an incident opens and when new
+ *   alerts widen it, and keeps the best with their reasons;
+ * - holds an incident whose alerts fire on the CIs of an in-progress change as "expected
+ *   during" it (no paging, SLA clocks waiting) until the window ends; still firing then, it
+ *   becomes a normal incident and the implementers and change managers hear of it;
+ * - records what responders decide: confirmed (the change's outcome, its backout plan, a
+ *   review, and an unauthorized deploy recorded as such) or dismissed with a reason.
+ */
+export function createCorrelationService(deps: { orm: MikroORM; clock: Clock; configStore: ConfigStore; timers: TimerEngine; outbox: Outbox; incidents: IncidentService; audit: AuditService }) {
+  const { configStore, timers, outbox, incidents } = deps;
+
+  function topology(): { topology: Topology; allCiIds: string[] } {
+    const index = catalogIndex(configStore.current);
+    return {
+      topology: { dependsOn: (ci) => index.cis.get(ci)?.dependsOn ?? [], servicesOf: (ci) => index.servicesByCi.get(ci) ?? [] },
+      allCiIds: [...index.cis.keys()],
+    };
+  }
+
+  /** Ranks the incident's suspects and stores the best; decisions already taken stay. */
+  async function rank(em: EntityManager, incident: Incident, now: Date): Promise<void> {
+    if (!incident.clientId) return;
+    const settings = configStore.current.correlation;
+    const lookBackMs = parseDuration(settings.lookBack) ?? 72 * 3_600_000;
+    const first = incident.reportedAt;
+    const since = new Date(first.getTime() - lookBackMs);
+    const [changes, events] = await Promise.all([
+      em.find(ChangeRequestSchema, { clientIds: { $contains: [incident.clientId] }, state: { $in: IMPLEMENTED_STATES }, actualStart: { $ne: null, $lte: first }, $or: [{ actualEnd: null }, { actualEnd: { $gte: since } }] }),
+      em.find(ChangeEventSchema, { clientId: incident.clientId, occurredAt: { $gte: since, $lte: first } }),
+    ]);
+    const { topology: graph, allCiIds } = topology();
+    const ranked = rankSuspects({ clientId: incident.clientId, serviceIds: incident.serviceIds, ciIds: incident.ciIds, firstAlertAt: first }, [...changes.map(candidateOfChange), ...events.map(candidateOfEvent)], graph, { lookBackMs, allCiIds }).slice(0, settings.maxSuspects);
+    const existing = await em.find(SuspectChangeSchema, { incident });
+    const byLabel = new Map(existing.map((row) => [row.label, row]));
+    const previousTop = existing.filter((row) => row.status === 'suspect').sort((a, b) => a.rank - b.rank)[0]?.label;
+    ranked.forEach((suspect, index) => {
+      const row = byLabel.get(suspect.changeId);
+      const fields = { score: suspect.score, rank: index + 1, relation: suspect.relation, reason: suspect.reason, computedAt: now };
+      if (row) Object.assign(row, fields);
+      else {
+        const change = suspect.kind === 'rfc' ? changes.find((candidate) => formatChangeId(candidate.number) === suspect.changeId) : null;
+        const event = suspect.kind === 'deploy' ? events.find((candidate) => deployLabel(candidate) === suspect.changeId) : null;
+        em.create(SuspectChangeSchema, { incident, label: suspect.changeId, change: change ?? null, changeEvent: event ?? null, status: 'suspect', ...fields });
+      }
+    });
+    // Undecided suspects that dropped out of the list go; decisions stay on record.
+    for (const row of existing) if (row.status === 'suspect' && !ranked.some((suspect) => suspect.changeId === row.label)) em.remove(row);
+    const top = ranked[0];
+    if (top && top.changeId !== previousTop) addTimelineEvent(em, incident, SYSTEM_ACTOR, { type: 'correlation', message: `top suspect change: ${top.changeId} (score ${top.score}): ${top.reason}`, data: { changeId: top.changeId, score: top.score } }, now);
+  }
+
+  /** An in-progress change on one of the incident's CIs: the alerts are expected while its window is open. */
+  async function holdIfExpected(em: EntityManager, incident: Incident, now: Date): Promise<void> {
+    if (!configStore.current.correlation.holdDuringChanges || !incident.clientId || incident.ciIds.length === 0 || incident.source !== 'monitoring') return;
+    const change = await em.findOne(
+      ChangeRequestSchema,
+      { state: 'in_progress', clientIds: { $contains: [incident.clientId] }, ciIds: { $overlap: incident.ciIds }, windowStart: { $lte: now }, windowEnd: { $gt: now } },
+      { orderBy: { windowEnd: 'desc' } },
+    );
+    if (!change?.windowEnd) return;
+    incident.expectedDuringChange = change.number;
+    timers.schedule(em, { kind: 'correlation.window-end', incidentId: incident.id, dueAt: change.windowEnd, payload: { change: change.number } });
+    addTimelineEvent(em, incident, SYSTEM_ACTOR, { type: 'correlation', message: `expected during ${formatChangeId(change.number)} (in progress on ${change.ciIds.filter((ci) => incident.ciIds.includes(ci)).join(', ')} until ${change.windowEnd.toISOString()}): nobody is paged and SLA clocks wait until the window ends`, data: { changeId: formatChangeId(change.number) } }, now);
+  }
+
+  timers.register('correlation.window-end', async ({ em, timer, now }) => {
+    const incident = timer.incident ? await em.findOne(IncidentSchema, { id: timer.incident.id }, { lockMode: LockMode.PESSIMISTIC_WRITE }) : null;
+    const number = Number(timer.payload.change);
+    if (!incident || incident.expectedDuringChange !== number) return;
+    incident.expectedDuringChange = null;
+    const label = formatChangeId(number);
+    const firing = isOpen(incident.state as IncidentState) ? await em.count(AlertSchema, { incident, status: 'firing' }) : 0;
+    if (firing === 0) {
+      addTimelineEvent(em, incident, SYSTEM_ACTOR, { type: 'correlation', message: `${label}'s window ended with no alert firing: the expected alerts cleared` }, now);
+      return;
+    }
+    const change = await em.findOne(ChangeRequestSchema, { number });
+    addTimelineEvent(em, incident, SYSTEM_ACTOR, { type: 'correlation', message: `${firing} alert(s) still firing when ${label}'s window ended: now a normal incident, possibly caused by ${label}`, data: { changeId: label, promoted: true } }, now);
+    await rank(em, incident, now);
+    await incidents.releasedFromChange(em, incident, now);
+    if (change) {
+      const managers = await em.getConnection().execute<{ email: string }[]>(
+        "select distinct u.email from role_grant g join app_user u on u.id = g.user_id where g.role = 'change_manager' and g.revoked_at is null and u.disabled_at is null",
+        [],
+        'all',
+        em.getTransactionContext(),
+      );
+      const id = formatIncidentId(incident.number);
+      await outbox.enqueue(em, {
+        kind: 'correlation.promoted',
+        incidentId: incident.id,
+        recipients: [...change.implementers, ...managers.map((row) => row.email)],
+        eventKey: `correlation-promoted:${incident.id}:${number}`,
+        subject: `${id} is possibly caused by ${label}: alerts still firing after its window`,
+        body: `Alerts on ${incident.ciIds.join(', ')} began during ${label} (${change.title}) and are still firing now that its window has ended (${change.windowEnd?.toISOString()}).\n\n${id}: ${incident.title}\nBackout plan of ${label}:\n${change.backoutPlan || '(none recorded)'}\n\n${configStore.current.server.publicUrl}/bridge/${id}`,
+      });
+    }
+  });
+
+  const observer: IncidentObserver = {
+    async created(em, incident, now) {
+      await holdIfExpected(em, incident, now);
+      await rank(em, incident, now);
+    },
+    async scopeChanged(em, incident, now) {
+      await rank(em, incident, now);
+    },
+  };
+
+  function present(row: SuspectChange, change: ChangeRequest | null) {
+    return {
+      changeId: row.label,
+      kind: row.changeEvent ? 'deploy' : 'rfc',
+      score: row.score,
+      rank: row.rank,
+      relation: row.relation,
+      reason: row.reason,
+      status: row.status,
+      decidedBy: row.decidedBy,
+      decidedAt: row.decidedAt?.toISOString() ?? null,
+      decisionNote: row.decisionNote,
+      // A confirmed cause shows how to undo it (IMP-05).
+      backoutPlan: row.status === 'confirmed' && change ? change.backoutPlan : undefined,
+    };
+  }
+
+  async function decide(idText: string, label: string, principal: Principal, actor: Actor, decision: { confirm: true; outcome: 'failed' | 'successful_with_issues'; note?: string } | { confirm: false; reason: string }) {
+    return incidents.update(idText, principal, actor, { action: decision.confirm ? 'incident.cause_confirmed' : 'incident.suspect_dismissed' }, async (incident, em, now) => {
+      const row = await em.findOne(SuspectChangeSchema, { incident, label: label.toUpperCase() }, { populate: ['change', 'changeEvent'] });
+      if (!row) throw new NotFoundError(`${label} is not a suspect of ${formatIncidentId(incident.number)}`);
+      if (row.status !== 'suspect') throw new ConflictError(`${row.label} was already ${row.status} by ${row.decidedBy}`);
+      row.status = decision.confirm ? 'confirmed' : 'dismissed';
+      row.decidedAt = now;
+      row.decidedBy = actor.name;
+      row.decisionNote = decision.confirm ? (decision.note ?? null) : decision.reason;
+      if (!decision.confirm) return [{ type: 'correlation', message: `suspect ${row.label} dismissed: ${decision.reason}`, data: { changeId: row.label } }];
+      incident.pirRequired = true;
+      const notes: string[] = [];
+      const change = row.change;
+      if (change) {
+        const before = { outcome: change.outcome, pirRequired: change.pirRequired };
+        // A change recorded as successful that caused an incident was not (the KPIs follow);
+        // one still in progress gets its outcome from the implementer.
+        if (change.outcome === 'successful') change.outcome = decision.outcome;
+        change.pirRequired = true;
+        deps.audit.record(em, { actor, action: 'change.caused_incident', entityType: 'change', entityId: row.label, clientId: change.clientIds[0] ?? null, before, after: { outcome: change.outcome, pirRequired: true, incident: formatIncidentId(incident.number) } });
+        notes.push(`${row.label} outcome ${change.outcome ?? 'pending (in progress)'}; backout plan: ${change.backoutPlan || '(none recorded)'}`);
+      }
+      const event = row.changeEvent;
+      if (event && !event.unauthorized && !event.change) {
+        // The cause has no approved RFC behind it: an unauthorized change (REL-02).
+        event.unauthorized = true;
+        event.unauthorizedReason = `confirmed as the cause of ${formatIncidentId(incident.number)} with no approved RFC`;
+        deps.audit.record(em, { actor, action: 'change_event.unauthorized', entityType: 'change_event', entityId: event.id, clientId: event.clientId, after: { reason: event.unauthorizedReason } });
+        notes.push(`${row.label} recorded as an unauthorized change`);
+      }
+      return [{ type: 'correlation', message: `confirmed: caused by ${row.label}${decision.note ? ` (${decision.note})` : ''}; a post-incident review is required${notes.length ? `; ${notes.join('; ')}` : ''}`, data: { changeId: row.label, confirmed: true } }];
+    });
+  }
+
+  return {
+    observer,
+    rank,
+
+    /** The incident's suspects, best first; decided ones after the undecided. */
+    async suspectsOf(em: EntityManager, incident: Incident) {
+      const rows = await em.find(SuspectChangeSchema, { incident }, { populate: ['change'], orderBy: { rank: 'asc' } });
+      const order = (row: SuspectChange) => (row.status === 'confirmed' ? 0 : row.status === 'suspect' ? 1 : 2);
+      return rows.sort((a, b) => order(a) - order(b) || a.rank - b.rank).map((row) => present(row, row.change ?? null));
+    },
+
+    confirm: (idText: string, label: string, principal: Principal, actor: Actor, input: { outcome?: 'failed' | 'successful_with_issues'; note?: string }) =>
+      decide(idText, label, principal, actor, { confirm: true, outcome: input.outcome ?? 'successful_with_issues', note: input.note }),
+    dismiss: (idText: string, label: string, principal: Principal, actor: Actor, input: { reason: string }) => decide(idText, label, principal, actor, { confirm: false, reason: input.reason }),
+
+    /** Incidents linked to a change: suspected, confirmed or dismissed, and held during it. */
+    async incidentsOfChange(em: EntityManager, changeIdText: string) {
+      const number = parseChangeId(changeIdText);
+      const change = number === undefined ? null : await em.findOne(ChangeRequestSchema, { number });
+      if (!change) throw new NotFoundError(`no change ${changeIdText}`);
+      const rows = await em.find(SuspectChangeSchema, { change }, { populate: ['incident'], orderBy: { id: 'asc' } });
+      const held = await em.find(IncidentSchema, { expectedDuringChange: change.number });
+      return {
+        changeId: formatChangeId(change.number),
+        incidents: [
+          ...rows.filter((row) => !row.incident.security).map((row) => ({ incidentId: formatIncidentId(row.incident.number), title: row.incident.title, state: row.incident.state, link: row.status, score: row.score, reason: row.reason })),
+          ...held.filter((incident) => !incident.security).map((incident) => ({ incidentId: formatIncidentId(incident.number), title: incident.title, state: incident.state, link: 'expected_during_change', score: null, reason: `alerts during ${formatChangeId(change.number)}'s window` })),
+        ],
+      };
+    },
+  };
+}
