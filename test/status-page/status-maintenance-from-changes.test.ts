@@ -29,4 +29,14 @@ describe('status page maintenance from change management (SCH-05, COM-01)', () =
     expect(html.text).toContain('Planned maintenance: Web shop');
     expect(html.text).not.toMatch(/nginx|nw-web-01|OPS-991/);
   });
+
+  it('leaves out changes that touch no public service, and names only the public ones', async () => {
+    const internalOnly = await setup.steps.scheduled(setup.requester, setup.manager, rfc({ services: ['nw-store-pos'], cis: [], window: { start: '2026-03-12T20:00:00Z', end: '2026-03-12T22:00:00Z' } }));
+    const both = await setup.steps.scheduled(setup.requester, setup.manager, rfc({ services: ['nw-webshop', 'nw-store-pos'], window: { start: '2026-03-13T20:00:00Z', end: '2026-03-13T22:00:00Z' } }));
+    await t.app.services.statusPages.refresh('northwind');
+    const listed = (await t.http.get('/status/northwind/api/v2/scheduled-maintenances.json').expect(200)).body.scheduled_maintenances as { id: string; name: string }[];
+    expect(listed.map((maintenance) => maintenance.id)).not.toContain(internalOnly);
+    expect(listed.find((maintenance) => maintenance.id === both)!.name).toBe('Planned maintenance: Web shop');
+    expect(JSON.stringify(listed)).not.toContain('Store POS');
+  });
 });

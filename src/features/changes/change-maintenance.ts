@@ -10,23 +10,25 @@ const MAINTENANCE_STATES = ['scheduled', 'in_progress', 'validating', 'completed
 
 /**
  * Planned maintenance for status pages (SCH-05, COM-01): scheduled changes that affect a
- * client's services. The page is public, so the title is made of service names and the
- * description is the change's declared expected impact, never its internal title, CIs or plans.
+ * client's public services. The page is public, so the title is made of those services'
+ * names and the description is the change's declared expected impact, never its internal
+ * title, CIs, plans or other services.
  */
 export function changeMaintenanceSource(deps: { orm: MikroORM; configStore: ConfigStore; onChanged: (listener: (change: ChangeRequest) => void) => void }): MaintenanceSource {
   return {
     async scheduledFor(clientId, from, to) {
       const changes = await changesInWindow(deps.orm.em.fork(), { clientId, from, to, states: MAINTENANCE_STATES });
-      const services = deps.configStore.current.services;
+      // Only this client's public services: a page never names what it does not show.
+      const shown = new Map(deps.configStore.current.services.filter((service) => service.client === clientId && service.public).map((service) => [service.id, service.name]));
       return changes
-        .filter((change) => change.serviceIds.length > 0 && change.windowStart && change.windowEnd)
-        .map((change) => {
-          const names = change.serviceIds.map((id) => services.find((service) => service.id === id && service.client === clientId)?.name).filter((name): name is string => !!name);
+        .map((change) => ({ change, serviceIds: change.serviceIds.filter((id) => shown.has(id)) }))
+        .filter(({ change, serviceIds }) => serviceIds.length > 0 && change.windowStart && change.windowEnd)
+        .map(({ change, serviceIds }) => {
           return {
             id: formatChangeId(change.number),
-            title: `Planned maintenance${names.length ? `: ${names.join(', ')}` : ''}`,
+            title: `Planned maintenance: ${serviceIds.map((id) => shown.get(id)).join(', ')}`,
             description: change.expectedImpact,
-            serviceIds: change.serviceIds,
+            serviceIds,
             start: change.windowStart!,
             end: change.windowEnd!,
             createdAt: change.createdAt,
