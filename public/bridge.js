@@ -105,10 +105,40 @@
     });
   }
 
+  // Suspect changes (change correlation): best first, each with why; confirm or dismiss in place.
+  function renderSuspects(s) {
+    var list = document.getElementById('b-suspects');
+    list.replaceChildren();
+    var suspects = s.suspectChanges || [];
+    if (suspects.length === 0) list.appendChild(el('li', 'No change in the look-back is linked to this incident.', { class: 'muted' }));
+    suspects.forEach(function (suspect) {
+      var li = el('li', null, { 'data-change': suspect.changeId });
+      li.appendChild(el('strong', suspect.changeId));
+      li.appendChild(document.createTextNode(' (' + suspect.score + ', ' + suspect.status + '): ' + suspect.reason));
+      if (suspect.backoutPlan) li.appendChild(el('div', 'Backout plan: ' + suspect.backoutPlan, { class: 'muted' }));
+      if (suspect.status === 'suspect') {
+        var confirm = el('button', 'Caused it', { type: 'button', 'data-confirm': suspect.changeId });
+        var dismiss = el('button', 'Not it', { type: 'button', 'data-dismiss': suspect.changeId });
+        li.appendChild(confirm);
+        li.appendChild(dismiss);
+      }
+      list.appendChild(li);
+    });
+  }
+  document.getElementById('b-suspects').addEventListener('click', function (event) {
+    var target = event.target;
+    if (target.dataset.confirm) api('POST', '/suspects/' + encodeURIComponent(target.dataset.confirm) + '/confirm', {}).then(function () { say('Saved.', false); }, function () {});
+    if (target.dataset.dismiss) {
+      var reason = window.prompt('Why is ' + target.dataset.dismiss + ' not the cause?');
+      if (reason) api('POST', '/suspects/' + encodeURIComponent(target.dataset.dismiss) + '/dismiss', { reason: reason }).then(function () { say('Saved.', false); }, function () {});
+    }
+  });
+
   function render(s) {
     renderHeader(s);
     renderRoles(s);
     renderTasks(s);
+    renderSuspects(s);
     appendEvents(s.events || []);
   }
 

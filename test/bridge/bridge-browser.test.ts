@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, signedInContext } from '../support/browser';
+import { recordImplementedChange } from '../support/implemented-change';
 import { REPO_ROOT, startTestApp, type TestApp } from '../support/test-app';
 
 // Two people on one bridge in real Chromium: what one does, the other sees within a
@@ -77,7 +78,9 @@ async function openBridge(email: string, name: string, id: string): Promise<Brid
 describe('the bridge in a browser (INC-11)', () => {
   it('shows two responders each other and every action live, and refuses a stale edit', async () => {
     const token = await t.tokenFor('incident_manager');
-    const created = await t.http.post('/api/v1/incidents').set('Authorization', `Bearer ${token}`).send({ title: 'Checkout <b>down</b>', client: 'northwind', services: ['nw-webshop'], source: 'staff', severity: 1 });
+    // A database change finished 20 minutes ago: the bridge shows it as a suspect.
+    const dbChange = await recordImplementedChange(t, { cis: ['nw-db-01'], start: new Date(Date.now() - 40 * 60_000), end: new Date(Date.now() - 20 * 60_000) });
+    const created = await t.http.post('/api/v1/incidents').set('Authorization', `Bearer ${token}`).send({ title: 'Checkout <b>down</b>', client: 'northwind', services: ['nw-webshop'], cis: ['nw-web-01'], source: 'staff', severity: 1 });
     const id = created.body.id as string;
 
     const helenOnBridge = await openBridge('helen.carter@precision.example', 'Helen Carter', id);
@@ -125,6 +128,12 @@ describe('the bridge in a browser (INC-11)', () => {
     await expect.poll(() => taskSelect(daniel).inputValue(), { timeout: 2000 }).toBe('done');
     const tasks = (await t.http.get(`/api/v1/incidents/${id}/bridge`).set('Authorization', `Bearer ${token}`)).body.tasks;
     expect(tasks).toEqual([expect.objectContaining({ status: 'done', version: 2 })]);
+
+    // Confirming the suspect on one page shows the cause and its backout plan on the other.
+    await helen.locator(`#b-suspects li[data-change="${dbChange}"]`, { hasText: 'which nw-web-01 depends on' }).waitFor({ timeout: 1000 });
+    await helen.click(`#b-suspects button[data-confirm="${dbChange}"]`);
+    await daniel.locator(`#b-suspects li[data-change="${dbChange}"]`, { hasText: 'confirmed' }).waitFor({ timeout: 1000 });
+    await daniel.locator(`#b-suspects li[data-change="${dbChange}"]`, { hasText: 'Backout plan: restore the previous postgresql.conf' }).waitFor({ timeout: 1000 });
 
     mkdirSync(ARTIFACTS, { recursive: true });
     await helen.screenshot({ path: path.join(ARTIFACTS, 'bridge.png'), fullPage: true });

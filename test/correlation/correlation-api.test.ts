@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChangeRequestSchema } from '../../src/features/changes/change-entities';
 import { as, rfc, startChangeTestApp } from '../changes/change-fixtures';
 import { alertmanagerPayload, AM_TOKEN } from '../support/alert-payloads';
+import { recordImplementedChange } from '../support/implemented-change';
 import type { TestApp } from '../support/test-app';
 
 // The example configuration: nw-web-01 depends on nw-lb-01 and nw-db-01; the web shop
@@ -22,39 +22,7 @@ afterAll(async () => {
 
 const act = (token: string, id: string, action: string, body: Record<string, unknown> = {}) => setup.steps.act(token, id, action, body);
 
-/**
- * A change as change management records it once implemented (approvals and scheduling
- * are tested with change management; here only what correlation reads matters).
- */
-async function implemented(fields: { cis: string[]; start: string; end: string | null; riskLevel?: string; outcome?: string | null; backoutPlan?: string }) {
-  return t.orm.em.fork().transactional(async (em) => {
-    const [{ nextval }] = await em.getConnection().execute<{ nextval: string }[]>("select nextval('change_number_seq')", [], 'all', em.getTransactionContext());
-    const at = new Date(fields.start);
-    const change = em.create(ChangeRequestSchema, {
-      number: Number(nextval),
-      title: 'Tune PostgreSQL memory',
-      type: 'normal',
-      state: fields.end ? 'completed' : 'in_progress',
-      outcome: fields.end ? (fields.outcome ?? 'successful') : null,
-      requesterId: 1,
-      requesterEmail: 'req@test.example',
-      implementers: ['impl@test.example'],
-      clientIds: ['northwind'],
-      ciIds: fields.cis,
-      backoutPlan: fields.backoutPlan ?? 'restore the previous postgresql.conf and restart',
-      riskLevel: fields.riskLevel ?? 'high',
-      windowStart: new Date(at.getTime() - 5 * 60_000),
-      windowEnd: new Date(at.getTime() + 3 * 3_600_000),
-      actualStart: at,
-      actualEnd: fields.end ? new Date(fields.end) : null,
-      completedAt: fields.end ? new Date(fields.end) : null,
-      createdAt: at,
-      updatedAt: at,
-    });
-    await em.flush();
-    return `CHG-${change.number}`;
-  });
-}
+const implemented = (fields: Parameters<typeof recordImplementedChange>[1]) => recordImplementedChange(t, fields);
 
 let alertCounter = 0;
 async function alertOn(ci: string, at: string, severity = 'critical') {

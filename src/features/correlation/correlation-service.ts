@@ -170,7 +170,7 @@ export function createCorrelationService(deps: { orm: MikroORM; clock: Clock; co
     return {
       changeId: row.label,
       kind: row.changeEvent ? 'deploy' : 'rfc',
-      score: row.score,
+      score: Number(row.score),
       rank: row.rank,
       relation: row.relation,
       reason: row.reason,

@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { IncidentdConfig } from '../../config/config-schema';
 import { IncidentEventSchema, type Incident, type IncidentEvent } from '../incidents/incident-entities';
 import { formatIncidentId } from '../incidents/incident-rules';
+import { SuspectChangeSchema } from '../correlation/correlation-entities';
 import { IncidentCommunicationSchema } from '../notifications/communication-entities';
 import { SlaClockSchema } from '../sla/sla-entities';
 import { formatMs } from '../sla/sla-service';
@@ -28,20 +29,31 @@ export interface ReviewFacts {
     escalations: number;
     clientUpdates: { sent: number; overdue: number; cadenceKept: boolean | null };
   };
-  /** Changes suspected or confirmed as the cause; filled by change correlation (issue #7). */
-  changes: { suspected: unknown[]; confirmed: unknown[]; note: string };
+  /** Changes suspected or confirmed as the cause (change correlation), with the reason each was ranked. */
+  changes: { suspected: ReviewChange[]; confirmed: ReviewChange[]; dismissed: ReviewChange[] };
   timeline: { at: string; type: string; visibility: string; actor: string; message: string }[];
+}
+
+interface ReviewChange {
+  changeId: string;
+  score: number;
+  reason: string;
+  decidedBy: string | null;
+  note: string | null;
 }
 
 const minutesBetween = (from: Date, to: Date | null | undefined) => (to ? Math.round((to.getTime() - from.getTime()) / 60_000) : null);
 
 /** Builds the facts of a review from the incident's record as it is now. */
 export async function draftReviewFacts(em: EntityManager, incident: Incident, config: IncidentdConfig, now: Date): Promise<ReviewFacts> {
-  const [events, clocks, communication] = await Promise.all([
+  const [events, clocks, communication, suspects] = await Promise.all([
     em.find(IncidentEventSchema, { incident }, { orderBy: { id: 'asc' } }),
     em.find(SlaClockSchema, { incident }, { orderBy: { id: 'asc' } }),
     em.findOne(IncidentCommunicationSchema, { incident }),
+    em.find(SuspectChangeSchema, { incident }, { orderBy: { rank: 'asc' } }),
   ]);
+  const changesWith = (status: string): ReviewChange[] =>
+    suspects.filter((row) => row.status === status).map((row) => ({ changeId: row.label, score: Number(row.score), reason: row.reason, decidedBy: row.decidedBy ?? null, note: row.decisionNote ?? null }));
   const client = config.clients.find((candidate) => candidate.id === incident.clientId);
   const overdue = events.filter((event) => event.type === 'communication' && event.data?.reminder === 'overdue').length;
   const end = incident.resolvedAt ?? now;
@@ -64,7 +76,7 @@ export async function draftReviewFacts(em: EntityManager, incident: Incident, co
       escalations: events.filter((event) => event.type === 'escalation' && !event.message.startsWith('escalation stopped')).length,
       clientUpdates: { sent: communication?.updatesSent ?? 0, overdue, cadenceKept: communication ? overdue === 0 : null },
     },
-    changes: { suspected: [], confirmed: [], note: 'change correlation is not available yet (issue #7)' },
+    changes: { suspected: changesWith('suspect'), confirmed: changesWith('confirmed'), dismissed: changesWith('dismissed') },
     timeline: events.map(presentForReview),
   };
 }

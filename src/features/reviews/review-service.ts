@@ -224,6 +224,16 @@ export function reviewMarkdown(review: PostIncidentReview, items: ReviewActionIt
     `- Escalations: ${facts.response.escalations}`,
     `- Client updates: ${facts.response.clientUpdates.sent} sent, ${facts.response.clientUpdates.overdue} overdue${facts.response.clientUpdates.cadenceKept === null ? '' : facts.response.clientUpdates.cadenceKept ? ' (cadence kept)' : ' (cadence missed)'}`,
     '',
+    '## Changes',
+    '',
+    ...(facts.changes.confirmed.length || facts.changes.suspected.length || facts.changes.dismissed.length
+      ? [
+          ...facts.changes.confirmed.map((change) => `- Confirmed cause: ${change.reason} (by ${change.decidedBy}${change.note ? `: ${change.note}` : ''})`),
+          ...facts.changes.suspected.map((change) => `- Suspect (score ${change.score}): ${change.reason}`),
+          ...facts.changes.dismissed.map((change) => `- Dismissed: ${change.changeId} (${change.note})`),
+        ]
+      : ['_No change in the look-back was linked to this incident._']),
+    '',
     section('Root cause', review.rootCause),
     section('Contributing factors', review.contributingFactors),
     section('What went well', review.wentWell),
