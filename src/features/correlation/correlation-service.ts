@@ -83,10 +83,9 @@ export function createCorrelationService(deps: { orm: MikroORM; clock: Clock; co
     const lookBackMs = parseDuration(settings.lookBack) ?? 72 * 3_600_000;
     const first = incident.reportedAt;
     const since = new Date(first.getTime() - lookBackMs);
-    const [changes, events] = await Promise.all([
-      em.find(ChangeRequestSchema, { clientIds: { $contains: [incident.clientId] }, state: { $in: IMPLEMENTED_STATES }, actualStart: { $ne: null, $lte: first }, $or: [{ actualEnd: null }, { actualEnd: { $gte: since } }] }),
-      em.find(ChangeEventSchema, { clientId: incident.clientId, occurredAt: { $gte: since, $lte: first } }),
-    ]);
+    // One after the other: inside the incident's transaction they share one connection.
+    const changes = await em.find(ChangeRequestSchema, { clientIds: { $contains: [incident.clientId] }, state: { $in: IMPLEMENTED_STATES }, actualStart: { $ne: null, $lte: first }, $or: [{ actualEnd: null }, { actualEnd: { $gte: since } }] });
+    const events = await em.find(ChangeEventSchema, { clientId: incident.clientId, occurredAt: { $gte: since, $lte: first } });
     const { topology: graph, allCiIds } = topology();
     const ranked = rankSuspects({ clientId: incident.clientId, serviceIds: incident.serviceIds, ciIds: incident.ciIds, firstAlertAt: first }, [...changes.map(candidateOfChange), ...events.map(candidateOfEvent)], graph, { lookBackMs, allCiIds }).slice(0, settings.maxSuspects);
     const existing = await em.find(SuspectChangeSchema, { incident });

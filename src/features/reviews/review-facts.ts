@@ -46,12 +46,11 @@ const minutesBetween = (from: Date, to: Date | null | undefined) => (to ? Math.r
 
 /** Builds the facts of a review from the incident's record as it is now. */
 export async function draftReviewFacts(em: EntityManager, incident: Incident, config: IncidentdConfig, now: Date): Promise<ReviewFacts> {
-  const [events, clocks, communication, suspects] = await Promise.all([
-    em.find(IncidentEventSchema, { incident }, { orderBy: { id: 'asc' } }),
-    em.find(SlaClockSchema, { incident }, { orderBy: { id: 'asc' } }),
-    em.findOne(IncidentCommunicationSchema, { incident }),
-    em.find(SuspectChangeSchema, { incident }, { orderBy: { rank: 'asc' } }),
-  ]);
+  // One after the other: inside a transaction they share one connection.
+  const events = await em.find(IncidentEventSchema, { incident }, { orderBy: { id: 'asc' } });
+  const clocks = await em.find(SlaClockSchema, { incident }, { orderBy: { id: 'asc' } });
+  const communication = await em.findOne(IncidentCommunicationSchema, { incident });
+  const suspects = await em.find(SuspectChangeSchema, { incident }, { orderBy: { rank: 'asc' } });
   const changesWith = (status: string): ReviewChange[] =>
     suspects.filter((row) => row.status === status).map((row) => ({ changeId: row.label, score: Number(row.score), reason: row.reason, decidedBy: row.decidedBy ?? null, note: row.decisionNote ?? null }));
   const client = config.clients.find((candidate) => candidate.id === incident.clientId);
