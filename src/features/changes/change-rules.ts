@@ -56,8 +56,12 @@ export function transitionProblem(from: ChangeState, to: ChangeState): string | 
   return `cannot move a ${from} change to ${to}; allowed from ${from}: ${allowed.length ? allowed.join(', ') : 'nothing (final state)'}`;
 }
 
-/** Changes that may still be edited with PATCH: before anyone has approved them. */
-export const EDITABLE_STATES: readonly ChangeState[] = ['draft', 'submitted', 'assessment', 'rejected', 'deferred'];
+/**
+ * Changes that may be edited with PATCH: drafts, and rejected or deferred changes being
+ * reworked for re-submission (which runs the submit checks again). Once submitted, the
+ * record the assessment and approvals look at is fixed.
+ */
+export const EDITABLE_STATES: readonly ChangeState[] = ['draft', 'rejected', 'deferred'];
 
 /** Changes that hold their window on the forward schedule. */
 export const ACTIVE_SCHEDULE_STATES: readonly ChangeState[] = ['approved', 'scheduled', 'in_progress', 'validating'];

@@ -269,7 +269,11 @@ export function createChangeCore(deps: { orm: MikroORM; clock: Clock; audit: Aud
         // After approval the plan is fixed; only the non-production test results may still be recorded (IMP-02).
         const resultsOnly = Object.keys(input).every((key) => key === 'testResults') && ['approved', 'scheduled'].includes(change.state);
         if (!EDITABLE_STATES.includes(change.state as ChangeState) && !resultsOnly) {
-          throw new ConflictError(`a ${change.state} change can no longer be edited (only testResults until it starts); cancel it and raise a new one`);
+          throw new ConflictError(`a ${change.state} change can no longer be edited (only testResults after approval, until it starts); cancel it and raise a new one`);
+        }
+        // The type and catalog entry decide the approval path; they are fixed once submitted.
+        if (change.state !== 'draft' && (input.type !== undefined || input.standardChange !== undefined)) {
+          throw new ConflictError(`the type and standardChange of ${formatChangeId(change.number)} are fixed once it has been submitted; cancel it and raise a new one`);
         }
         const problems: Problem[] = [];
         const template = templateFor(input, problems);
