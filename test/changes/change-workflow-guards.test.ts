@@ -39,3 +39,26 @@ describe('editing after submission (CHG-03)', () => {
     expect((await patch(requester, draft, { type: 'emergency' })).body.type).toBe('emergency');
   });
 });
+
+describe('schedule exceptions (CHG-12, SCH-03)', () => {
+  it('apply only to the window they were accepted for, and lapse when the change moves elsewhere', async () => {
+    t.clock.set('2026-03-02T10:00:00Z');
+    const inFreeze = { start: '2026-03-31T20:00:00Z', end: '2026-03-31T21:30:00Z' };
+    const id = await steps.awaitingApproval(requester, manager, rfc({ clients: ['globex'], services: [], cis: ['gx-dc-01'], window: inFreeze }));
+    await steps.act(manager, id, 'approve', { rationale: 'routine' }).expect(200);
+    const exception = await steps.act(manager, id, 'exception', { riskAcceptance: 'CVE fix cannot wait; reporting servers unaffected' });
+    expect(exception.body.scheduleException).toMatchObject({ accepted: ['freeze:globex-q1-close'], window: { start: '2026-03-31T20:00:00.000Z', end: '2026-03-31T21:30:00.000Z' } });
+    await steps.act(manager, id, 'schedule').expect(200);
+
+    // Another night of the same freeze: the risk accepted for the 31st does not cover it.
+    const elsewhere = await steps.act(manager, id, 'schedule', { window: { start: '2026-04-01T20:00:00Z', end: '2026-04-01T21:30:00Z' } });
+    expect(elsewhere.status).toBe(409);
+    expect(elsewhere.body.error.message).toContain('globex-q1-close');
+
+    const after = await steps.act(manager, id, 'schedule', { window: { start: '2026-04-07T20:00:00Z', end: '2026-04-07T21:30:00Z' } });
+    expect(after.status, JSON.stringify(after.body)).toBe(200);
+    expect(after.body.scheduleException).toBeNull();
+    // Back into the freeze: the lapsed exception is gone; a new one would be needed.
+    expect((await steps.act(manager, id, 'schedule', { window: inFreeze })).status).toBe(409);
+  });
+});

@@ -39,6 +39,14 @@ function windowOf(change: ChangeRequest): Window | null {
   return change.windowStart && change.windowEnd ? { start: change.windowStart, end: change.windowEnd } : null;
 }
 
+/** The recorded exception, when the window lies within the one it was accepted for; else null. */
+function exceptionFor(change: ChangeRequest, window: Window): { accepted: string[] } | null {
+  const exception = change.scheduleException as { accepted?: string[]; window?: { start: string; end: string } } | null;
+  if (!exception?.window) return null;
+  const inside = window.start.getTime() >= Date.parse(exception.window.start) && window.end.getTime() <= Date.parse(exception.window.end);
+  return inside ? { accepted: exception.accepted ?? [] } : null;
+}
+
 export type ChangeWorkflow = ReturnType<typeof createChangeWorkflow>;
 
 /**
@@ -181,7 +189,10 @@ export function createChangeWorkflow(deps: { core: ChangeCore; approvals: Change
         core.moveTo(change, 'scheduled');
         const window = input.window ? { start: new Date(input.window.start), end: new Date(input.window.end) } : windowOf(change);
         if (!window || window.end <= window.start) throw new ValidationError('a change is scheduled into a window', [{ path: 'window', message: 'give a window that ends after it starts' }]);
-        const accepted = new Set((change.scheduleException?.accepted as string[] | undefined) ?? []);
+        const exception = exceptionFor(change, window);
+        // An exception accepted the risks of one window; moving the change elsewhere lets it lapse (CHG-12).
+        if (!exception) change.scheduleException = null;
+        const accepted = new Set(exception?.accepted ?? []);
         const blocking = (await violationsFor(em, change, window, now)).filter((violation) => !accepted.has(violation.key));
         const freeze = blocking.find((violation) => violation.code === 'freeze');
         if (freeze) throw new ConflictError(`cannot schedule into a freeze: ${freeze.message}; the change manager may record an exception with risk acceptance`, { violations: blocking });
