@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestApp } from '../support/test-app';
-import { as, changeSteps, rfc, startChangeTestApp } from './change-fixtures';
+import { as, changeSteps, mediumRisk, rfc, startChangeTestApp } from './change-fixtures';
 
 let t: TestApp;
 let steps: ReturnType<typeof changeSteps>;
@@ -60,5 +60,18 @@ describe('schedule exceptions (CHG-12, SCH-03)', () => {
     expect(after.body.scheduleException).toBeNull();
     // Back into the freeze: the lapsed exception is gone; a new one would be needed.
     expect((await steps.act(manager, id, 'schedule', { window: inFreeze })).status).toBe(409);
+  });
+});
+
+describe('one person, one approval per round (CHG-06, CHG-09)', () => {
+  it('refuses a second decision by someone who holds several approving roles', async () => {
+    const id = await steps.awaitingApproval(requester, manager, rfc({ risk: mediumRisk, window: { start: '2026-03-11T20:00:00Z', end: '2026-03-11T21:00:00Z' } }));
+    await steps.act(manager, id, 'approve', { rationale: 'plan is sound', group: 'change_manager' }).expect(200);
+    const twice = await steps.act(manager, id, 'approve', { rationale: 'and the board agrees', group: 'cab' });
+    expect(twice.status).toBe(403);
+    expect(twice.body.error.message).toContain('already decided');
+    expect(twice.body.error.message).toContain('change manager');
+    const member = await t.tokenFor('cab_member', { email: 'ivan.petrov@precision.example' });
+    expect((await steps.act(member, id, 'approve', { rationale: 'board agrees' })).body.state).toBe('approved');
   });
 });

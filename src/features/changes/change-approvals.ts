@@ -133,7 +133,11 @@ export function createChangeApprovals(deps: {
     const sod = segregationProblem(change, decider.email);
     if (sod) throw new ForbiddenError(sod);
     const config = configStore.current;
-    const pending = await em.find(ChangeApprovalSchema, { change, round: change.approvalRound, status: 'pending' }, { orderBy: { id: 'asc' } });
+    const round = await em.find(ChangeApprovalSchema, { change, round: change.approvalRound }, { orderBy: { id: 'asc' } });
+    // Each required approval is a separate pair of eyes: whoever holds several approving roles still decides once per round.
+    const already = round.find((row) => row.status !== 'pending' && row.decidedBy === decider.email.toLowerCase());
+    if (already) throw new ForbiddenError(`you already decided for the ${describeGroup(already.approverGroup)} in this approval round of ${formatChangeId(change.number)}; each required approval needs a different person`);
+    const pending = round.filter((row) => row.status === 'pending');
     let mine = pending.filter((row) => (onlyApproval ? row.id === onlyApproval.id : canDecideFor(row.approverGroup, decider, config)));
     if (input.group) mine = mine.filter((row) => row.approverGroup === input.group);
     if (mine.length === 0) {
