@@ -34,8 +34,11 @@ export function calendarTokenValid(secret: string, clientId: string, token: stri
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-/** The forward schedule as an RFC 5545 feed (Outlook, Google Calendar). Only what the client may see. */
-export function renderIcs(changes: ChangeRequest[], calendarName: string, publicUrl: string): string {
+/**
+ * The forward schedule as an RFC 5545 feed (Outlook, Google Calendar). Only what the client
+ * may see: `servicesOf` names the change's services of the feed's client.
+ */
+export function renderIcs(changes: ChangeRequest[], calendarName: string, publicUrl: string, servicesOf: (change: ChangeRequest) => string[]): string {
   const calendar = ical({ name: calendarName, prodId: { company: 'incidentd', product: 'forward-schedule-of-change' } });
   for (const change of changes) {
     calendar.createEvent({
@@ -43,7 +46,7 @@ export function renderIcs(changes: ChangeRequest[], calendarName: string, public
       start: change.windowStart!,
       end: change.windowEnd!,
       summary: `${formatChangeId(change.number)}: ${change.title}`,
-      description: `Expected impact: ${change.expectedImpact || 'none expected'}\nState: ${change.state.replace(/_/g, ' ')}`,
+      description: `${servicesOf(change).length ? `Services: ${servicesOf(change).join(', ')}\n` : ''}Expected impact: ${change.expectedImpact || 'none expected'}\nState: ${change.state.replace(/_/g, ' ')}`,
       status: ICalEventStatus.CONFIRMED,
       url: `${publicUrl}/api/v1/changes/${formatChangeId(change.number)}`,
     });

@@ -10,7 +10,7 @@ import { zodProblems } from '../../platform/http/api-router';
 import type { ViewRenderer } from '../../platform/http/views';
 import { DECISIONS, type ChangeApprovals } from './change-approvals';
 import type { ChangeRequest } from './change-entities';
-import { presentChange } from './change-presenter';
+import { clientServices, presentChange } from './change-presenter';
 
 const decisionForm = z.object({ decision: z.enum(DECISIONS), rationale: z.string().trim().min(3).max(5000), conditions: z.string().max(5000).optional() });
 
@@ -30,7 +30,8 @@ export function createChangeLinkRouter(deps: { approvals: ChangeApprovals; views
     if (!client || !calendarTokenValid(deps.calendarSecret, clientId, token)) throw new NotFoundError('no such calendar');
     const now = deps.clock.now().getTime();
     const changes = await changesInWindow(deps.orm.em.fork(), { clientId, from: new Date(now - 90 * 86_400_000), to: new Date(now + 365 * 86_400_000) });
-    res.type('text/calendar').send(renderIcs(changes, `${client.name}: planned changes`, deps.configStore.current.server.publicUrl));
+    const { services, server } = deps.configStore.current;
+    res.type('text/calendar').send(renderIcs(changes, `${client.name}: planned changes`, server.publicUrl, (change) => clientServices(services, change, clientId).map((service) => service.name)));
   });
 
   const page = (res: Response, change: ChangeRequest, data: { email: string; clientId: string; open: boolean; message?: string }) => {

@@ -3,6 +3,7 @@ import type { ClientConfig, IncidentdConfig } from '../../config/config-schema';
 import type { Branding, EmailTemplates } from '../notifications/email-templates';
 import type { Outbox } from '../notifications/outbox';
 import type { ChangeRequest } from './change-entities';
+import { clientServices } from './change-presenter';
 import { formatChangeId } from './change-rules';
 
 /**
@@ -43,15 +44,18 @@ function brandOf(client: ClientConfig): Branding {
   return { name: client.branding?.name ?? client.name, logoUrl: client.branding?.logoUrl, signature: client.branding?.signature };
 }
 
-/** What a client may read about a change: what, when, which services, the impact; never CIs, plans, people or risk scores. */
-function clientView(config: IncidentdConfig, change: ChangeRequest) {
+/**
+ * What a client may read about a change: what, when, which of its own services, the impact;
+ * never CIs, plans, people, risk scores or other clients' services (e-mails, the approval page).
+ */
+export function clientView(config: IncidentdConfig, change: ChangeRequest, clientId: string) {
   return {
     id: formatChangeId(change.number),
     title: change.title,
     description: change.description,
     emergency: change.type === 'emergency',
     window: change.windowStart && change.windowEnd ? { start: change.windowStart.toISOString(), end: change.windowEnd.toISOString() } : null,
-    services: config.services.filter((service) => change.serviceIds.includes(service.id)).map((service) => service.name),
+    services: clientServices(config.services, change, clientId).map((service) => service.name),
     expectedImpact: change.expectedImpact,
     outcome: change.outcome?.replace(/_/g, ' ') ?? null,
   };
@@ -68,7 +72,7 @@ export function createChangeNotices(deps: { outbox: Outbox; templates: EmailTemp
         if (options.onlyClient && options.onlyClient !== clientId) continue;
         const client = config.clients.find((candidate) => candidate.id === clientId);
         if (!client) continue;
-        const email = templates.render('change-notice', { ...NOTICES[kind], client: { name: client.name }, timezone: client.timezone, change: clientView(config, change), previousStart: options.previousStart?.toISOString() ?? null, reason: options.reason ?? null }, brandOf(client));
+        const email = templates.render('change-notice', { ...NOTICES[kind], client: { name: client.name }, timezone: client.timezone, change: clientView(config, change, clientId), previousStart: options.previousStart?.toISOString() ?? null, reason: options.reason ?? null }, brandOf(client));
         await outbox.enqueue(em, {
           kind: `change.${kind}`,
           incidentId: null,
@@ -100,7 +104,7 @@ export function createChangeNotices(deps: { outbox: Outbox; templates: EmailTemp
     async approvalLink(em: EntityManager, config: IncidentdConfig, change: ChangeRequest, input: { approvalId: number; clientId: string; email: string; link: string; expiresAt: Date }): Promise<void> {
       const client = config.clients.find((candidate) => candidate.id === input.clientId);
       if (!client) return;
-      const context = { client: { name: client.name }, timezone: client.timezone, change: { ...clientView(config, change), risk: change.riskLevel ?? 'not assessed' }, link: input.link, expiresAt: input.expiresAt.toISOString() };
+      const context = { client: { name: client.name }, timezone: client.timezone, change: { ...clientView(config, change, client.id), risk: change.riskLevel ?? 'not assessed' }, link: input.link, expiresAt: input.expiresAt.toISOString() };
       const email = templates.render('change-approval-request', context, brandOf(client));
       await outbox.enqueue(em, {
         kind: 'change.approval_request',
