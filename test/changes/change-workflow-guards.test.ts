@@ -6,9 +6,10 @@ let t: TestApp;
 let steps: ReturnType<typeof changeSteps>;
 let requester: string;
 let manager: string;
+let implementer: string;
 
 beforeAll(async () => {
-  ({ t, steps, requester, manager } = await startChangeTestApp());
+  ({ t, steps, requester, manager, implementer } = await startChangeTestApp());
 });
 afterAll(async () => t?.close());
 
@@ -73,5 +74,86 @@ describe('one person, one approval per round (CHG-06, CHG-09)', () => {
     expect(twice.body.error.message).toContain('change manager');
     const member = await t.tokenFor('cab_member', { email: 'ivan.petrov@precision.example' });
     expect((await steps.act(member, id, 'approve', { rationale: 'board agrees' })).body.state).toBe('approved');
+  });
+});
+
+/**
+ * Holds a lock on the change's row in a transaction of its own, starts the requests, and
+ * lets go once `waiting` of them wait for a lock (or all have answered, when nothing locks).
+ */
+async function whileChangeLocked<T>(id: string, waiting: number, start: () => PromiseLike<T>[]): Promise<T[]> {
+  // A plain knex transaction: an ORM one would be the context of the requests started inside it.
+  const knex = t.orm.em.getConnection().getKnex();
+  const holder = await knex.transaction();
+  try {
+    await holder.raw('select id from change_request where number = ? for update', [Number(id.slice('CHG-'.length))]);
+    let answered = false;
+    const responses = Promise.all(start()).finally(() => (answered = true));
+    for (let tries = 0; !answered; tries += 1) {
+      const { rows } = await knex.raw<{ rows: { count: string }[] }>("select count(*) from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'");
+      if (Number(rows[0]!.count) >= waiting) break;
+      if (tries === 400) throw new Error('the requests neither waited for the lock nor answered');
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    await holder.commit();
+    return await responses;
+  } finally {
+    if (!holder.isCompleted()) await holder.rollback();
+  }
+}
+
+describe('concurrent requests', () => {
+  it('schedules only one of two conflicting changes requested at the same moment (SCH-04)', async () => {
+    const window = { start: '2026-03-12T20:00:00Z', end: '2026-03-12T22:00:00Z' };
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i += 1) {
+      const id = await steps.awaitingApproval(requester, manager, rfc({ cis: ['nw-pos-sync-01'], services: [], window }));
+      await steps.act(manager, id, 'approve', { rationale: 'no objections' }).expect(200);
+      ids.push(id);
+    }
+    const results = await Promise.all(ids.map((id) => steps.act(manager, id, 'schedule')));
+    expect(results.map((res) => res.status).sort()).toEqual([200, 409]);
+    expect(results.find((res) => res.status === 409)!.body.error.details.violations[0].code).toBe('conflict');
+  });
+
+  it('approves a change whose last two approvals arrive at the same moment (CHG-06)', async () => {
+    const id = await steps.awaitingApproval(requester, manager, rfc({ risk: mediumRisk, window: { start: '2026-03-10T20:00:00Z', end: '2026-03-10T21:00:00Z' } }));
+    const member = await t.tokenFor('cab_member', { email: 'concurrent.cab@test.example' });
+    // Both decisions are made while the change row is held, so they really overlap.
+    const results = await whileChangeLocked(id, 2, () => [steps.act(manager, id, 'approve', { rationale: 'plan is sound', group: 'change_manager' }), steps.act(member, id, 'approve', { rationale: 'board agrees' })]);
+    expect(results.map((res) => res.status)).toEqual([200, 200]);
+    const detail = await t.http.get(`/api/v1/changes/${id}`).set(as(manager));
+    expect(detail.body.state).toBe('approved');
+    expect(detail.body.approvals.map((a: { status: string }) => a.status)).toEqual(['approved', 'approved']);
+  });
+});
+
+describe('client notices (COM-02)', () => {
+  it('tells the client every time the change moves, also back to a window it had before', async () => {
+    const first = { start: '2026-03-16T20:00:00Z', end: '2026-03-16T21:00:00Z' };
+    const second = { start: '2026-03-17T20:00:00Z', end: '2026-03-17T21:00:00Z' };
+    const id = await steps.scheduled(requester, manager, rfc({ cis: ['nw-web-02'], services: [], window: first }));
+    for (const window of [second, first, second]) await steps.act(manager, id, 'schedule', { window }).expect(200);
+    const moves = (await steps.outbox('change.postponed')).filter((n) => n.subject.includes(id) && n.recipient === 'it-ops@northwind.example');
+    expect(moves.map((n) => /Previously planned for (.*)\./.exec(n.body)![1])).toEqual(['Mon 16 Mar 2026, 20:00 GMT', 'Tue 17 Mar 2026, 20:00 GMT', 'Mon 16 Mar 2026, 20:00 GMT']);
+  });
+
+  it('words the completion notice by its outcome', async () => {
+    const tested = { testResults: 'staging: smoke tests green' };
+    const outcomes = ['successful', 'backed_out', 'failed'] as const;
+    const bodies: Record<string, string> = {};
+    for (const [i, outcome] of outcomes.entries()) {
+      const start = `2026-03-2${i + 3}T20:00:00Z`;
+      t.clock.set('2026-03-02T10:00:00Z');
+      const id = await steps.scheduled(requester, manager, rfc({ ...tested, cis: ['nw-m365'], services: ['nw-email'], window: { start, end: `2026-03-2${i + 3}T22:00:00Z` } }));
+      t.clock.set(new Date(Date.parse(start) + 60_000).toISOString());
+      await steps.act(implementer, id, 'start').expect(200);
+      await steps.act(implementer, id, 'complete', { outcome }).expect(200);
+      bodies[outcome] = (await steps.outbox('change.completed')).find((n) => n.subject.includes(id) && n.recipient === 'it-ops@northwind.example')!.body;
+    }
+    expect(bodies.successful).toContain('has been carried out successfully');
+    for (const outcome of ['backed_out', 'failed']) expect(bodies[outcome]).not.toContain('has been carried out');
+    expect(bodies.backed_out).toContain('reversed');
+    expect(bodies.failed).toContain('could not be completed');
   });
 });

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { LockMode } from '@mikro-orm/core';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { parseDuration } from '../../config/config-schema';
 import type { ConfigStore } from '../../config/config-store';
@@ -212,6 +213,9 @@ export function createChangeApprovals(deps: {
     async decideByLink(token: string, input: DecisionInput) {
       return orm.em.fork().transactional(async (em) => {
         const { approval, change, clientId, email } = await resolveLink(em, token);
+        // Lock the change's row, then read it and this approval again: a concurrent decision may have just committed.
+        await em.findOne(ChangeRequestSchema, { id: change.id }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
+        await em.refresh(approval);
         if (approval.linkUsedAt) throw new ConflictError(`this link was already used on ${approval.linkUsedAt.toISOString()}`);
         const before = changeSnapshot(change);
         const now = clock.now();

@@ -189,6 +189,8 @@ export function createChangeWorkflow(deps: { core: ChangeCore; approvals: Change
         core.moveTo(change, 'scheduled');
         const window = input.window ? { start: new Date(input.window.start), end: new Date(input.window.end) } : windowOf(change);
         if (!window || window.end <= window.start) throw new ValidationError('a change is scheduled into a window', [{ path: 'window', message: 'give a window that ends after it starts' }]);
+        // SCH-04: one scheduling at a time, so two overlapping changes cannot both pass the conflict check.
+        await em.getConnection().execute("select pg_advisory_xact_lock(hashtext('change-schedule'))", [], 'all', em.getTransactionContext());
         const exception = exceptionFor(change, window);
         // An exception accepted the risks of one window; moving the change elsewhere lets it lapse (CHG-12).
         if (!exception) change.scheduleException = null;
