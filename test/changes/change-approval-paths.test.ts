@@ -58,7 +58,7 @@ describe('client approval by signed e-mail link (CHG-06)', () => {
     const decided = await t.http.post(path).type('form').send({ decision: 'approve', rationale: 'Clinic closed on Sunday', conditions: 'Call the on-site lead first' });
     expect(decided.status).toBe(200);
     expect(decided.text).toContain('your decision (approve) was recorded');
-    expect((await t.http.post(path).type('form').send({ decision: 'reject', rationale: 'changed my mind' })).status).toBe(409);
+    expect((await t.http.post(path).type('form').send({ decision: 'reject', rationale: 'changed my mind' })).status).toBe(404);
     const detail = await t.http.get(`/api/v1/changes/${id}`).set(as(manager));
     expect(detail.body.approvals.find((a: { group: string }) => a.group === 'client:acme-health')).toMatchObject({ status: 'approved_with_conditions', viaEmailLink: true, rationale: 'Clinic closed on Sunday' });
     expect(detail.body.conditions).toContain('Call the on-site lead first');

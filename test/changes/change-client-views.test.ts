@@ -59,3 +59,57 @@ describe('a change affecting several clients (COM-01, SCH-05)', () => {
     expect(ics.text).not.toContain('Web shop');
   });
 });
+
+describe('client approval links (CHG-06)', () => {
+  const acmeAndNorthwind = rfc({
+    title: 'Patch the file server',
+    clients: ['acme-health', 'northwind'],
+    services: ['ah-file-shares', 'nw-webshop'],
+    cis: ['ah-fs-01', 'nw-web-01'],
+    implementationPlan: 'Install KB5034441',
+    backoutPlan: 'Uninstall KB5034441',
+    expectedImpact: 'File shares unavailable for 10 minutes',
+    window: { start: '2026-03-22T14:00:00Z', end: '2026-03-22T16:00:00Z' },
+  });
+  /** The path of each link sent for this change to this approver, oldest first. */
+  const linksFor = async (id: string, email: string) =>
+    (await steps.outbox('change.approval_request')).filter((n) => n.subject.includes(id) && n.recipient === email).map((n) => /https?:\/\/[^/\s]+(\/changes\/approvals\/\S+)/.exec(n.body)![1]!);
+
+  it("show the client approver only the client view: what, when, the client's own services, the impact", async () => {
+    t.clock.set('2026-03-02T10:00:00Z');
+    const id = await steps.awaitingApproval(requester, manager, acmeAndNorthwind);
+    const [link] = await linksFor(id, 'kevin.obrien@acmehealth.example');
+    const page = await t.http.get(link!);
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('Patch the file server');
+    expect(page.text).toContain('File shares unavailable for 10 minutes');
+    expect(page.text).toContain('File shares');
+    for (const internal of ['Uninstall KB', 'Install KB', 'Backout', 'Risk', 'Web shop', 'nw-web-01', 'ah-fs-01', 'impl@test.example', 'req@test.example']) expect(page.text).not.toContain(internal);
+  });
+
+  it('answer 404 for a link of an earlier round, a used one and an expired one, revealing nothing', async () => {
+    t.clock.set('2026-03-02T10:00:00Z');
+    const id = await steps.awaitingApproval(requester, manager, acmeAndNorthwind);
+    const [oldLink] = await linksFor(id, 'kevin.obrien@acmehealth.example');
+    await steps.act(manager, id, 'reject', { rationale: 'patch the second server too' }).expect(200);
+    await steps.act(requester, id, 'submit').expect(200);
+    await steps.act(manager, id, 'assess', { notes: 'both servers now' }).expect(200);
+    const [, current] = await linksFor(id, 'kevin.obrien@acmehealth.example');
+    const [maria] = await linksFor(id, 'maria.lopez@acmehealth.example').then((links) => links.slice(1));
+
+    for (const res of [await t.http.get(oldLink!), await t.http.post(oldLink!).type('form').send({ decision: 'approve', rationale: 'fine by us' })]) {
+      expect(res.status).toBe(404);
+      expect(res.text).not.toMatch(/change manager|change_manager|pending/);
+    }
+
+    await t.http.post(current!).type('form').send({ decision: 'approve', rationale: 'fine by us' }).expect(200);
+    expect((await t.http.post(current!).type('form').send({ decision: 'reject', rationale: 'changed my mind' })).status).toBe(404);
+    expect((await t.http.get(current!)).status).toBe(404);
+
+    t.clock.set('2026-03-17T10:00:00Z');
+    for (const res of [await t.http.get(maria!), await t.http.post(maria!).type('form').send({ decision: 'approve', rationale: 'late but fine' })]) {
+      expect(res.status).toBe(404);
+      expect(res.text).not.toContain('expired');
+    }
+  });
+});

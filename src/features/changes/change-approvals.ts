@@ -173,19 +173,25 @@ export function createChangeApprovals(deps: {
     return `${describeGroup(row.approverGroup)}: ${row.status} by ${row.decidedBy}: ${row.rationale}`;
   }
 
-  /** Finds the approval and contact a link was made for, or answers 404 (revealing nothing). */
+  /** A link is open while its approval is pending in the change's current round and nobody has used it. */
+  function linkOpen(approval: ChangeApproval, change: ChangeRequest): boolean {
+    return approval.status === 'pending' && approval.linkUsedAt === null && approval.round === change.approvalRound && change.state === 'awaiting_approval';
+  }
+
+  /**
+   * Finds the approval and contact an open link was made for. Anything else (tampered,
+   * expired, used, decided, of an earlier round) answers the same 404, revealing nothing.
+   */
   async function resolveLink(em: EntityManager, token: string) {
     const check = signer.verify(LINK_PURPOSE, token);
-    if (!check.ok) {
-      if (check.reason === 'expired') throw new ConflictError('this approval link has expired; ask your account manager for a new one');
-      throw new NotFoundError('this link is not valid');
-    }
+    if (!check.ok) throw new NotFoundError('this link is not valid');
     const [, approvalId, digest] = /^(\d+)-(.+)$/.exec(check.subject) ?? [];
     const approval = approvalId ? await em.findOne(ChangeApprovalSchema, { id: Number(approvalId) }, { populate: ['change'] }) : null;
     const clientId = approval?.approverGroup.startsWith('client:') ? approval.approverGroup.slice('client:'.length) : undefined;
     const email = clientId ? clientApprovers(configStore.current, clientId).find((candidate) => emailDigest(candidate) === digest) : undefined;
-    if (!approval || !clientId || !email) throw new NotFoundError('this link is not valid');
-    return { approval, change: approval.change as unknown as ChangeRequest, clientId, email };
+    const change = approval?.change as unknown as ChangeRequest | undefined;
+    if (!approval || !change || !clientId || !email || !linkOpen(approval, change)) throw new NotFoundError('this link is not valid');
+    return { approval, change, clientId, email };
   }
 
   return {
@@ -201,12 +207,10 @@ export function createChangeApprovals(deps: {
     /** Used by CAB meetings: the same decision, for the CAB group, inside the caller's transaction. */
     decideInTransaction,
 
-    /** What a client approver sees when opening the link (GET never decides: mail scanners prefetch links). */
+    /** What a client approver sees when opening an open link (GET never decides: mail scanners prefetch links). */
     async viewLink(token: string) {
-      const em = orm.em.fork();
-      const { approval, change, clientId, email } = await resolveLink(em, token);
-      const decided = approval.status !== 'pending' || approval.linkUsedAt !== null || change.state !== 'awaiting_approval';
-      return { approval, change, clientId, email, decided };
+      const { change, clientId, email } = await resolveLink(orm.em.fork(), token);
+      return { change, clientId, email };
     },
 
     /** A client approver's decision from the e-mailed link: one-time use, recorded on the approval. */
@@ -216,7 +220,7 @@ export function createChangeApprovals(deps: {
         // Lock the change's row, then read it and this approval again: a concurrent decision may have just committed.
         await em.findOne(ChangeRequestSchema, { id: change.id }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
         await em.refresh(approval);
-        if (approval.linkUsedAt) throw new ConflictError(`this link was already used on ${approval.linkUsedAt.toISOString()}`);
+        if (!linkOpen(approval, change)) throw new NotFoundError('this link is not valid');
         const before = changeSnapshot(change);
         const now = clock.now();
         const note = await decideInTransaction(em, change, { email, roles: ['client_contact'], clientId }, { ...input, group: undefined }, now, approval);
