@@ -157,3 +157,17 @@ describe('client notices (COM-02)', () => {
     expect(bodies.failed).toContain('could not be completed');
   });
 });
+
+describe('standard changes (CHG-02, CHG-10)', () => {
+  const windowsPatch = { title: 'Patch the domain controller', standardChange: 'windows-patching', implementers: ['impl@test.example'], justification: 'monthly patches', clients: ['globex'], cis: ['gx-dc-01'], window: { start: '2026-03-07T09:00:00Z', end: '2026-03-07T11:00:00Z' } };
+  it("need the risk questionnaire, so the template's risk ceiling always applies", async () => {
+    t.clock.set('2026-03-02T10:00:00Z');
+    const { id } = await steps.create(requester, windowsPatch);
+    const unassessed = await steps.act(requester, id, 'submit');
+    expect(unassessed.status).toBe(400);
+    expect(unassessed.body.error.details.map((d: { path: string }) => d.path)).toEqual(['risk']);
+    const { id: risky } = await steps.create(requester, { ...windowsPatch, risk: mediumRisk });
+    const submitted = await steps.act(requester, risky, 'submit');
+    expect(submitted.body).toMatchObject({ type: 'normal', state: 'submitted' });
+  });
+});

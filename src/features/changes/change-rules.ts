@@ -124,7 +124,8 @@ export function missingFields(change: ChangeFields, step: Step): string[] {
       need('window', !change.windowStart || !change.windowEnd);
       fullDocumentation();
     }
-    if (change.type === 'normal') need('risk', change.riskAnswers == null);
+    // A standard change is scored too: its template's risk ceiling must always be checked (CHG-10).
+    if (change.type === 'normal' || change.type === 'standard') need('risk', change.riskAnswers == null);
   }
   if (step === 'start' && change.type === 'normal') need('testResults', blank(change.testResults));
   if (step === 'review' && change.type === 'emergency') {
