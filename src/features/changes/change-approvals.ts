@@ -128,7 +128,7 @@ export function createChangeApprovals(deps: {
     }
   }
 
-  /** Records one decision; the change follows: one rejection rejects, all approvals approve. */
+  /** Records one decision; the change follows: one rejection rejects, one deferral defers, all approvals approve. */
   async function decideInTransaction(em: EntityManager, change: ChangeRequest, decider: Decider, input: DecisionInput, now: Date, onlyApproval?: ChangeApproval): Promise<string> {
     if (change.state !== 'awaiting_approval') throw new ConflictError(`${formatChangeId(change.number)} is ${change.state}, not awaiting approval`);
     const sod = segregationProblem(change, decider.email);

@@ -2,20 +2,17 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import ical, { ICalEventStatus } from 'ical-generator';
 import { ChangeRequestSchema, type ChangeRequest } from './change-entities';
-import { formatChangeId } from './change-rules';
-
-/** States in which a change occupies its window on the forward schedule (SCH-05). */
-const ON_SCHEDULE = ['scheduled', 'in_progress', 'validating', 'completed', 'reviewed', 'closed'];
+import { formatChangeId, ON_SCHEDULE_STATES } from './change-rules';
 
 /**
  * Changes affecting a client that are scheduled or under way in [from, to). Exported for
  * other features: the status page shows planned maintenance from it, correlation (issue 7)
  * looks for recent changes near an incident.
  */
-export async function changesInWindow(em: EntityManager, query: { clientId?: string; from: Date; to: Date; states?: string[] }): Promise<ChangeRequest[]> {
+export async function changesInWindow(em: EntityManager, query: { clientId?: string; from: Date; to: Date; states?: readonly string[] }): Promise<ChangeRequest[]> {
   return em.find(
     ChangeRequestSchema,
-    { state: { $in: query.states ?? ON_SCHEDULE }, windowStart: { $lt: query.to }, windowEnd: { $gt: query.from }, ...(query.clientId ? { clientIds: { $contains: [query.clientId] } } : {}) },
+    { state: { $in: query.states ?? ON_SCHEDULE_STATES }, windowStart: { $lt: query.to }, windowEnd: { $gt: query.from }, ...(query.clientId ? { clientIds: { $contains: [query.clientId] } } : {}) },
     { orderBy: { windowStart: 'asc', id: 'asc' } },
   );
 }

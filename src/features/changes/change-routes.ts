@@ -87,7 +87,7 @@ export function registerChangeRoutes(api: ApiRouter, deps: { core: ChangeCore; w
     return { ...presentChange(change), approvals: approvalRows.map(presentApproval), history: presentHistory(history) };
   });
 
-  api.patch('/changes/:id', { access: { roles: STAFF_ROLES }, summary: 'Edit an RFC while it is not yet approved (requester or change manager)', body: patchBody }, async ({ body, principal, actor, params, requestId }) => {
+  api.patch('/changes/:id', { access: { roles: STAFF_ROLES }, summary: 'Edit a draft, or a rejected or deferred RFC before re-submission (requester or change manager); type and standardChange are fixed once submitted; after approval only testResults', body: patchBody }, async ({ body, principal, actor, params, requestId }) => {
     const { expectedVersion: version, ...input } = body;
     return presentChange(await core.update(params.id!, input, principal, actor, { expectedVersion: version, requestId }));
   });

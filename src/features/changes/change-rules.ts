@@ -63,8 +63,11 @@ export function transitionProblem(from: ChangeState, to: ChangeState): string | 
  */
 export const EDITABLE_STATES: readonly ChangeState[] = ['draft', 'rejected', 'deferred'];
 
-/** Changes that hold their window on the forward schedule. */
-export const ACTIVE_SCHEDULE_STATES: readonly ChangeState[] = ['approved', 'scheduled', 'in_progress', 'validating'];
+/** Changes that hold their window: another change overlapping them on related CIs conflicts (SCH-04). */
+export const WINDOW_HOLDING_STATES: readonly ChangeState[] = ['scheduled', 'in_progress', 'validating'];
+
+/** Changes on the forward schedule (SCH-05) and the status pages' maintenance: holding their window, or done in it. */
+export const ON_SCHEDULE_STATES: readonly ChangeState[] = [...WINDOW_HOLDING_STATES, 'completed', 'reviewed', 'closed'];
 
 export function formatChangeId(number: number): string {
   return `CHG-${number}`;
@@ -100,9 +103,10 @@ export type Step = 'submit' | 'start' | 'review' | 'close';
 const blank = (text: string) => text.trim().length === 0;
 
 /**
- * Every field missing for a step, by API name (so a 400 can list them all). A normal change
- * needs full documentation before approval and non-production test results before it
- * starts; an emergency change may start on a short record, but its review (the
+ * Every field missing for a step, by API name (so a 400 can list them all). Normal and
+ * standard changes need full documentation and a window to be submitted (normal and
+ * standard ones the risk questionnaire too), a normal change non-production test results
+ * before it starts; an emergency change may start on a short record, but its review (the
  * retrospective) needs the documentation completed.
  */
 export function missingFields(change: ChangeFields, step: Step): string[] {

@@ -14,7 +14,7 @@ import { eligibilityProblems } from './change-catalog';
 import { ChangeApprovalSchema, ChangeRequestSchema, type ChangeRequest } from './change-entities';
 import { usersWithRole, type ChangeNotices } from './change-notices';
 import { relatedCis } from './change-risk';
-import { formatChangeId, missingFields, reviewRequired, type ChangeFields, type ChangeState, type ChangeType, type Outcome, type RiskLevel, type Step } from './change-rules';
+import { formatChangeId, missingFields, WINDOW_HOLDING_STATES, reviewRequired, type ChangeFields, type ChangeState, type ChangeType, type Outcome, type RiskLevel, type Step } from './change-rules';
 import { scheduleViolations, type ScheduleViolation, type Window } from './change-scheduling';
 import { changeSnapshot, type ChangeCore, type ChangeStep } from './change-service';
 
@@ -61,7 +61,7 @@ export function createChangeWorkflow(deps: { core: ChangeCore; approvals: Change
   async function violationsFor(em: EntityManager, change: ChangeRequest, window: Window, now: Date): Promise<ScheduleViolation[]> {
     const config = configStore.current;
     const index = catalogIndex(config);
-    const others = await em.find(ChangeRequestSchema, { id: { $ne: change.id }, state: { $in: ['scheduled', 'in_progress', 'validating'] }, windowStart: { $lt: window.end }, windowEnd: { $gt: window.start } });
+    const others = await em.find(ChangeRequestSchema, { id: { $ne: change.id }, state: { $in: WINDOW_HOLDING_STATES }, windowStart: { $lt: window.end }, windowEnd: { $gt: window.start } });
     return scheduleViolations({
       type: change.type as ChangeType,
       window,
@@ -107,7 +107,11 @@ export function createChangeWorkflow(deps: { core: ChangeCore; approvals: Change
     return `not eligible as standard change, now a normal change: ${problems.join('; ')}`;
   }
 
-  /** COM-03: the CAB team hears of significant changes (medium/high risk or emergency) before they are implemented. */
+  /**
+   * COM-03: the CAB team hears of significant changes (medium/high risk or emergency) before
+   * they are implemented. The notice goes to the configured `cab.team` (people and its list
+   * address); deciding as the board takes the `cab_member` role. Keep the two in step.
+   */
   async function tellCabOfSignificant(em: EntityManager, change: ChangeRequest): Promise<void> {
     if (change.type !== 'emergency' && !['medium', 'high'].includes(change.riskLevel ?? '')) return;
     const config = configStore.current;
