@@ -3,10 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestApp } from '../support/test-app';
 import { as, changeSteps, rfc, startChangeTestApp } from './change-fixtures';
 
-let t: TestApp;
-let steps: ReturnType<typeof changeSteps>;
-let requester: string;
-let manager: string;
+// Filled in by beforeAll: the app, the workflow steps and the people of startChangeTestApp().
+let t: TestApp, steps: ReturnType<typeof changeSteps>, requester: string, manager: string;
 
 beforeAll(async () => {
   ({ t, steps, requester, manager } = await startChangeTestApp());
@@ -61,16 +59,9 @@ describe('a change affecting several clients (COM-01, SCH-05)', () => {
 });
 
 describe('client approval links (CHG-06)', () => {
-  const acmeAndNorthwind = rfc({
-    title: 'Patch the file server',
-    clients: ['acme-health', 'northwind'],
-    services: ['ah-file-shares', 'nw-webshop'],
-    cis: ['ah-fs-01', 'nw-web-01'],
-    implementationPlan: 'Install KB5034441',
-    backoutPlan: 'Uninstall KB5034441',
-    expectedImpact: 'File shares unavailable for 10 minutes',
-    window: { start: '2026-03-22T14:00:00Z', end: '2026-03-22T16:00:00Z' },
-  });
+  // Acme Health approves every change; Northwind only high-risk ones.
+  const plans = { implementationPlan: 'Install KB5034441', backoutPlan: 'Uninstall KB5034441', expectedImpact: 'File shares unavailable for 10 minutes' };
+  const acmeAndNorthwind = rfc({ ...plans, title: 'Patch the file server', clients: ['acme-health', 'northwind'], services: ['ah-file-shares', 'nw-webshop'], cis: ['ah-fs-01', 'nw-web-01'], window: { start: '2026-03-22T14:00:00Z', end: '2026-03-22T16:00:00Z' } });
   /** The path of each link sent for this change to this approver, oldest first. */
   const linksFor = async (id: string, email: string) =>
     (await steps.outbox('change.approval_request')).filter((n) => n.subject.includes(id) && n.recipient === email).map((n) => /https?:\/\/[^/\s]+(\/changes\/approvals\/\S+)/.exec(n.body)![1]!);

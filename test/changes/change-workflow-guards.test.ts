@@ -2,11 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestApp } from '../support/test-app';
 import { as, changeSteps, mediumRisk, rfc, startChangeTestApp } from './change-fixtures';
 
-let t: TestApp;
-let steps: ReturnType<typeof changeSteps>;
-let requester: string;
-let manager: string;
-let implementer: string;
+// Filled in by beforeAll: the app, the workflow steps and the people of startChangeTestApp().
+let t: TestApp, steps: ReturnType<typeof changeSteps>, requester: string, manager: string, implementer: string;
 
 beforeAll(async () => {
   ({ t, steps, requester, manager, implementer } = await startChangeTestApp());
