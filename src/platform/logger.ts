@@ -34,11 +34,12 @@ function serializeError(error: unknown) {
 }
 
 /**
- * Some URLs carry a credential: the token of an e-mailed link (`/respond/<purpose>/<token>`)
- * or of a calendar feed (`?token=`). Request logs show them masked.
+ * Some URLs carry a credential: the token of an e-mailed link (`/respond/<purpose>/<token>`,
+ * a client approver's `/changes/approvals/<token>`) or of a calendar feed (`?token=`).
+ * Request logs show them masked.
  */
 export function redactUrl(url: string | undefined): string | undefined {
-  return url?.replace(/(\/respond\/[^/?#]+\/)[^/?#]+/, '$1[redacted]').replace(/([?&](?:token|key)=)[^&#]*/gi, '$1[redacted]');
+  return url?.replace(/(\/(?:respond\/[^/?#]+|changes\/approvals)\/)[^/?#]+/, '$1[redacted]').replace(/([?&](?:token|key)=)[^&#]*/gi, '$1[redacted]');
 }
 
 const CREDENTIAL_PARAMS = new Set(['token', 'key']);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestApp } from '../support/test-app';
+import { renderMinutes } from '../../src/features/changes/change-cab';
 import { as, changeSteps, startChangeTestApp, mediumRisk, rfc } from './change-fixtures';
 
 let t: TestApp;
@@ -97,5 +98,18 @@ describe('CAB meetings (CHG-09)', () => {
     const next = await t.http.post('/api/v1/cab/meetings').set(as(manager)).send({ scheduledFor: '2026-03-12T14:00:00+00:00' });
     expect(next.body.agenda).toEqual([]);
     expect((await t.http.get('/api/v1/cab/meetings').set(as(member))).body.items.map((m: { id: number }) => m.id)).toEqual([next.body.id, meeting.id]);
+  });
+});
+
+describe('CAB minutes (CHG-09, ACC-02)', () => {
+  it('escape Markdown in user text, so a title or rationale cannot forge lines or links', async () => {
+    const meetingRow = { id: 7, title: 'CAB # special', scheduledFor: new Date('2026-03-05T14:00:00Z'), createdBy: 'cm@test.example', attendees: [], notes: 'see <b>notes</b>' };
+    const change = { number: 2001, title: 'Fix *prod* [now](http://evil.example)', type: 'normal', riskLevel: 'medium', riskScore: 5, clientIds: ['northwind'], ciIds: ['nw-web-01'], windowStart: null, windowEnd: null, requesterEmail: 'req@test.example' };
+    const item = { position: 1, change, decision: 'approve', decidedBy: 'anna.cab@test.example', decidedAt: new Date('2026-03-05T14:30:00Z'), rationale: 'ok\n### 2. forged item', conditions: null };
+    const minutes = renderMinutes(meetingRow as never, [item as never]);
+    expect(minutes).toContain('# CAB minutes: CAB \\# special');
+    expect(minutes).toContain('- Notes: see \\<b\\>notes\\</b\\>');
+    expect(minutes).toContain('### 1. CHG-2001: Fix \\*prod\\* \\[now\\](http://evil.example)');
+    expect(minutes).toContain('- Rationale: ok \\#\\#\\# 2. forged item');
   });
 });

@@ -18,6 +18,7 @@ beforeAll(async () => {
 });
 afterAll(async () => t?.close());
 
+const lowRisk = { complexity: 'low', rollback: 'easy', testedInNonProduction: true };
 const as = (token: string) => ({ Authorization: `Bearer ${token}` });
 const act = (token: string, id: string, action: string, body: Record<string, unknown> = {}) => t.http.post(`/api/v1/changes/${id}/${action}`).set(as(token)).send(body);
 const notifications = (kind: string) =>
@@ -58,7 +59,7 @@ describe('client approval by signed e-mail link (CHG-06)', () => {
     const decided = await t.http.post(path).type('form').send({ decision: 'approve', rationale: 'Clinic closed on Sunday', conditions: 'Call the on-site lead first' });
     expect(decided.status).toBe(200);
     expect(decided.text).toContain('your decision (approve) was recorded');
-    expect((await t.http.post(path).type('form').send({ decision: 'reject', rationale: 'changed my mind' })).status).toBe(409);
+    expect((await t.http.post(path).type('form').send({ decision: 'reject', rationale: 'changed my mind' })).status).toBe(404);
     const detail = await t.http.get(`/api/v1/changes/${id}`).set(as(manager));
     expect(detail.body.approvals.find((a: { group: string }) => a.group === 'client:acme-health')).toMatchObject({ status: 'approved_with_conditions', viaEmailLink: true, rationale: 'Clinic closed on Sunday' });
     expect(detail.body.conditions).toContain('Call the on-site lead first');
@@ -84,7 +85,7 @@ describe('emergency changes (CHG-08)', () => {
 });
 
 describe('standard changes from the catalog (CHG-02, CHG-10)', () => {
-  const windowsPatch = { title: 'Patch the domain controller', standardChange: 'windows-patching', clients: ['globex'], cis: ['gx-dc-01'], window: { start: '2026-03-07T09:00:00Z', end: '2026-03-07T11:00:00Z' } };
+  const windowsPatch = { title: 'Patch the domain controller', standardChange: 'windows-patching', risk: lowRisk, clients: ['globex'], cis: ['gx-dc-01'], window: { start: '2026-03-07T09:00:00Z', end: '2026-03-07T11:00:00Z' } };
   it('are pre-approved when they stay inside the template', async () => {
     const id = await create(windowsPatch);
     const submitted = await act(requester, id, 'submit');
@@ -101,7 +102,7 @@ describe('standard changes from the catalog (CHG-02, CHG-10)', () => {
 
 describe('forward schedule of change (SCH-05)', () => {
   it('serves each client an iCalendar feed behind its own token, parsed back by a real parser', async () => {
-    const id = await create({ title: 'Patch the Exchange server', standardChange: 'windows-patching', clients: ['globex'], cis: ['gx-exch-01'], expectedImpact: 'Mail delayed for 30 minutes', window: { start: '2026-03-14T09:00:00Z', end: '2026-03-14T11:00:00Z' } });
+    const id = await create({ title: 'Patch the Exchange server', standardChange: 'windows-patching', risk: lowRisk, clients: ['globex'], cis: ['gx-exch-01'], expectedImpact: 'Mail delayed for 30 minutes', window: { start: '2026-03-14T09:00:00Z', end: '2026-03-14T11:00:00Z' } });
     await act(requester, id, 'submit').expect(200);
     await act(manager, id, 'schedule').expect(200);
 

@@ -162,7 +162,10 @@ describe('standard change eligibility', () => {
   const weekend = { start: new Date('2026-03-07T09:00:00Z'), end: new Date('2026-03-07T11:00:00Z') };
   const now = new Date('2026-03-02T10:00:00Z');
   it('pre-approves what stays inside the template', () => {
-    expect(eligibilityProblems(template, { implementationPlan: template.procedure, window: weekend, riskLevel: null }, [ci('gx-dc-01')], [client('globex')], now)).toEqual([]);
+    expect(eligibilityProblems(template, { implementationPlan: template.procedure, window: weekend, riskLevel: 'low' }, [ci('gx-dc-01')], [client('globex')], now)).toEqual([]);
+  });
+  it('never pre-approves without a risk assessment to hold against the template', () => {
+    expect(eligibilityProblems(template, { implementationPlan: template.procedure, window: weekend, riskLevel: null }, [ci('gx-dc-01')], [client('globex')], now)).toEqual(['no risk assessment to check against the template']);
   });
   it('lists everything outside it', () => {
     const problems = eligibilityProblems(template, { implementationPlan: 'my own way', window: { start: weekend.start, end: new Date('2026-03-07T15:00:00Z') }, riskLevel: 'medium' }, [ci('gx-dc-01'), ci('gx-trade-db-01')], [client('globex')], new Date('2026-09-01T00:00:00Z'));

@@ -30,7 +30,8 @@ beforeAll(async () => {
 });
 afterAll(async () => t?.close());
 
-const approvedChange = (body?: Record<string, unknown>) => steps.awaitingApproval(requester, manager, body);
+/** Submitted and assessed: waiting for its approvals. */
+const awaitingApproval = (body?: Record<string, unknown>) => steps.awaitingApproval(requester, manager, body);
 
 describe('the RFC record and its workflow (CHG-01, CHG-03)', () => {
   it('submitting an incomplete normal change lists every missing field', async () => {
@@ -86,7 +87,7 @@ describe('approvals (CHG-06, CHG-07, CHG-11)', () => {
   });
 
   it('regulated CIs need the security review; all approvals are needed and one rejection rejects; re-submission counts as rework', async () => {
-    const id = await approvedChange(rfc({ clients: ['globex'], services: [], cis: ['gx-report-01'], window: { start: '2026-03-17T21:00:00Z', end: '2026-03-17T23:00:00Z' } }));
+    const id = await awaitingApproval(rfc({ clients: ['globex'], services: [], cis: ['gx-report-01'], window: { start: '2026-03-17T21:00:00Z', end: '2026-03-17T23:00:00Z' } }));
     const detail = await t.http.get(`/api/v1/changes/${id}`).set(as(manager));
     expect(detail.body.approvals.map((a: { group: string }) => a.group)).toEqual(['change_manager', 'team:security']);
     const approvedByManager = await act(manager, id, 'approve', { rationale: 'plan is sound', conditions: 'DBA on standby' });
@@ -104,7 +105,7 @@ describe('approvals (CHG-06, CHG-07, CHG-11)', () => {
 
 describe('scheduling (SCH-01..04, CHG-12) and implementation (IMP-01..06)', () => {
   it('checks the window, notifies the client, reminds before, starts only inside it, and a failed change opens an incident in one step', async () => {
-    const id = await approvedChange();
+    const id = await awaitingApproval();
     await act(manager, id, 'approve', { rationale: 'routine' }).expect(200);
 
     const outside = await act(manager, id, 'schedule', { window: { start: '2026-03-10T12:00:00Z', end: '2026-03-10T13:00:00Z' } });
@@ -159,7 +160,7 @@ describe('scheduling (SCH-01..04, CHG-12) and implementation (IMP-01..06)', () =
 
   it('refuses a freeze with 409 naming it, and schedules after an exception with risk acceptance', async () => {
     t.clock.set('2026-03-02T10:00:00Z');
-    const id = await approvedChange(rfc({ clients: ['globex'], services: [], cis: ['gx-dc-01'], window: { start: '2026-03-31T20:00:00Z', end: '2026-03-31T21:30:00Z' } }));
+    const id = await awaitingApproval(rfc({ clients: ['globex'], services: [], cis: ['gx-dc-01'], window: { start: '2026-03-31T20:00:00Z', end: '2026-03-31T21:30:00Z' } }));
     await act(manager, id, 'approve', { rationale: 'routine' }).expect(200);
     const frozen = await act(manager, id, 'schedule');
     expect(frozen.status).toBe(409);
@@ -173,10 +174,10 @@ describe('scheduling (SCH-01..04, CHG-12) and implementation (IMP-01..06)', () =
 
   it('detects a conflicting change on the same CI (dependent CIs: see the unit tests)', async () => {
     const window = { start: '2026-03-12T20:00:00Z', end: '2026-03-12T22:00:00Z' };
-    const first = await approvedChange(rfc({ cis: ['nw-pos-sync-01'], services: [], window }));
+    const first = await awaitingApproval(rfc({ cis: ['nw-pos-sync-01'], services: [], window }));
     await act(manager, first, 'approve', { rationale: 'no objections' }).expect(200);
     await act(manager, first, 'schedule').expect(200);
-    const second = await approvedChange(rfc({ cis: ['nw-pos-sync-01'], services: [], window }));
+    const second = await awaitingApproval(rfc({ cis: ['nw-pos-sync-01'], services: [], window }));
     await act(manager, second, 'approve', { rationale: 'no objections' }).expect(200);
     const conflict = await act(manager, second, 'schedule');
     expect(conflict.status).toBe(409);

@@ -42,6 +42,8 @@ describe('signed links', () => {
 describe('request logs', () => {
   it('mask link tokens in paths and credentials in query strings', () => {
     expect(redactUrl('/respond/restoration/42.1773000000.abcDEF_-?answer=restored')).toBe('/respond/restoration/[redacted]?answer=restored');
+    expect(redactUrl('/changes/approvals/17-abc.1773000000.abcDEF_-')).toBe('/changes/approvals/[redacted]');
+    expect(redactUrl('/changes/approvals/17-abc.1773000000.abcDEF_-?x=1')).toBe('/changes/approvals/[redacted]?x=1');
     expect(redactUrl('/api/v1/changes/calendar.ics?client=acme&token=s3cret&x=1')).toBe('/api/v1/changes/calendar.ics?client=acme&token=[redacted]&x=1');
     expect(serializeRequest({ url: '/respond/change-approval/abc', query: { token: 's3cret', client: 'acme' }, params: { token: 'abc' } })).toEqual({
       url: '/respond/change-approval/[redacted]',

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { LockMode } from '@mikro-orm/core';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { parseDuration } from '../../config/config-schema';
 import type { ConfigStore } from '../../config/config-store';
@@ -127,13 +128,17 @@ export function createChangeApprovals(deps: {
     }
   }
 
-  /** Records one decision; the change follows: one rejection rejects, all approvals approve. */
+  /** Records one decision; the change follows: one rejection rejects, one deferral defers, all approvals approve. */
   async function decideInTransaction(em: EntityManager, change: ChangeRequest, decider: Decider, input: DecisionInput, now: Date, onlyApproval?: ChangeApproval): Promise<string> {
     if (change.state !== 'awaiting_approval') throw new ConflictError(`${formatChangeId(change.number)} is ${change.state}, not awaiting approval`);
     const sod = segregationProblem(change, decider.email);
     if (sod) throw new ForbiddenError(sod);
     const config = configStore.current;
-    const pending = await em.find(ChangeApprovalSchema, { change, round: change.approvalRound, status: 'pending' }, { orderBy: { id: 'asc' } });
+    const round = await em.find(ChangeApprovalSchema, { change, round: change.approvalRound }, { orderBy: { id: 'asc' } });
+    // Each required approval is a separate pair of eyes: whoever holds several approving roles still decides once per round.
+    const already = round.find((row) => row.status !== 'pending' && row.decidedBy === decider.email.toLowerCase());
+    if (already) throw new ForbiddenError(`you already decided for the ${describeGroup(already.approverGroup)} in this approval round of ${formatChangeId(change.number)}; each required approval needs a different person`);
+    const pending = round.filter((row) => row.status === 'pending');
     let mine = pending.filter((row) => (onlyApproval ? row.id === onlyApproval.id : canDecideFor(row.approverGroup, decider, config)));
     if (input.group) mine = mine.filter((row) => row.approverGroup === input.group);
     if (mine.length === 0) {
@@ -168,19 +173,25 @@ export function createChangeApprovals(deps: {
     return `${describeGroup(row.approverGroup)}: ${row.status} by ${row.decidedBy}: ${row.rationale}`;
   }
 
-  /** Finds the approval and contact a link was made for, or answers 404 (revealing nothing). */
+  /** A link is open while its approval is pending in the change's current round and nobody has used it. */
+  function linkOpen(approval: ChangeApproval, change: ChangeRequest): boolean {
+    return approval.status === 'pending' && approval.linkUsedAt === null && approval.round === change.approvalRound && change.state === 'awaiting_approval';
+  }
+
+  /**
+   * Finds the approval and contact an open link was made for. Anything else (tampered,
+   * expired, used, decided, of an earlier round) answers the same 404, revealing nothing.
+   */
   async function resolveLink(em: EntityManager, token: string) {
     const check = signer.verify(LINK_PURPOSE, token);
-    if (!check.ok) {
-      if (check.reason === 'expired') throw new ConflictError('this approval link has expired; ask your account manager for a new one');
-      throw new NotFoundError('this link is not valid');
-    }
+    if (!check.ok) throw new NotFoundError('this link is not valid');
     const [, approvalId, digest] = /^(\d+)-(.+)$/.exec(check.subject) ?? [];
     const approval = approvalId ? await em.findOne(ChangeApprovalSchema, { id: Number(approvalId) }, { populate: ['change'] }) : null;
     const clientId = approval?.approverGroup.startsWith('client:') ? approval.approverGroup.slice('client:'.length) : undefined;
     const email = clientId ? clientApprovers(configStore.current, clientId).find((candidate) => emailDigest(candidate) === digest) : undefined;
-    if (!approval || !clientId || !email) throw new NotFoundError('this link is not valid');
-    return { approval, change: approval.change as unknown as ChangeRequest, clientId, email };
+    const change = approval?.change as unknown as ChangeRequest | undefined;
+    if (!approval || !change || !clientId || !email || !linkOpen(approval, change)) throw new NotFoundError('this link is not valid');
+    return { approval, change, clientId, email };
   }
 
   return {
@@ -196,19 +207,20 @@ export function createChangeApprovals(deps: {
     /** Used by CAB meetings: the same decision, for the CAB group, inside the caller's transaction. */
     decideInTransaction,
 
-    /** What a client approver sees when opening the link (GET never decides: mail scanners prefetch links). */
+    /** What a client approver sees when opening an open link (GET never decides: mail scanners prefetch links). */
     async viewLink(token: string) {
-      const em = orm.em.fork();
-      const { approval, change, clientId, email } = await resolveLink(em, token);
-      const decided = approval.status !== 'pending' || approval.linkUsedAt !== null || change.state !== 'awaiting_approval';
-      return { approval, change, clientId, email, decided };
+      const { change, clientId, email } = await resolveLink(orm.em.fork(), token);
+      return { change, clientId, email };
     },
 
     /** A client approver's decision from the e-mailed link: one-time use, recorded on the approval. */
     async decideByLink(token: string, input: DecisionInput) {
       return orm.em.fork().transactional(async (em) => {
         const { approval, change, clientId, email } = await resolveLink(em, token);
-        if (approval.linkUsedAt) throw new ConflictError(`this link was already used on ${approval.linkUsedAt.toISOString()}`);
+        // Lock the change's row, then read it and this approval again: a concurrent decision may have just committed.
+        await em.findOne(ChangeRequestSchema, { id: change.id }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
+        await em.refresh(approval);
+        if (!linkOpen(approval, change)) throw new NotFoundError('this link is not valid');
         const before = changeSnapshot(change);
         const now = clock.now();
         const note = await decideInTransaction(em, change, { email, roles: ['client_contact'], clientId }, { ...input, group: undefined }, now, approval);

@@ -17,8 +17,12 @@ const AGENDA_RISKS = ['medium', 'high'];
 
 const iso = (at: Date | null | undefined) => at?.toISOString() ?? null;
 const changeOf = (item: CabAgendaItem) => item.change as unknown as ChangeRequest;
-/** One line of user text in the Markdown minutes. */
-const line = (value: string | null | undefined) => (value ?? '').replace(/\s+/g, ' ').trim();
+/** One line of user text in the Markdown minutes, its Markdown and HTML characters escaped (it is evidence, not markup). */
+const line = (value: string | null | undefined) =>
+  (value ?? '')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .replace(/[\\`*_[\]<>#|~]/g, '\\$&');
 
 function presentItem(item: CabAgendaItem) {
   const change = changeOf(item);

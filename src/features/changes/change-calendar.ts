@@ -2,20 +2,17 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import ical, { ICalEventStatus } from 'ical-generator';
 import { ChangeRequestSchema, type ChangeRequest } from './change-entities';
-import { formatChangeId } from './change-rules';
-
-/** States in which a change occupies its window on the forward schedule (SCH-05). */
-const ON_SCHEDULE = ['scheduled', 'in_progress', 'validating', 'completed', 'reviewed', 'closed'];
+import { formatChangeId, ON_SCHEDULE_STATES } from './change-rules';
 
 /**
  * Changes affecting a client that are scheduled or under way in [from, to). Exported for
  * other features: the status page shows planned maintenance from it, correlation (issue 7)
  * looks for recent changes near an incident.
  */
-export async function changesInWindow(em: EntityManager, query: { clientId?: string; from: Date; to: Date; states?: string[] }): Promise<ChangeRequest[]> {
+export async function changesInWindow(em: EntityManager, query: { clientId?: string; from: Date; to: Date; states?: readonly string[] }): Promise<ChangeRequest[]> {
   return em.find(
     ChangeRequestSchema,
-    { state: { $in: query.states ?? ON_SCHEDULE }, windowStart: { $lt: query.to }, windowEnd: { $gt: query.from }, ...(query.clientId ? { clientIds: { $contains: [query.clientId] } } : {}) },
+    { state: { $in: query.states ?? ON_SCHEDULE_STATES }, windowStart: { $lt: query.to }, windowEnd: { $gt: query.from }, ...(query.clientId ? { clientIds: { $contains: [query.clientId] } } : {}) },
     { orderBy: { windowStart: 'asc', id: 'asc' } },
   );
 }
@@ -34,8 +31,11 @@ export function calendarTokenValid(secret: string, clientId: string, token: stri
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-/** The forward schedule as an RFC 5545 feed (Outlook, Google Calendar). Only what the client may see. */
-export function renderIcs(changes: ChangeRequest[], calendarName: string, publicUrl: string): string {
+/**
+ * The forward schedule as an RFC 5545 feed (Outlook, Google Calendar). Only what the client
+ * may see: `servicesOf` names the change's services of the feed's client.
+ */
+export function renderIcs(changes: ChangeRequest[], calendarName: string, publicUrl: string, servicesOf: (change: ChangeRequest) => string[]): string {
   const calendar = ical({ name: calendarName, prodId: { company: 'incidentd', product: 'forward-schedule-of-change' } });
   for (const change of changes) {
     calendar.createEvent({
@@ -43,7 +43,7 @@ export function renderIcs(changes: ChangeRequest[], calendarName: string, public
       start: change.windowStart!,
       end: change.windowEnd!,
       summary: `${formatChangeId(change.number)}: ${change.title}`,
-      description: `Expected impact: ${change.expectedImpact || 'none expected'}\nState: ${change.state.replace(/_/g, ' ')}`,
+      description: `${servicesOf(change).length ? `Services: ${servicesOf(change).join(', ')}\n` : ''}Expected impact: ${change.expectedImpact || 'none expected'}\nState: ${change.state.replace(/_/g, ' ')}`,
       status: ICalEventStatus.CONFIRMED,
       url: `${publicUrl}/api/v1/changes/${formatChangeId(change.number)}`,
     });

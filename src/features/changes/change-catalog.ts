@@ -43,7 +43,8 @@ export function eligibilityProblems(
       }
     }
   }
-  if (change.riskLevel && RISK_ORDER[change.riskLevel] > RISK_ORDER[template.maxRisk]) problems.push(`risk ${change.riskLevel} is above the template's ${template.maxRisk}`);
+  if (!change.riskLevel) problems.push('no risk assessment to check against the template');
+  else if (RISK_ORDER[change.riskLevel] > RISK_ORDER[template.maxRisk]) problems.push(`risk ${change.riskLevel} is above the template's ${template.maxRisk}`);
   if (catalogEntryOverdue(template, now)) problems.push(`catalog entry "${template.id}" is overdue for its periodic review`);
   return problems;
 }

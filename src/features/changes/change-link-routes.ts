@@ -10,7 +10,8 @@ import { zodProblems } from '../../platform/http/api-router';
 import type { ViewRenderer } from '../../platform/http/views';
 import { DECISIONS, type ChangeApprovals } from './change-approvals';
 import type { ChangeRequest } from './change-entities';
-import { presentChange } from './change-presenter';
+import { clientView } from './change-notices';
+import { clientServices } from './change-presenter';
 
 const decisionForm = z.object({ decision: z.enum(DECISIONS), rationale: z.string().trim().min(3).max(5000), conditions: z.string().max(5000).optional() });
 
@@ -30,36 +31,39 @@ export function createChangeLinkRouter(deps: { approvals: ChangeApprovals; views
     if (!client || !calendarTokenValid(deps.calendarSecret, clientId, token)) throw new NotFoundError('no such calendar');
     const now = deps.clock.now().getTime();
     const changes = await changesInWindow(deps.orm.em.fork(), { clientId, from: new Date(now - 90 * 86_400_000), to: new Date(now + 365 * 86_400_000) });
-    res.type('text/calendar').send(renderIcs(changes, `${client.name}: planned changes`, deps.configStore.current.server.publicUrl));
+    const { services, server } = deps.configStore.current;
+    res.type('text/calendar').send(renderIcs(changes, `${client.name}: planned changes`, server.publicUrl, (change) => clientServices(services, change, clientId).map((service) => service.name)));
   });
 
+  /** The approval page shows the client view only: what, when, this client's services, the impact (never plans, risk or CIs). */
   const page = (res: Response, change: ChangeRequest, data: { email: string; clientId: string; open: boolean; message?: string }) => {
-    const client = deps.configStore.current.clients.find((candidate) => candidate.id === data.clientId);
+    const config = deps.configStore.current;
+    const client = config.clients.find((candidate) => candidate.id === data.clientId);
     const zone = client?.timezone ?? 'UTC';
     const local = (at: Date | null | undefined) => (at ? DateTime.fromJSDate(at, { zone }).toFormat('ccc d LLL yyyy HH:mm') : '');
+    const view = clientView(config, change, data.clientId);
     res.type('html').send(
       deps.views.render('changes/approval', {
-        title: `Approve ${presentChange(change).id}`,
-        change: presentChange(change),
+        title: `Approve ${view.id}`,
+        change: view,
         window: change.windowStart ? `${local(change.windowStart)} - ${local(change.windowEnd)} (${zone})` : 'to be scheduled',
-        risk: change.riskLevel ?? 'not assessed',
         clientName: client?.name ?? data.clientId,
         ...data,
       }),
     );
   };
 
+  // A link that is not open (used, decided, of an earlier round, expired, tampered) answers 404.
   router.get('/changes/approvals/:token', async (req: Request, res: Response) => {
-    const { change, clientId, email, decided } = await deps.approvals.viewLink(String(req.params.token));
-    page(res, change, { email, clientId, open: !decided, message: decided ? 'This approval has already been decided.' : undefined });
+    const { change, clientId, email } = await deps.approvals.viewLink(String(req.params.token));
+    page(res, change, { email, clientId, open: true });
   });
 
   router.post('/changes/approvals/:token', express.urlencoded({ extended: false, limit: '20kb' }), async (req: Request, res: Response) => {
     const parsed = decisionForm.safeParse(req.body ?? {});
     if (!parsed.success) throw new ValidationError('invalid decision', zodProblems(parsed.error));
-    const { email } = await deps.approvals.viewLink(String(req.params.token));
+    const { email, clientId } = await deps.approvals.viewLink(String(req.params.token));
     const change = await deps.approvals.decideByLink(String(req.params.token), parsed.data);
-    const clientId = change.clientIds.find((id) => deps.configStore.current.clients.find((client) => client.id === id)?.contacts.some((contact) => contact.email.toLowerCase() === email)) ?? change.clientIds[0]!;
     page(res, change, { email, clientId, open: false, message: `Thank you: your decision (${parsed.data.decision}) was recorded. The change is now ${change.state.replace(/_/g, ' ')}.` });
   });
   return router;

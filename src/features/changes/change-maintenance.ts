@@ -5,11 +5,8 @@ import { changesInWindow } from './change-calendar';
 import { formatChangeId } from './change-rules';
 import type { ChangeRequest } from './change-entities';
 
-/** Changes a status page shows as maintenance: approved for a window, or under way / done. */
-const MAINTENANCE_STATES = ['scheduled', 'in_progress', 'validating', 'completed', 'reviewed', 'closed'];
-
 /**
- * Planned maintenance for status pages (SCH-05, COM-01): scheduled changes that affect a
+ * Planned maintenance for status pages (SCH-05, COM-01): the forward schedule's changes that affect a
  * client's public services. The page is public, so the title is made of those services'
  * names and the description is the change's declared expected impact, never its internal
  * title, CIs, plans or other services.
@@ -17,7 +14,7 @@ const MAINTENANCE_STATES = ['scheduled', 'in_progress', 'validating', 'completed
 export function changeMaintenanceSource(deps: { orm: MikroORM; configStore: ConfigStore; onChanged: (listener: (change: ChangeRequest) => void) => void }): MaintenanceSource {
   return {
     async scheduledFor(clientId, from, to) {
-      const changes = await changesInWindow(deps.orm.em.fork(), { clientId, from, to, states: MAINTENANCE_STATES });
+      const changes = await changesInWindow(deps.orm.em.fork(), { clientId, from, to });
       // Only this client's public services: a page never names what it does not show.
       const shown = new Map(deps.configStore.current.services.filter((service) => service.client === clientId && service.public).map((service) => [service.id, service.name]));
       return changes

@@ -67,7 +67,7 @@ export function createChangeManagement(deps: {
     registerApiRoutes(api: ApiRouter): void {
       registerScheduleRoutes(api, { configStore, calendarSecret: deps.calendarSecret });
       registerKpiRoutes(api, { configStore, clock });
-      registerChangeRoutes(api, { core, workflow, approvals, audit });
+      registerChangeRoutes(api, { core, workflow, approvals, audit, configStore });
       registerChangeEventRoutes(api);
       registerCabRoutes(api, { orm, clock, core, approvals });
       api.document({ method: 'get', path: '/changes/calendar.ics', summary: 'Forward schedule of change as an iCalendar (RFC 5545) feed for one client; ?client=<id>&token=<feed token>; 404 for anything invalid', access: { integration: 'calendar feed token' } });

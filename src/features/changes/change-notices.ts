@@ -3,6 +3,7 @@ import type { ClientConfig, IncidentdConfig } from '../../config/config-schema';
 import type { Branding, EmailTemplates } from '../notifications/email-templates';
 import type { Outbox } from '../notifications/outbox';
 import type { ChangeRequest } from './change-entities';
+import { clientServices } from './change-presenter';
 import { formatChangeId } from './change-rules';
 
 /**
@@ -36,22 +37,37 @@ const NOTICES: Record<ClientNoticeKind, { headline: string; intro: string }> = {
   reminder: { headline: 'Reminder: planned change', intro: 'A reminder: the planned change below starts soon.' },
   postponed: { headline: 'Planned change moved', intro: 'The planned change below has been moved to a new time.' },
   cancelled: { headline: 'Planned change cancelled', intro: 'The planned change below has been cancelled; nothing will change.' },
-  completed: { headline: 'Change completed', intro: 'The change below has been carried out.' },
+  completed: { headline: 'Change completed', intro: 'The change below has been carried out successfully.' },
 };
+
+/** The completion notice says what happened (IMP-04 outcomes): a failed or backed-out change was not carried out. */
+const COMPLETED_BY_OUTCOME: Record<string, { headline: string; intro: string }> = {
+  successful: NOTICES.completed,
+  successful_with_issues: { headline: 'Change completed', intro: 'The change below has been carried out, with some issues; we are following them up.' },
+  failed: { headline: 'Change not completed', intro: 'The change below could not be completed as planned; we are restoring normal service.' },
+  backed_out: { headline: 'Change reversed', intro: 'The change below was not completed and has been reversed (backed out); your services are as they were before.' },
+};
+
+function wordingOf(kind: ClientNoticeKind, change: ChangeRequest) {
+  return kind === 'completed' ? (COMPLETED_BY_OUTCOME[change.outcome ?? ''] ?? NOTICES.completed) : NOTICES[kind];
+}
 
 function brandOf(client: ClientConfig): Branding {
   return { name: client.branding?.name ?? client.name, logoUrl: client.branding?.logoUrl, signature: client.branding?.signature };
 }
 
-/** What a client may read about a change: what, when, which services, the impact; never CIs, plans, people or risk scores. */
-function clientView(config: IncidentdConfig, change: ChangeRequest) {
+/**
+ * What a client may read about a change: what, when, which of its own services, the impact;
+ * never CIs, plans, people, risk scores or other clients' services (e-mails, the approval page).
+ */
+export function clientView(config: IncidentdConfig, change: ChangeRequest, clientId: string) {
   return {
     id: formatChangeId(change.number),
     title: change.title,
     description: change.description,
     emergency: change.type === 'emergency',
     window: change.windowStart && change.windowEnd ? { start: change.windowStart.toISOString(), end: change.windowEnd.toISOString() } : null,
-    services: config.services.filter((service) => change.serviceIds.includes(service.id)).map((service) => service.name),
+    services: clientServices(config.services, change, clientId).map((service) => service.name),
     expectedImpact: change.expectedImpact,
     outcome: change.outcome?.replace(/_/g, ' ') ?? null,
   };
@@ -68,7 +84,7 @@ export function createChangeNotices(deps: { outbox: Outbox; templates: EmailTemp
         if (options.onlyClient && options.onlyClient !== clientId) continue;
         const client = config.clients.find((candidate) => candidate.id === clientId);
         if (!client) continue;
-        const email = templates.render('change-notice', { ...NOTICES[kind], client: { name: client.name }, timezone: client.timezone, change: clientView(config, change), previousStart: options.previousStart?.toISOString() ?? null, reason: options.reason ?? null }, brandOf(client));
+        const email = templates.render('change-notice', { ...wordingOf(kind, change), client: { name: client.name }, timezone: client.timezone, change: clientView(config, change, clientId), previousStart: options.previousStart?.toISOString() ?? null, reason: options.reason ?? null }, brandOf(client));
         await outbox.enqueue(em, {
           kind: `change.${kind}`,
           incidentId: null,
@@ -77,8 +93,8 @@ export function createChangeNotices(deps: { outbox: Outbox; templates: EmailTemp
           subject: email.subject,
           body: email.text,
           html: email.html,
-          // The window is part of the event: moving the change again is a new notice.
-          eventKey: `change:${id}:${kind}:${clientId}:${change.windowStart?.toISOString() ?? 'unscheduled'}`,
+          // The window is part of the event; each move is an event of its own (also back to an earlier window), hence the version.
+          eventKey: `change:${id}:${kind}:${clientId}:${change.windowStart?.toISOString() ?? 'unscheduled'}${kind === 'postponed' ? `:v${change.version}` : ''}`,
         });
       }
     },
@@ -100,7 +116,7 @@ export function createChangeNotices(deps: { outbox: Outbox; templates: EmailTemp
     async approvalLink(em: EntityManager, config: IncidentdConfig, change: ChangeRequest, input: { approvalId: number; clientId: string; email: string; link: string; expiresAt: Date }): Promise<void> {
       const client = config.clients.find((candidate) => candidate.id === input.clientId);
       if (!client) return;
-      const context = { client: { name: client.name }, timezone: client.timezone, change: { ...clientView(config, change), risk: change.riskLevel ?? 'not assessed' }, link: input.link, expiresAt: input.expiresAt.toISOString() };
+      const context = { client: { name: client.name }, timezone: client.timezone, change: { ...clientView(config, change, client.id), risk: change.riskLevel ?? 'not assessed' }, link: input.link, expiresAt: input.expiresAt.toISOString() };
       const email = templates.render('change-approval-request', context, brandOf(client));
       await outbox.enqueue(em, {
         kind: 'change.approval_request',

@@ -1,3 +1,4 @@
+import type { ServiceConfig } from '../../config/config-schema';
 import type { AuditEvent } from '../audit/audit-event-entity';
 import { presentAuditEvent } from '../audit/audit-service';
 import type { ChangeApproval, ChangeRequest } from './change-entities';
@@ -54,15 +55,27 @@ export function presentChange(change: ChangeRequest) {
   };
 }
 
-/** What a client's contact sees in the portal: what, when, impact, state; no staff or CI details. */
-export function presentChangeForClient(change: ChangeRequest) {
+/**
+ * The change's services that belong to one client, in the change's order; all of them when
+ * no client is given (staff). A change may affect several clients: none sees another's services.
+ */
+export function clientServices(services: readonly ServiceConfig[], change: Pick<ChangeRequest, 'serviceIds'>, clientId: string | null | undefined): ServiceConfig[] {
+  const byId = new Map(services.map((service) => [service.id, service]));
+  return change.serviceIds.map((id) => byId.get(id)).filter((service): service is ServiceConfig => service !== undefined && (clientId == null || service.client === clientId));
+}
+
+/**
+ * What a client's contact sees in the portal and the forward schedule: what, when, which of
+ * their services, impact, state; no staff or CI details, no other client's services.
+ */
+export function presentChangeForClient(change: ChangeRequest, services: readonly ServiceConfig[], clientId: string | null | undefined) {
   return {
     id: formatChangeId(change.number),
     title: change.title,
     description: change.description,
     type: change.type,
     state: change.state,
-    services: change.serviceIds,
+    services: clientServices(services, change, clientId).map((service) => service.id),
     expectedImpact: change.expectedImpact,
     window: change.windowStart && change.windowEnd ? { start: iso(change.windowStart), end: iso(change.windowEnd) } : null,
     outcome: change.outcome,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ConfigStore } from '../../config/config-store';
 import type { ApiRouter } from '../../platform/http/api-router';
 import type { AuditService } from '../audit/audit-service';
 import { STAFF_ROLES, type Role } from '../auth/roles';
@@ -61,7 +62,7 @@ const listQuery = z.object({
 const rationale = z.string().trim().min(3).max(5000).describe('why; recorded with the decision');
 const decisionBody = z.object({ rationale, conditions: z.string().max(5000).optional().describe('approve with conditions'), group: z.string().optional().describe('which approval, when you may decide for several groups'), expectedVersion });
 
-export function registerChangeRoutes(api: ApiRouter, deps: { core: ChangeCore; workflow: ChangeWorkflow; approvals: ChangeApprovals; audit: AuditService }) {
+export function registerChangeRoutes(api: ApiRouter, deps: { core: ChangeCore; workflow: ChangeWorkflow; approvals: ChangeApprovals; audit: AuditService; configStore: ConfigStore }) {
   const { core, workflow, approvals } = deps;
 
   api.post('/changes', { access: { roles: STAFF_ROLES }, summary: 'Raise an RFC as a draft (CHG-01, CHG-03); from the catalog with standardChange', body: createBody }, async ({ body, principal, actor, requestId, res }) => {
@@ -72,12 +73,13 @@ export function registerChangeRoutes(api: ApiRouter, deps: { core: ChangeCore; w
 
   api.get('/changes', { access: { roles: DECIDERS }, summary: 'List changes, newest first (filters: state, type, client, ci, reviewPending)', query: listQuery }, async ({ principal, query }) => {
     const [items, total] = await core.list({ ...query, limit: query.pageSize, offset: (query.page - 1) * query.pageSize }, principal);
-    return { items: items.map(isClientContact(principal) ? presentChangeForClient : presentChange), page: query.page, pageSize: query.pageSize, total };
+    const services = deps.configStore.current.services;
+    return { items: items.map((change) => (isClientContact(principal) ? presentChangeForClient(change, services, principal.clientId ?? '__none__') : presentChange(change))), page: query.page, pageSize: query.pageSize, total };
   });
 
   api.get('/changes/:id', { access: { roles: DECIDERS }, summary: 'One change with its approvals and audited history' }, async ({ principal, params }) => {
     const { change, em } = await core.get(params.id!, principal);
-    if (isClientContact(principal)) return presentChangeForClient(change);
+    if (isClientContact(principal)) return presentChangeForClient(change, deps.configStore.current.services, principal.clientId ?? '__none__');
     const [approvalRows, history] = await Promise.all([
       em.find(ChangeApprovalSchema, { change }, { orderBy: { id: 'asc' } }),
       deps.audit.find(em, { entityType: 'change', entityId: formatChangeId(change.number), limit: 1000 }),
@@ -85,7 +87,7 @@ export function registerChangeRoutes(api: ApiRouter, deps: { core: ChangeCore; w
     return { ...presentChange(change), approvals: approvalRows.map(presentApproval), history: presentHistory(history) };
   });
 
-  api.patch('/changes/:id', { access: { roles: STAFF_ROLES }, summary: 'Edit an RFC while it is not yet approved (requester or change manager)', body: patchBody }, async ({ body, principal, actor, params, requestId }) => {
+  api.patch('/changes/:id', { access: { roles: STAFF_ROLES }, summary: 'Edit a draft, or a rejected or deferred RFC before re-submission (requester or change manager); type and standardChange are fixed once submitted; after approval only testResults', body: patchBody }, async ({ body, principal, actor, params, requestId }) => {
     const { expectedVersion: version, ...input } = body;
     return presentChange(await core.update(params.id!, input, principal, actor, { expectedVersion: version, requestId }));
   });

@@ -56,11 +56,18 @@ export function transitionProblem(from: ChangeState, to: ChangeState): string | 
   return `cannot move a ${from} change to ${to}; allowed from ${from}: ${allowed.length ? allowed.join(', ') : 'nothing (final state)'}`;
 }
 
-/** Changes that may still be edited with PATCH: before anyone has approved them. */
-export const EDITABLE_STATES: readonly ChangeState[] = ['draft', 'submitted', 'assessment', 'rejected', 'deferred'];
+/**
+ * Changes that may be edited with PATCH: drafts, and rejected or deferred changes being
+ * reworked for re-submission (which runs the submit checks again). Once submitted, the
+ * record the assessment and approvals look at is fixed.
+ */
+export const EDITABLE_STATES: readonly ChangeState[] = ['draft', 'rejected', 'deferred'];
 
-/** Changes that hold their window on the forward schedule. */
-export const ACTIVE_SCHEDULE_STATES: readonly ChangeState[] = ['approved', 'scheduled', 'in_progress', 'validating'];
+/** Changes that hold their window: another change overlapping them on related CIs conflicts (SCH-04). */
+export const WINDOW_HOLDING_STATES: readonly ChangeState[] = ['scheduled', 'in_progress', 'validating'];
+
+/** Changes on the forward schedule (SCH-05) and the status pages' maintenance: holding their window, or done in it. */
+export const ON_SCHEDULE_STATES: readonly ChangeState[] = [...WINDOW_HOLDING_STATES, 'completed', 'reviewed', 'closed'];
 
 export function formatChangeId(number: number): string {
   return `CHG-${number}`;
@@ -96,9 +103,10 @@ export type Step = 'submit' | 'start' | 'review' | 'close';
 const blank = (text: string) => text.trim().length === 0;
 
 /**
- * Every field missing for a step, by API name (so a 400 can list them all). A normal change
- * needs full documentation before approval and non-production test results before it
- * starts; an emergency change may start on a short record, but its review (the
+ * Every field missing for a step, by API name (so a 400 can list them all). Normal and
+ * standard changes need full documentation and a window to be submitted (normal and
+ * standard ones the risk questionnaire too), a normal change non-production test results
+ * before it starts; an emergency change may start on a short record, but its review (the
  * retrospective) needs the documentation completed.
  */
 export function missingFields(change: ChangeFields, step: Step): string[] {
@@ -120,7 +128,8 @@ export function missingFields(change: ChangeFields, step: Step): string[] {
       need('window', !change.windowStart || !change.windowEnd);
       fullDocumentation();
     }
-    if (change.type === 'normal') need('risk', change.riskAnswers == null);
+    // A standard change is scored too: its template's risk ceiling must always be checked (CHG-10).
+    if (change.type === 'normal' || change.type === 'standard') need('risk', change.riskAnswers == null);
   }
   if (step === 'start' && change.type === 'normal') need('testResults', blank(change.testResults));
   if (step === 'review' && change.type === 'emergency') {

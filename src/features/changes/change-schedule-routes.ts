@@ -19,7 +19,7 @@ export function registerScheduleRoutes(api: ApiRouter, deps: { configStore: Conf
       const clientId = isClientContact(principal) ? (principal.clientId ?? '__none__') : query.client;
       const from = query.from ?? new Date();
       const changes = await changesInWindow(em, { clientId, from, to: query.to ?? new Date(from.getTime() + 30 * DAY_MS) });
-      return { items: changes.map(presentChangeForClient) };
+      return { items: changes.map((change) => presentChangeForClient(change, deps.configStore.current.services, clientId)) };
     },
   );
 

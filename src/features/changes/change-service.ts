@@ -1,4 +1,4 @@
-import { OptimisticLockError } from '@mikro-orm/core';
+import { LockMode, OptimisticLockError } from '@mikro-orm/core';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { StandardChangeConfig } from '../../config/change-config-schema';
 import type { ConfigStore } from '../../config/config-store';
@@ -92,9 +92,10 @@ export function createChangeCore(deps: { orm: MikroORM; clock: Clock; audit: Aud
     return !isClientContact(principal) || (principal.clientId !== null && change.clientIds.includes(principal.clientId));
   }
 
-  async function load(em: EntityManager, idText: string, principal: Principal | null): Promise<ChangeRequest> {
+  /** The change, if the principal may see it; `lock` (inside a transaction) holds its row until commit. */
+  async function load(em: EntityManager, idText: string, principal: Principal | null, lock = false): Promise<ChangeRequest> {
     const number = parseChangeId(idText);
-    const change = number === undefined ? null : await em.findOne(ChangeRequestSchema, { number });
+    const change = number === undefined ? null : await em.findOne(ChangeRequestSchema, { number }, lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {});
     if (!change || (principal && !canSee(principal, change))) throw new NotFoundError(`no change ${idText}`);
     return change;
   }
@@ -177,8 +178,8 @@ export function createChangeCore(deps: { orm: MikroORM; clock: Clock; audit: Aud
   }
 
   /**
-   * Runs one action: load (with visibility), check the expected version, change, audit,
-   * commit. A concurrent change makes the commit fail with 409.
+   * Runs one action: load (with visibility, locking the change's row), check the expected
+   * version, change, audit, commit. Concurrent actions on one change run one after the other.
    */
   const listeners: ((change: ChangeRequest) => void)[] = [];
 
@@ -191,7 +192,8 @@ export function createChangeCore(deps: { orm: MikroORM; clock: Clock; audit: Aud
   ): Promise<ChangeRequest> {
     try {
       const changed = await orm.em.fork().transactional(async (em) => {
-        const target = await load(em, idText, principal);
+        // The row lock serializes actions on one change: two last approvals, approval and cancel, ...
+        const target = await load(em, idText, principal, true);
         if (options.expectedVersion !== undefined && options.expectedVersion !== target.version) {
           throw new ConflictError(`the change was modified since you loaded it (version ${target.version}, you had ${options.expectedVersion}); reload and try again`, { current: target.version });
         }
@@ -269,7 +271,11 @@ export function createChangeCore(deps: { orm: MikroORM; clock: Clock; audit: Aud
         // After approval the plan is fixed; only the non-production test results may still be recorded (IMP-02).
         const resultsOnly = Object.keys(input).every((key) => key === 'testResults') && ['approved', 'scheduled'].includes(change.state);
         if (!EDITABLE_STATES.includes(change.state as ChangeState) && !resultsOnly) {
-          throw new ConflictError(`a ${change.state} change can no longer be edited (only testResults until it starts); cancel it and raise a new one`);
+          throw new ConflictError(`a ${change.state} change can no longer be edited (only testResults after approval, until it starts); cancel it and raise a new one`);
+        }
+        // The type and catalog entry decide the approval path; they are fixed once submitted.
+        if (change.state !== 'draft' && (input.type !== undefined || input.standardChange !== undefined)) {
+          throw new ConflictError(`the type and standardChange of ${formatChangeId(change.number)} are fixed once it has been submitted; cancel it and raise a new one`);
         }
         const problems: Problem[] = [];
         const template = templateFor(input, problems);

@@ -14,7 +14,7 @@ import { eligibilityProblems } from './change-catalog';
 import { ChangeApprovalSchema, ChangeRequestSchema, type ChangeRequest } from './change-entities';
 import { usersWithRole, type ChangeNotices } from './change-notices';
 import { relatedCis } from './change-risk';
-import { formatChangeId, missingFields, reviewRequired, type ChangeFields, type ChangeState, type ChangeType, type Outcome, type RiskLevel, type Step } from './change-rules';
+import { formatChangeId, missingFields, WINDOW_HOLDING_STATES, reviewRequired, type ChangeFields, type ChangeState, type ChangeType, type Outcome, type RiskLevel, type Step } from './change-rules';
 import { scheduleViolations, type ScheduleViolation, type Window } from './change-scheduling';
 import { changeSnapshot, type ChangeCore, type ChangeStep } from './change-service';
 
@@ -39,6 +39,14 @@ function windowOf(change: ChangeRequest): Window | null {
   return change.windowStart && change.windowEnd ? { start: change.windowStart, end: change.windowEnd } : null;
 }
 
+/** The recorded exception, when the window lies within the one it was accepted for; else null. */
+function exceptionFor(change: ChangeRequest, window: Window): { accepted: string[] } | null {
+  const exception = change.scheduleException as { accepted?: string[]; window?: { start: string; end: string } } | null;
+  if (!exception?.window) return null;
+  const inside = window.start.getTime() >= Date.parse(exception.window.start) && window.end.getTime() <= Date.parse(exception.window.end);
+  return inside ? { accepted: exception.accepted ?? [] } : null;
+}
+
 export type ChangeWorkflow = ReturnType<typeof createChangeWorkflow>;
 
 /**
@@ -53,7 +61,7 @@ export function createChangeWorkflow(deps: { core: ChangeCore; approvals: Change
   async function violationsFor(em: EntityManager, change: ChangeRequest, window: Window, now: Date): Promise<ScheduleViolation[]> {
     const config = configStore.current;
     const index = catalogIndex(config);
-    const others = await em.find(ChangeRequestSchema, { id: { $ne: change.id }, state: { $in: ['scheduled', 'in_progress', 'validating'] }, windowStart: { $lt: window.end }, windowEnd: { $gt: window.start } });
+    const others = await em.find(ChangeRequestSchema, { id: { $ne: change.id }, state: { $in: WINDOW_HOLDING_STATES }, windowStart: { $lt: window.end }, windowEnd: { $gt: window.start } });
     return scheduleViolations({
       type: change.type as ChangeType,
       window,
@@ -99,7 +107,11 @@ export function createChangeWorkflow(deps: { core: ChangeCore; approvals: Change
     return `not eligible as standard change, now a normal change: ${problems.join('; ')}`;
   }
 
-  /** COM-03: the CAB team hears of significant changes (medium/high risk or emergency) before they are implemented. */
+  /**
+   * COM-03: the CAB team hears of significant changes (medium/high risk or emergency) before
+   * they are implemented. The notice goes to the configured `cab.team` (people and its list
+   * address); deciding as the board takes the `cab_member` role. Keep the two in step.
+   */
   async function tellCabOfSignificant(em: EntityManager, change: ChangeRequest): Promise<void> {
     if (change.type !== 'emergency' && !['medium', 'high'].includes(change.riskLevel ?? '')) return;
     const config = configStore.current;
@@ -181,7 +193,12 @@ export function createChangeWorkflow(deps: { core: ChangeCore; approvals: Change
         core.moveTo(change, 'scheduled');
         const window = input.window ? { start: new Date(input.window.start), end: new Date(input.window.end) } : windowOf(change);
         if (!window || window.end <= window.start) throw new ValidationError('a change is scheduled into a window', [{ path: 'window', message: 'give a window that ends after it starts' }]);
-        const accepted = new Set((change.scheduleException?.accepted as string[] | undefined) ?? []);
+        // SCH-04: one scheduling at a time, so two overlapping changes cannot both pass the conflict check.
+        await em.getConnection().execute("select pg_advisory_xact_lock(hashtext('change-schedule'))", [], 'all', em.getTransactionContext());
+        const exception = exceptionFor(change, window);
+        // An exception accepted the risks of one window; moving the change elsewhere lets it lapse (CHG-12).
+        if (!exception) change.scheduleException = null;
+        const accepted = new Set(exception?.accepted ?? []);
         const blocking = (await violationsFor(em, change, window, now)).filter((violation) => !accepted.has(violation.key));
         const freeze = blocking.find((violation) => violation.code === 'freeze');
         if (freeze) throw new ConflictError(`cannot schedule into a freeze: ${freeze.message}; the change manager may record an exception with risk acceptance`, { violations: blocking });
