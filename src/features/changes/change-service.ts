@@ -132,9 +132,9 @@ export function createChangeCore(deps: { orm: MikroORM; clock: Clock; audit: Aud
     const config = configStore.current;
     const index = catalogIndex(config);
     const similar = { ciIds: { $overlap: change.ciIds }, outcome: { $ne: null }, ...(change.id ? { id: { $ne: change.id } } : {}) };
-    const [completed, failed] = change.ciIds.length
-      ? await Promise.all([em.count(ChangeRequestSchema, similar), em.count(ChangeRequestSchema, { ...similar, outcome: { $in: ['failed', 'backed_out'] } })])
-      : [0, 0];
+    // One after the other: inside a transaction both counts share one connection.
+    const completed = change.ciIds.length ? await em.count(ChangeRequestSchema, similar) : 0;
+    const failed = change.ciIds.length ? await em.count(ChangeRequestSchema, { ...similar, outcome: { $in: ['failed', 'backed_out'] } }) : 0;
     const assessment = assessRisk(change.riskAnswers as RiskAnswers, {
       cis: change.ciIds.map((id) => index.cis.get(id)).filter((ci) => ci !== undefined),
       dependentCount: dependentsOf(change.ciIds, config.configurationItems).length,
