@@ -15,6 +15,8 @@ import { atomFeed, liveView, uptimeView } from './status-views';
 
 /** Even with nothing happening, a cached page is rebuilt this often (config reloads, missed events). */
 const MAX_AGE_MS = 60_000;
+/** After a failed build (the database away), the next try comes after this, doubling up to MAX_AGE_MS. */
+const RETRY_FIRST_MS = 1_000;
 
 /** One client's page, rendered once per change and shared by every viewer. */
 export interface StatusSnapshot {
@@ -46,6 +48,8 @@ interface CacheEntry {
   /** A change arrived while building: build once more when done. */
   dirty: boolean;
   timer: NodeJS.Timeout | null;
+  /** Builds that failed in a row (for the retry backoff). */
+  failures: number;
   history: Map<string, ComponentHistory>;
 }
 
@@ -119,9 +123,16 @@ export function createStatusPageService(deps: { orm: MikroORM; clock: Clock; con
         } while (entry.dirty);
         const previous = entry.snapshot;
         entry.snapshot = snapshot;
-        schedule(clientId, entry, snapshot.model.nextTransition);
+        entry.failures = 0;
+        schedule(clientId, entry, Math.max(snapshot.model.nextTransition.getTime() - clock.now().getTime(), 0) + 50);
         if (snapshot.version !== previous?.version) for (const listener of listeners) listener(snapshot, previous);
         return snapshot;
+      } catch (error) {
+        // Whatever failed, the clock must keep driving the page (maintenance starting,
+        // overrides expiring, the day turning): try again soon, then less and less often.
+        entry.failures += 1;
+        schedule(clientId, entry, RETRY_FIRST_MS * 2 ** Math.min(entry.failures - 1, 6));
+        throw error;
       } finally {
         entry.building = null;
       }
@@ -130,10 +141,10 @@ export function createStatusPageService(deps: { orm: MikroORM; clock: Clock; con
   }
 
   // Maintenance starts and ends, overrides expire and days turn by the clock alone.
-  function schedule(clientId: string, entry: CacheEntry, at: Date): void {
+  function schedule(clientId: string, entry: CacheEntry, delayMs: number): void {
     if (entry.timer) clearTimeout(entry.timer);
     if (stopped) return;
-    const delay = Math.min(Math.max(at.getTime() - clock.now().getTime(), 0) + 50, MAX_AGE_MS);
+    const delay = Math.min(delayMs, MAX_AGE_MS);
     entry.timer = setTimeout(() => void refresh(clientId, entry).catch((error) => logger.warn({ err: error, clientId }, 'status page refresh failed')), delay);
     entry.timer.unref();
   }
@@ -160,7 +171,7 @@ export function createStatusPageService(deps: { orm: MikroORM; clock: Clock; con
       clientConfig(clientId);
       let entry = entries.get(clientId);
       if (!entry) {
-        entry = { snapshot: null, building: null, dirty: false, timer: null, history: new Map() };
+        entry = { snapshot: null, building: null, dirty: false, timer: null, failures: 0, history: new Map() };
         entries.set(clientId, entry);
       }
       if (entry.snapshot) {
