@@ -1,10 +1,12 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { io as connect, type Socket } from 'socket.io-client';
 import type { Server as SocketServer } from 'socket.io';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import YAML from 'yaml';
+import { writeConfig } from '../support/daemon-process';
 import { REPO_ROOT, startTestApp, type TestApp } from '../support/test-app';
 import { addNote, createIncident } from './status-page-support';
 
@@ -17,10 +19,10 @@ let browser: Browser;
 const sockets: Socket[] = [];
 
 beforeAll(async () => {
-  t = await startTestApp();
+  // A configuration file of its own, which a test rewrites and reloads.
+  t = await startTestApp({ configFile: writeConfig({}) });
   server = createServer(t.app.express);
-  // Re-checks who may watch each page every 200 ms instead of every minute.
-  io = t.app.attachRealtime(server, { reauthenticateMs: 200 });
+  io = t.app.attachRealtime(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   desk = await t.tokenFor('service_desk');
@@ -90,15 +92,27 @@ describe('status page live updates (socket.io /status)', () => {
     expect((await nextState(contact)).indicator).toBe('none');
   });
 
-  it('disconnects anonymous viewers when a reload makes a page private', async () => {
-    const viewer = open('globex');
-    await nextState(viewer);
-    const globex = t.configStore.current.clients.find((client) => client.id === 'globex')!;
-    globex.statusPage.public = false;
+  it('on a configuration reload, disconnects anonymous viewers of a page made private and pushes the rebuilt pages at once', async () => {
+    const globexViewer = open('globex');
+    const northwindViewer = open('northwind');
+    await Promise.all([nextState(globexViewer), nextState(northwindViewer)]);
+    const disconnected = new Promise((resolve) => globexViewer.once('disconnect', resolve));
+    const renamed = nextState(northwindViewer, (state) => state.html.includes('Online shop'));
+    const original = readFileSync(t.configStore.file, 'utf8');
+    const config = YAML.parse(original);
+    config.clients.find((client: { id: string }) => client.id === 'globex').statusPage.public = false;
+    config.services.find((service: { id: string }) => service.id === 'nw-webshop').name = 'Online shop';
+    writeFileSync(t.configStore.file, YAML.stringify(config));
     try {
-      expect(await new Promise((resolve) => viewer.once('disconnect', resolve))).toBe('io server disconnect');
+      expect(await t.app.reloadConfig({ type: 'system', name: 'test' })).toMatchObject({ ok: true });
+      // Well before the periodic re-check (a minute here, as in production).
+      const soon = <T>(promise: Promise<T>, what: string) => Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} did not happen within 3 s`)), 3_000))]);
+      expect(await soon(disconnected, 'the disconnect')).toBe('io server disconnect');
+      expect((await soon(renamed, 'the push of the rebuilt page')).html).toContain('Online shop');
+      await t.http.get('/status/globex/api/v2/summary.json').expect(401);
     } finally {
-      globex.statusPage.public = true;
+      writeFileSync(t.configStore.file, original);
+      expect(await t.app.reloadConfig({ type: 'system', name: 'test' })).toMatchObject({ ok: true });
     }
   });
 });

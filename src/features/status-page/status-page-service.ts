@@ -158,6 +158,10 @@ export function createStatusPageService(deps: { orm: MikroORM; clock: Clock; con
     if (event.clientId) invalidate(event.clientId);
   });
   deps.maintenance.onChanged(invalidate);
+  // A reload can change anything on a page (names, services, public or not): rebuild them all now.
+  configStore.onReplace(() => {
+    for (const clientId of entries.keys()) invalidate(clientId);
+  });
 
   return {
     clientConfig,

@@ -1,5 +1,6 @@
 import { Gauge, Histogram, type Registry } from 'prom-client';
 import type { Namespace, Server, Socket } from 'socket.io';
+import type { ConfigStore } from '../../config/config-store';
 import type { Logger } from '../../platform/logger';
 import { canSeeClient } from '../auth/principal';
 import type { SessionService } from '../auth/session-service';
@@ -25,7 +26,7 @@ const yieldToLoop = () => new Promise((resolve) => setImmediate(resolve));
  */
 export function attachStatusSocket(
   io: Server,
-  deps: { statusPages: StatusPageService; users: UserService; sessions: SessionService; logger: Logger; registry: Registry; reauthenticateMs?: number },
+  deps: { statusPages: StatusPageService; configStore: ConfigStore; users: UserService; sessions: SessionService; logger: Logger; registry: Registry; reauthenticateMs?: number },
 ): Namespace {
   const status = io.of('/status');
   new Gauge({
@@ -65,16 +66,18 @@ export function attachStatusSocket(
     }
   });
 
-  // Pages stay open for days: a page made private by a reload, a disabled contact or an
-  // expired session stops receiving updates within a minute.
-  const recheck = setInterval(() => {
+  // Pages stay open for days: a disabled contact or an expired session stops receiving
+  // updates within a minute, and a page made private by a reload at once.
+  const recheckAll = () => {
     for (const socket of status.sockets.values()) {
       mayWatch(socket, socket.data.clientId as string)
         .then((allowed) => allowed || socket.disconnect(true))
         .catch((error) => ((error as { status?: number }).status === 404 ? socket.disconnect(true) : deps.logger.warn({ err: error }, 'status socket re-check failed')));
     }
-  }, deps.reauthenticateMs ?? REAUTHENTICATE_MS);
+  };
+  const recheck = setInterval(recheckAll, deps.reauthenticateMs ?? REAUTHENTICATE_MS);
   recheck.unref();
+  deps.configStore.onReplace(recheckAll);
 
   status.on('connection', (socket) => {
     const clientId = socket.data.clientId as string;
