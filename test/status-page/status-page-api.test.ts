@@ -177,6 +177,35 @@ describe('status page: Statuspage v2 JSON', () => {
     expect(atom.text).toContain('<content type="text">The web shop is down.</content>');
   });
 
+  it('changes the uptime bars of an ongoing outage every quarter hour, not every rebuild, and keeps them out of the JSON ETag', async () => {
+    const quarter = 15 * 60_000;
+    const reported = Math.ceil(t.clock.now().getTime() / quarter) * quarter + 60_000;
+    t.clock.set(new Date(reported));
+    const id = await createIncident(t, desk, { client: 'northwind', services: ['nw-email'], severity: 1 });
+    await settled('northwind');
+    const uptimeOf = async () => {
+      const page = (await t.http.get('/status/northwind').expect(200)).text;
+      return { version: /<div id="uptime" data-version="([^"]+)"/.exec(page)![1], html: page.slice(page.indexOf('<div id="uptime"'), page.indexOf('</section>', page.indexOf('<div id="uptime"'))) };
+    };
+    const etagOf = async () => (await t.http.get('/status/northwind/api/v2/summary.json').expect(200)).headers.etag;
+    const [firstUptime, firstEtag] = [await uptimeOf(), await etagOf()];
+    // Rebuilds within the quarter hour (the page is rebuilt at least once a minute).
+    for (const minutes of [1, 5, 13]) {
+      t.clock.set(new Date(reported + minutes * 60_000));
+      await settled('northwind');
+      expect(await uptimeOf()).toEqual(firstUptime);
+      expect(await etagOf()).toBe(firstEtag);
+    }
+    // Past the quarter hour the bars show the outage so far; the JSON is what it was.
+    t.clock.set(new Date(reported + 20 * 60_000));
+    await settled('northwind');
+    const later = await uptimeOf();
+    expect(later.version).not.toBe(firstUptime.version);
+    expect(later.html).toContain('Major outage 14 min');
+    expect(await etagOf()).toBe(firstEtag);
+    await transition(t, desk, id, 'resolved', { resolutionSummary: 'fixed' });
+  });
+
   it('shows the client logo from the configuration, allowed by the content security policy of the page', async () => {
     const globex = t.configStore.current.clients.find((client) => client.id === 'globex')!;
     globex.statusPage.logoUrl = 'https://cdn.globex.example/logo.svg';

@@ -134,14 +134,16 @@ export async function loadStatusModel(em: EntityManager, deps: { config: Inciden
   const overrides = await em.find(StatusOverrideSchema, { clientId: client.id, $or: [{ expiresAt: null }, { expiresAt: { $gt: now } }] });
   const overrideOf = new Map(overrides.map((override) => [override.serviceId, override.status as ComponentStatus]));
   const days = calendarDays(now, client.timezone);
+  const openUntil = new Date(Math.floor(now.getTime() / UPTIME_STEP_MS) * UPTIME_STEP_MS);
 
   const components = services.map((service, index): PublicComponent => {
     const affecting = lives.filter((life) => life.incident.serviceIds.includes(service.id));
     const severityStatus = (life: IncidentLife) => settings.componentStatusBySeverity[`sev${life.incident.severity}` as 'sev1'];
     const maintenanceSpans: StatusSpan[] = maintenances
       .filter((m) => m.componentIds.includes(service.id) && m.status !== 'scheduled')
-      .map((m) => ({ start: m.scheduledFor.getTime(), end: Math.min(m.scheduledUntil.getTime(), now.getTime()), status: 'under_maintenance' }));
-    const incidentSpans: StatusSpan[] = affecting.flatMap((life) => life.impactSpans(now).map((span) => ({ ...span, status: severityStatus(life) })));
+      .map((m): StatusSpan => ({ start: m.scheduledFor.getTime(), end: m.status === 'completed' ? m.scheduledUntil.getTime() : Math.min(m.scheduledUntil.getTime(), openUntil.getTime()), status: 'under_maintenance' }))
+      .filter((span) => span.end > span.start);
+    const incidentSpans: StatusSpan[] = affecting.flatMap((life) => life.impactSpans(openUntil).map((span) => ({ ...span, status: severityStatus(life) })));
     return {
       id: service.id,
       name: service.name,
@@ -212,7 +214,7 @@ function incidentLife(incident: Incident, events: IncidentEvent[]) {
     updates: updates.map(({ explicit: _explicit, ...update }): PublicUpdate => update),
     currentStatus,
     updatedAt: new Date(Math.max(incident.createdAt.getTime(), lastTransition.getTime(), lastUpdate?.at.getTime() ?? 0)),
-    /** Spans in which the incident was in an impacting state. */
+    /** Spans in which the incident was in an impacting state; one still going on ends at `now`. */
     impactSpans(now: Date): { start: number; end: number }[] {
       const spans: { start: number; end: number }[] = [];
       let state = initial;
@@ -228,12 +230,21 @@ function incidentLife(incident: Incident, events: IncidentEvent[]) {
   };
 }
 
-/** The last HISTORY_DAYS calendar days in the client's time zone; today ends now. */
+/**
+ * What is still going on (an open incident, maintenance in progress) counts in the uptime
+ * bars up to the last quarter hour, not up to now, and today's bar ends at the next one:
+ * during an incident the bars (and their pushes to every open page) then change every 15
+ * minutes or on an event, not with every rebuild. What has ended counts exactly.
+ */
+export const UPTIME_STEP_MS = 15 * 60_000;
+
+/** The last HISTORY_DAYS calendar days in the client's time zone; today ends at the next UPTIME_STEP_MS boundary. */
 function calendarDays(now: Date, timezone: string): { date: string; start: number; end: number }[] {
   const today = DateTime.fromJSDate(now, { zone: timezone }).startOf('day');
+  const todayEnd = Math.ceil(now.getTime() / UPTIME_STEP_MS) * UPTIME_STEP_MS;
   return Array.from({ length: HISTORY_DAYS }, (_, i) => {
     const day = today.minus({ days: HISTORY_DAYS - 1 - i });
-    return { date: day.toISODate()!, start: day.toMillis(), end: Math.min(day.plus({ days: 1 }).toMillis(), now.getTime()) };
+    return { date: day.toISODate()!, start: day.toMillis(), end: Math.min(day.plus({ days: 1 }).toMillis(), todayEnd) };
   });
 }
 

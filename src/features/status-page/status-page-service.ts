@@ -25,7 +25,7 @@ export interface StatusSnapshot {
   config: IncidentdConfig;
   model: StatusModel;
   pageUrl: string;
-  /** Changes whenever anything a viewer can see changes; the ETag of every document. */
+  /** Changes whenever anything but the uptime bars changes; the ETag of every document. */
   version: string;
   /** Increases with every build: pages ignore a push older than what they show. */
   sequence: number;
@@ -90,7 +90,8 @@ export function createStatusPageService(deps: { orm: MikroORM; clock: Clock; con
     const liveHtml = deps.views.fragment('status/live', liveView(model, pageUrl));
     const uptimeHtml = deps.views.fragment('status/uptime', uptimeView(model));
     const hash = (...parts: (string | Buffer)[]) => parts.reduce((h, part) => h.update(part), createHash('sha256')).digest('base64url').slice(0, 20);
-    const version = hash(documents['summary.json'], documents['incidents.json'], liveHtml, uptimeHtml);
+    // The uptime bars have their own version: they are not in the JSON documents, whose ETag this is.
+    const version = hash(documents['summary.json'], documents['incidents.json'], liveHtml);
     const sequence = (builds += 1);
     return {
       clientId,
@@ -125,7 +126,7 @@ export function createStatusPageService(deps: { orm: MikroORM; clock: Clock; con
         entry.snapshot = snapshot;
         entry.failures = 0;
         schedule(clientId, entry, Math.max(snapshot.model.nextTransition.getTime() - clock.now().getTime(), 0) + 50);
-        if (snapshot.version !== previous?.version) for (const listener of listeners) listener(snapshot, previous);
+        if (snapshot.version !== previous?.version || snapshot.uptimePayload.version !== previous.uptimePayload.version) for (const listener of listeners) listener(snapshot, previous);
         return snapshot;
       } catch (error) {
         // Whatever failed, the clock must keep driving the page (maintenance starting,
