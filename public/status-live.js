@@ -15,7 +15,12 @@
     state.textContent = text || '';
   }
 
-  var socket = io('/status', { auth: { client: live.getAttribute('data-client') } });
+  // On every (re)connection the server sends only what differs from the versions shown.
+  var socket = io('/status', {
+    auth: function (send) {
+      send({ client: live.getAttribute('data-client'), version: live.getAttribute('data-version'), uptime: uptime && uptime.getAttribute('data-version') });
+    },
+  });
   // Pushes can cross a reconnection's resync: never show an older state over a newer one.
   var shown = Number(live.getAttribute('data-sequence')) || 0;
   function isNewer(update) {

@@ -44,7 +44,7 @@ interface LiveState {
   indicator: string;
 }
 
-function open(client: string, extra: { token?: string } = {}): Socket {
+function open(client: string, extra: { token?: string; version?: string; uptime?: string } = {}): Socket {
   const socket = connect(`${base}/status`, { auth: { client, ...extra }, transports: ['websocket'], reconnection: false });
   sockets.push(socket);
   return socket;
@@ -81,6 +81,23 @@ describe('status page live updates (socket.io /status)', () => {
     expect(pushed[0]!.indicator).toBe('critical');
     expect(pushed[0]!.html).toContain('Major outage');
     expect(pushed.every((state) => state.html === pushed[0]!.html)).toBe(true);
+  });
+
+  it('on (re)connect sends only the parts that differ from the versions the page says it shows', async () => {
+    const first = open('northwind');
+    const [page, uptime] = await Promise.all([nextState(first), nextEvent<{ version: string }>(first, 'uptime')]);
+    const received = (socket: Socket) => {
+      const events: string[] = [];
+      socket.onAny((event) => events.push(event));
+      return events;
+    };
+    const current = open('northwind', { version: page.version, uptime: uptime.version });
+    const staleText = open('northwind', { version: 'an-older-version', uptime: uptime.version });
+    const [currentEvents, staleEvents] = [received(current), received(staleText)];
+    await Promise.all([new Promise<void>((resolve) => current.once('connect', () => resolve())), nextState(staleText)]);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(currentEvents).toEqual([]);
+    expect(staleEvents).toEqual(['page']);
   });
 
   it('refuses unknown clients, and non-public pages to anyone but their contacts and staff', async () => {
