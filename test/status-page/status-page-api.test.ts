@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IncidentEventSchema, IncidentSchema } from '../../src/features/incidents/incident-entities';
 import { alertmanagerPayload, AM_TOKEN } from '../support/alert-payloads';
-import { startTestApp, type TestApp } from '../support/test-app';
+import { createApp } from '../../src/app';
+import { createLogger } from '../../src/platform/logger';
+import { REPO_ROOT, startTestApp, type TestApp } from '../support/test-app';
 import { addNote, createIncident, TestMaintenanceSource, transition } from './status-page-support';
 
 let t: TestApp;
@@ -275,5 +277,41 @@ describe('status page: a client whose page is not public', () => {
     expect(own.headers['cache-control']).toBe('private, no-store');
     expect(own.headers['access-control-allow-origin']).toBeUndefined();
     await t.http.get('/status/acme-health/api/v2/summary.json').set('Authorization', `Bearer ${desk}`).expect(200);
+  });
+});
+
+describe('status page: Statuspage list limits and component dates', () => {
+  it('lists the 50 most recent maintenances in scheduled-maintenances.json, as Statuspage does', async () => {
+    const day = 86_400_000;
+    for (let k = 1; k <= 55; k += 1) {
+      const start = new Date(t.clock.now().getTime() - k * day);
+      maintenance.plan({ clientId: 'globex', id: `CHG-${1000 + k}`, title: `Patch night ${k}`, description: '', serviceIds: ['gx-trading-portal'], start, end: new Date(start.getTime() + 3_600_000), createdAt: start, updatedAt: start });
+    }
+    await settled('globex');
+    const listed = (await json('globex', 'scheduled-maintenances.json')).scheduled_maintenances;
+    expect(listed).toHaveLength(50);
+    expect(listed[0].id).toBe('CHG-1001');
+    expect(listed.at(-1).id).toBe('CHG-1050');
+  });
+
+  it('dates components from the stored data, so a restarted daemon reports the same created_at and updated_at', async () => {
+    const before = (await json('northwind', 'components.json')).components;
+    t.clock.advance(3_600_000);
+    // A second daemon on the same database and configuration, as after a restart.
+    const restarted = await createApp({ configStore: t.configStore, orm: t.orm, clock: t.clock, logger: createLogger('silent'), rootDir: REPO_ROOT, maintenance });
+    try {
+      const after = JSON.parse((await restarted.services.statusPages.get('northwind')).documents['components.json'].toString()).components;
+      const dates = (components: { id: string; created_at: string; updated_at: string }[], id: string) => {
+        const found = components.find((c) => c.id === id)!;
+        return { created_at: found.created_at, updated_at: found.updated_at };
+      };
+      // Components earlier tests had incidents, maintenance or overrides on.
+      for (const id of ['nw-webshop', 'nw-payments', 'nw-email']) {
+        expect(dates(after, id)).toEqual(dates(before, id));
+        expect(dates(after, id).updated_at).not.toBe(t.clock.now().toISOString());
+      }
+    } finally {
+      restarted.services.statusPages.stop();
+    }
   });
 });

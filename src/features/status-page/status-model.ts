@@ -72,6 +72,14 @@ export interface PublicComponent {
   group: string;
   position: number;
   status: ComponentStatus;
+  /**
+   * The last known change of its status from stored data: the newest incident affecting it
+   * (its last update or transition), maintenance starting or ending, an override being set.
+   * Null when nothing in the last HISTORY_DAYS days touched it.
+   */
+  lastChange: Date | null;
+  /** The oldest of the same stored data (an incident's start, maintenance's start, an override); null likewise. */
+  firstSeen: Date | null;
   uptime: { days: UptimeDay[]; percent: number };
 }
 
@@ -133,6 +141,7 @@ export async function loadStatusModel(em: EntityManager, deps: { config: Inciden
 
   const overrides = await em.find(StatusOverrideSchema, { clientId: client.id, $or: [{ expiresAt: null }, { expiresAt: { $gt: now } }] });
   const overrideOf = new Map(overrides.map((override) => [override.serviceId, override.status as ComponentStatus]));
+  const overrideSetAt = new Map(overrides.map((override) => [override.serviceId, override.setAt]));
   const days = calendarDays(now, client.timezone);
   const openUntil = new Date(Math.floor(now.getTime() / UPTIME_STEP_MS) * UPTIME_STEP_MS);
 
@@ -155,6 +164,16 @@ export async function loadStatusModel(em: EntityManager, deps: { config: Inciden
         incidentStatuses: affecting.filter((life) => IMPACTING_STATES.includes(life.incident.state as IncidentState)).map(severityStatus),
         inMaintenance: maintenances.some((m) => m.status === 'in_progress' && m.componentIds.includes(service.id)),
       }),
+      lastChange: latest([
+        ...affecting.map((life) => life.updatedAt),
+        ...maintenances.filter((m) => m.componentIds.includes(service.id) && m.status !== 'scheduled').map((m) => (m.status === 'completed' ? m.scheduledUntil : m.scheduledFor)),
+        overrideSetAt.get(service.id),
+      ]),
+      firstSeen: earliest([
+        ...affecting.map((life) => life.incident.reportedAt),
+        ...maintenances.filter((m) => m.componentIds.includes(service.id) && m.status !== 'scheduled').map((m) => m.scheduledFor),
+        overrideSetAt.get(service.id),
+      ]),
       uptime: uptime([...incidentSpans, ...maintenanceSpans], days, settings.uptime),
     };
   });
@@ -188,6 +207,16 @@ export async function loadStatusModel(em: EntityManager, deps: { config: Inciden
 }
 
 type IncidentLife = ReturnType<typeof incidentLife>;
+
+const times = (dates: (Date | null | undefined)[]) => dates.filter((at): at is Date => !!at).map((at) => at.getTime());
+function latest(dates: (Date | null | undefined)[]): Date | null {
+  const found = times(dates);
+  return found.length ? new Date(Math.max(...found)) : null;
+}
+function earliest(dates: (Date | null | undefined)[]): Date | null {
+  const found = times(dates);
+  return found.length ? new Date(Math.min(...found)) : null;
+}
 
 /** An incident's public story: its updates with their status, and when it was hurting the service. */
 function incidentLife(incident: Incident, events: IncidentEvent[]) {

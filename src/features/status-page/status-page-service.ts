@@ -8,7 +8,7 @@ import type { EventBus } from '../../platform/event-bus';
 import type { ViewRenderer } from '../../platform/http/views';
 import type { Logger } from '../../platform/logger';
 import type { MaintenanceSource } from './maintenance-source';
-import { loadStatusModel, type StatusModel } from './status-model';
+import { HISTORY_DAYS, loadStatusModel, type StatusModel } from './status-model';
 import { presentStatuspage, type ComponentHistory, type StatuspageEndpoint } from './statuspage-presenter';
 import { STATUS_LABELS } from './status-rules';
 import { atomFeed, liveView, uptimeView } from './status-views';
@@ -80,10 +80,22 @@ export function createStatusPageService(deps: { orm: MikroORM; clock: Clock; con
     const client = clientConfig(clientId);
     const now = clock.now();
     const model = await loadStatusModel(deps.orm.em.fork(), { config, client, maintenance: deps.maintenance, now });
+    // Statuspage's component created_at / updated_at. Nothing stores when a service entered
+    // the configuration, nor every status change of a component (an override expiring, say).
+    // So both come from the stored data that touched the component in the last HISTORY_DAYS
+    // days (model.firstSeen / lastChange: the same after a restart); a status change with no
+    // such data is dated when this process saw it; a component nothing touched is dated at
+    // the start of the history window when this process first built it ("at least that
+    // old"), which moves with a restart: a known limitation.
+    const windowStart = new Date(now.getTime() - HISTORY_DAYS * 86_400_000);
     for (const component of model.components) {
-      const seen = entry.history.get(component.id);
-      if (!seen) entry.history.set(component.id, { createdAt: now, status: component.status, updatedAt: now });
-      else if (seen.status !== component.status) entry.history.set(component.id, { ...seen, status: component.status, updatedAt: now });
+      const seen = entry.history.get(component.id) ?? { createdAt: windowStart, status: component.status, updatedAt: windowStart };
+      const changedAt = seen.status !== component.status ? now : seen.updatedAt;
+      entry.history.set(component.id, {
+        createdAt: component.firstSeen ?? seen.createdAt,
+        status: component.status,
+        updatedAt: new Date(Math.max(component.lastChange?.getTime() ?? 0, changedAt.getTime())),
+      });
     }
     const pageUrl = `${config.server.publicUrl.replace(/\/$/, '')}/status/${client.id}`;
     const documents = Object.fromEntries(Object.entries(presentStatuspage(model, pageUrl, entry.history)).map(([name, body]) => [name, Buffer.from(JSON.stringify(body))])) as Record<StatuspageEndpoint, Buffer>;

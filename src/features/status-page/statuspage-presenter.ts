@@ -6,14 +6,14 @@
 import type { PublicComponent, PublicIncident, PublicMaintenance, StatusModel } from './status-model';
 import { worstStatus } from './status-rules';
 
-/** When this daemon first saw each component, and when its status last changed. */
+/** Each component's created_at and updated_at, and the status they go with (see the status page service). */
 export interface ComponentHistory {
   createdAt: Date;
   status: string;
   updatedAt: Date;
 }
 
-/** Statuspage lists at most this many incidents in incidents.json. */
+/** Statuspage lists at most this many incidents in incidents.json, and maintenances in scheduled-maintenances.json. */
 const INCIDENTS_LISTED = 50;
 
 const iso = (at: Date | null) => at?.toISOString() ?? null;
@@ -135,7 +135,7 @@ export function presentStatuspage(model: StatusModel, pageUrl: string, history: 
     'components.json': { page, components },
     'incidents.json': { page, incidents: model.incidents.slice(0, INCIDENTS_LISTED).map(incident) },
     'incidents/unresolved.json': { page, incidents: unresolved },
-    'scheduled-maintenances.json': { page, scheduled_maintenances: [...model.maintenances].reverse().map(maintenance) },
+    'scheduled-maintenances.json': { page, scheduled_maintenances: [...model.maintenances].reverse().slice(0, INCIDENTS_LISTED).map(maintenance) },
     'scheduled-maintenances/upcoming.json': { page, scheduled_maintenances: upcoming },
     'scheduled-maintenances/active.json': { page, scheduled_maintenances: active },
   };
