@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { writeConfig } from '../support/daemon-process';
 import { REPO_ROOT, startTestApp, type TestApp } from '../support/test-app';
-import { addNote, createIncident } from './status-page-support';
+import { alertmanagerPayload, AM_TOKEN } from '../support/alert-payloads';
+import { addNote, createIncident, transition } from './status-page-support';
 
 let t: TestApp;
 let server: Server;
@@ -70,10 +71,18 @@ describe('status page live updates (socket.io /status)', () => {
     expect(new Set(initial.map((state) => state.version)).size).toBe(1);
 
     const statuses = viewers.map((socket) => nextEvent<{ indicator: string; components: { id: string; status: string; label: string }[] }>(socket, 'status'));
+    const critical = viewers.map((socket) => nextState(socket, (state) => state.indicator === 'critical'));
+    const order = viewers.map((socket) => {
+      const seen: string[] = [];
+      socket.onAny((event: string, payload: { indicator?: string }) => payload.indicator === 'critical' && seen.push(event));
+      return seen;
+    });
     const outage = viewers.map((socket) => nextState(socket, (state) => state.html.includes('The trading portal is unavailable')));
     const id = await createIncident(t, desk, { client: 'globex', services: ['gx-trading-portal'], severity: 1 });
-    // The statuses come first, on their own.
+    // The statuses come first, on their own, then the live page with them.
     const [status] = await Promise.all(statuses);
+    await Promise.all(critical);
+    for (const seen of order) expect(seen.slice(0, 2)).toEqual(['status', 'page']);
     expect(status!.indicator).toBe('critical');
     expect(status!.components).toContainEqual({ id: 'gx-trading-portal', status: 'major_outage', label: 'Major outage' });
     await addNote(t, desk, id, 'The trading portal is unavailable. We are on it.', 'public');
@@ -98,6 +107,22 @@ describe('status page live updates (socket.io /status)', () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(currentEvents).toEqual([]);
     expect(staleEvents).toEqual(['page']);
+  });
+
+  it('resyncs a contact\'s page of a private client after a reconnection, and refuses the reconnection once anonymous', async () => {
+    const token = await t.tokenFor('client_contact', { clientId: 'acme-health' });
+    const first = open('acme-health', { token });
+    const shown = await nextState(first);
+    first.close();
+    const id = await createIncident(t, desk, { client: 'acme-health', services: ['ah-ehr'], severity: 1 });
+    await addNote(t, desk, id, 'Records cannot be opened in any clinic.', 'public');
+    await t.app.services.statusPages.refresh('acme-health');
+    const again = open('acme-health', { token, version: shown.version });
+    const resync = await nextState(again);
+    expect(resync.html).toContain('Records cannot be opened in any clinic.');
+    const anonymous = open('acme-health', { version: shown.version });
+    expect(await new Promise<string>((resolve) => anonymous.once('connect_error', (error) => resolve(error.message)))).toBe('not_found');
+    await transition(t, desk, id, 'resolved', { resolutionSummary: 'fixed' });
   });
 
   it('refuses unknown clients, and non-public pages to anyone but their contacts and staff', async () => {
@@ -154,6 +179,17 @@ describe('status page in a real browser (Chromium)', () => {
     expect(await page.textContent('#live')).toContain('<img src=x onerror="window.xssRan=true">');
     expect(await page.evaluate(() => (globalThis as unknown as { xssRan?: boolean }).xssRan)).toBeUndefined();
     expect(await page.evaluate(() => (globalThis as unknown as { stillThisPage?: boolean }).stillThisPage)).toBe(true);
+
+    // An alert whose labels and annotations carry markup: its incident reaches the page
+    // live (a new incident card, Email's status), and nothing of the alert comes with it.
+    const labels = { alertname: '<img src=x onerror="window.labelXss=true">', client: 'northwind', service: 'nw-email', instance: '<script>window.labelXss=true</script>', severity: 'critical' };
+    await t.http.post('/api/v1/alerts/alertmanager').set('Authorization', `Bearer ${AM_TOKEN}`).send(alertmanagerPayload('{}:{alertname="xss"}', [{ labels, annotations: { summary: '<svg onload="window.labelXss=true">', description: '<b>labelXss</b>' } }])).expect(202);
+    await t.app.services.alertProcessor.drain();
+    await page.waitForSelector('[data-component="nw-email"][data-status="major_outage"]');
+    await page.waitForSelector('text=Email: service disruption');
+    expect(await page.content()).not.toContain('labelXss');
+    expect(JSON.stringify(await (await fetch(`${base}/status/northwind/api/v2/summary.json`)).json())).not.toContain('labelXss');
+    expect(await page.evaluate(() => (globalThis as unknown as { labelXss?: boolean }).labelXss)).toBeUndefined();
 
     mkdirSync(path.join(REPO_ROOT, 'test-artifacts'), { recursive: true });
     await page.screenshot({ path: path.join(REPO_ROOT, 'test-artifacts/status-page.png'), fullPage: true });

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IncidentEventSchema, IncidentSchema } from '../../src/features/incidents/incident-entities';
 import { alertmanagerPayload, AM_TOKEN } from '../support/alert-payloads';
 import { createApp } from '../../src/app';
 import { createLogger } from '../../src/platform/logger';
@@ -97,16 +96,27 @@ describe('status page: Statuspage v2 JSON', () => {
     expect(resolved).toMatchObject({ id, status: 'resolved', resolved_at: expect.any(String), monitoring_at: expect.any(String) });
   });
 
-  it('takes the status of a public update from its data (the public.update events of the notifications API)', async () => {
+  it('takes the status of a public update from the update (POST /incidents/{id}/updates), and never shows who posted it', async () => {
     const id = await createIncident(t, desk, { client: 'northwind', services: ['nw-payments'], severity: 2 });
-    const em = t.orm.em.fork();
-    const incident = await em.findOneOrFail(IncidentSchema, { number: Number(id.slice(4)) });
-    em.create(IncidentEventSchema, { incident, at: t.clock.now(), type: 'public.update', visibility: 'public', actorType: 'user', actorId: '1', actorName: 'Staff Name', message: 'The cause is a faulty card reader firmware.', data: { status: 'identified' } });
-    await em.flush();
+    const poster = await t.tokenFor('service_desk', { email: 'poster@msp.example' });
+    const posterName = (await t.http.get('/api/v1/me').set('Authorization', `Bearer ${poster}`).expect(200)).body.name as string;
+    expect(posterName).toMatch(/^Test service_desk \d+$/);
+    await t.http.post(`/api/v1/incidents/${id}/updates`).set('Authorization', `Bearer ${poster}`).send({ message: 'The cause is a faulty card reader firmware.', status: 'identified' }).expect(201);
     await settled('northwind');
     const [shown] = (await json('northwind', 'incidents/unresolved.json')).incidents;
     expect(shown).toMatchObject({ id, status: 'identified' });
     expect(shown.incident_updates[0]).toMatchObject({ status: 'identified', body: 'The cause is a faulty card reader firmware.' });
+    // Whoever posted it stays internal: not in the JSON, the page, the incident page or the feed.
+    // (Staff do see it: the update is there under the poster's e-mail, the actor's name.)
+    expect((await t.http.get(`/api/v1/incidents/${id}`).set('Authorization', `Bearer ${desk}`)).text).toContain('"name":"poster@msp.example"');
+    const bodies = [
+      JSON.stringify(await json('northwind', 'summary.json')),
+      JSON.stringify(await json('northwind', 'incidents.json')),
+      (await t.http.get('/status/northwind').expect(200)).text,
+      (await t.http.get(`/status/northwind/incidents/${id}`).expect(200)).text,
+      (await t.http.get('/status/northwind/history.atom').expect(200)).text,
+    ];
+    for (const body of bodies) for (const name of [posterName, 'poster@msp.example', 'Test service_desk']) expect(body).not.toContain(name);
     // The lifecycle moving on wins over the older update's status.
     await transition(t, desk, id, 'resolved', { resolutionSummary: 'firmware rolled back' });
     await settled('northwind');
@@ -277,6 +287,24 @@ describe('status page: a client whose page is not public', () => {
     expect(own.headers['cache-control']).toBe('private, no-store');
     expect(own.headers['access-control-allow-origin']).toBeUndefined();
     await t.http.get('/status/acme-health/api/v2/summary.json').set('Authorization', `Bearer ${desk}`).expect(200);
+  });
+
+  it('keeps its feed, history and incident pages to the same people', async () => {
+    const id = await createIncident(t, desk, { client: 'acme-health', services: ['ah-vpn'], severity: 2 });
+    await addNote(t, desk, id, 'Clinicians cannot connect from home.', 'public');
+    await addNote(t, desk, id, 'INTERNAL: vpn concentrator licence expired', 'internal');
+    await settled('acme-health');
+    const own = await t.tokenFor('client_contact', { clientId: 'acme-health' });
+    const other = await t.tokenFor('client_contact', { clientId: 'globex' });
+    for (const path of ['/status/acme-health/history.atom', '/status/acme-health/history', `/status/acme-health/incidents/${id}`]) {
+      await t.http.get(path).expect(401);
+      await t.http.get(path).set('Authorization', `Bearer ${other}`).expect(404);
+      const seen = await t.http.get(path).set('Authorization', `Bearer ${own}`).expect(200);
+      expect(seen.headers['cache-control']).toBe('private, no-store');
+      expect(seen.text).toContain('Clinicians cannot connect from home.');
+      expect(seen.text).not.toContain('INTERNAL');
+    }
+    await transition(t, desk, id, 'resolved', { resolutionSummary: 'licence renewed' });
   });
 });
 
