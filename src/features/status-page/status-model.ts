@@ -4,22 +4,20 @@ import type { ClientConfig, IncidentdConfig, ServiceConfig } from '../../config/
 import type { ComponentStatus } from '../../config/status-page-config-schema';
 import { IncidentEventSchema, IncidentSchema, type Incident, type IncidentEvent } from '../incidents/incident-entities';
 import { presentIncidentForClient } from '../incidents/incident-presenter';
-import { formatIncidentId, OPEN_STATES, type IncidentState } from '../incidents/incident-rules';
+import { formatIncidentId, OPEN_STATES, publicStatusOf, type IncidentState, type PublicStatus } from '../incidents/incident-rules';
 import type { MaintenanceSource } from './maintenance-source';
 import { StatusOverrideSchema } from './status-page-entities';
 import {
   componentStatus,
   IMPACTING_STATES,
   impactOfSeverity,
-  isPublicIncidentStatus,
+  isPublicStatus,
   maintenanceStatusAt,
   overallStatus,
-  publicStatusOfState,
   uptime,
   type Impact,
   type Indicator,
   type MaintenanceStatus,
-  type PublicIncidentStatus,
   type StatusSpan,
   type UptimeDay,
 } from './status-rules';
@@ -32,7 +30,7 @@ const DAY_MS = 86_400_000;
 
 export interface PublicUpdate {
   id: string;
-  status: PublicIncidentStatus;
+  status: PublicStatus;
   body: string;
   at: Date;
 }
@@ -41,7 +39,7 @@ export interface PublicIncident {
   /** INC-1042, as client contacts already know it. */
   id: string;
   name: string;
-  status: PublicIncidentStatus;
+  status: PublicStatus;
   impact: Impact;
   componentIds: string[];
   createdAt: Date;
@@ -229,11 +227,11 @@ function incidentLife(incident: Incident, events: IncidentEvent[]) {
   for (const event of events) {
     if (event.type === 'state.changed' && typeof event.data?.to === 'string') state = event.data.to as IncidentState;
     if (event.visibility !== 'public') continue;
-    const explicit = isPublicIncidentStatus(event.data?.status);
-    const status = explicit ? (event.data!.status as PublicIncidentStatus) : publicStatusOfState(state);
+    const explicit = isPublicStatus(event.data?.status);
+    const status = explicit ? (event.data!.status as PublicStatus) : publicStatusOf(state);
     if (status) updates.push({ id: event.id, status, body: event.message, at: event.at, explicit });
   }
-  const stateStatus = publicStatusOfState(incident.state as IncidentState) ?? 'investigating';
+  const stateStatus = publicStatusOf(incident.state as IncidentState);
   const lastTransition = transitions.at(-1)?.at ?? incident.createdAt;
   const lastUpdate = updates.at(-1);
   // An update's explicit status ("identified") wins until the lifecycle moves on.

@@ -127,7 +127,6 @@ export function createStatusPageRouter(deps: { statusPages: StatusPageService; s
       title: model.client.title,
       live: true,
       version: snapshot.version,
-      sequence: snapshot.sequence,
       liveHtml: snapshot.liveHtml,
       uptimeVersion: snapshot.uptimePayload.version,
       uptimeHtml: snapshot.uptimeHtml,

@@ -9,11 +9,11 @@ import { IncidentEventSchema, IncidentSchema } from '../incidents/incident-entit
 import { NotificationSchema } from '../notifications/notification-entities';
 import { RoleGrantSchema } from '../users/user-entities';
 import { presentIncidentForClient } from '../incidents/incident-presenter';
-import { formatIncidentId, type IncidentState } from '../incidents/incident-rules';
+import { formatIncidentId, publicStatusOf, type IncidentState } from '../incidents/incident-rules';
 import type { Outbox } from '../notifications/outbox';
 import { publicServices } from './status-model';
 import { StatusSubscriberSchema, type StatusSubscriber } from './status-page-entities';
-import { isPublicIncidentStatus, publicStatusOfState } from './status-rules';
+import { isPublicStatus, PUBLIC_STATUS_LABELS } from './status-rules';
 
 const CONFIRM = 'status.subscription.confirm';
 const UNSUBSCRIBE = 'status.subscription.unsubscribe';
@@ -77,8 +77,8 @@ export function createStatusSubscriptions(deps: { orm: MikroORM; clock: Clock; c
       const interested = subscribers.filter((s) => (!allowed || allowed.has(s.email)) && (s.componentIds.length === 0 || s.componentIds.some((id) => incident.serviceIds.includes(id))));
       const url = `${pageUrl(client.id)}/incidents/${formatIncidentId(incident.number)}`;
       for (const update of updates) {
-        const status = isPublicIncidentStatus(update.data?.status) ? update.data.status : (publicStatusOfState(incident.state as IncidentState) ?? 'investigating');
-        const label = status.charAt(0).toUpperCase() + status.slice(1);
+        const status = isPublicStatus(update.data?.status) ? update.data.status : publicStatusOf(incident.state as IncidentState);
+        const label = PUBLIC_STATUS_LABELS[status];
         for (const subscriber of interested) {
           await outbox.enqueue(em, {
             kind: 'status.incident_update',

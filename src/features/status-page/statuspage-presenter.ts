@@ -4,7 +4,7 @@
  * field names and status values, so existing widgets and monitors can read our pages.
  */
 import type { PublicComponent, PublicIncident, PublicMaintenance, StatusModel } from './status-model';
-import { worstStatus } from './status-rules';
+import { worstStatus, type MaintenanceStatus } from './status-rules';
 
 /** Each component's created_at and updated_at, and the status they go with (see the status page service). */
 export interface ComponentHistory {
@@ -23,8 +23,8 @@ function groupId(group: string): string {
 }
 
 /** Maintenance has no written updates of its own: its announcements follow its window. */
-export function maintenanceUpdates(m: PublicMaintenance): { id: string; status: string; body: string; at: Date }[] {
-  const updates = [{ id: `${m.id}-scheduled`, status: 'scheduled', body: m.description || `${m.name} is scheduled.`, at: m.createdAt }];
+export function maintenanceUpdates(m: PublicMaintenance): { id: string; status: MaintenanceStatus; body: string; at: Date }[] {
+  const updates: { id: string; status: MaintenanceStatus; body: string; at: Date }[] = [{ id: `${m.id}-scheduled`, status: 'scheduled', body: m.description || `${m.name} is scheduled.`, at: m.createdAt }];
   if (m.status !== 'scheduled') updates.push({ id: `${m.id}-in-progress`, status: 'in_progress', body: 'Scheduled maintenance is currently in progress.', at: m.scheduledFor });
   if (m.status === 'completed') updates.push({ id: `${m.id}-completed`, status: 'completed', body: 'The scheduled maintenance has been completed.', at: m.scheduledUntil });
   return updates.reverse();
