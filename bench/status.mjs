@@ -8,13 +8,19 @@
 //      outage does (an Alertmanager webhook: Sev1 on the web shop -> incident -> component
 //      "major outage"), and measures how long each viewer takes to receive the new statuses
 //      and the new live page (p50/p99/max), from just before the request is sent;
-//   3. reads the daemon's RSS (peak during the run, from /proc);
-//   4. measures GET summary.json throughput with wrk while the viewers stay connected.
-// Targets: p99 delivery < 250 ms, RSS < 1 GB, summary.json > 5,000 requests/s.
+//   3. measures GET summary.json throughput with wrk while all the viewers are still connected;
+//   4. reads the daemon's RSS (sampled every 100 ms from /proc, with the viewers connected;
+//      the peak is reported).
+// Targets: p99 delivery < 250 ms, RSS < 1 GB, summary.json > 5,000 requests/s. The delivery
+// target is judged on the statuses ('status' event) over *all* viewers: a viewer that did not
+// get the push (including one that only got the state from a reconnection's resync) counts
+// as never delivered, so more than 1 % of them missing fails the target by itself, and any
+// missing viewer is reported as a failure. The live page text ('page') is reported for
+// information, with its own figures.
 //
 // Options (env): BENCH_VIEWERS (10000), BENCH_VIEWER_PROCESSES (4), BENCH_WRK_SECONDS (10),
 // BENCH_WRK_CONNECTIONS (64), BENCH_LOG_LEVEL (warn).
-import { execFileSync, fork, spawn } from 'node:child_process';
+import { execFile, execFileSync, fork, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -89,14 +95,19 @@ try {
     await change();
     await new Promise((resolve) => setTimeout(resolve, 5000));
     const reports = await tell({ report: true });
-    const missing = reports.reduce((sum, r) => sum + r.missing, 0);
-    const latencies = (event) => reports.flatMap((r) => r[event].map((at) => at - sentAt)).sort((a, b) => a - b);
+    const reconnected = reports.reduce((sum, r) => sum + r.reconnected, 0);
     const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-    console.log(`${name}: delivered to ${latencies('status').length} viewers (${missing} missed)`);
-    for (const [part, sorted] of [['component statuses + banner', latencies('status')], ['live page text (incidents, updates)', latencies('page')]]) {
-      console.log(`  ${part}: p50 ${pct(sorted, 50).toFixed(0)} ms, p99 ${pct(sorted, 99).toFixed(0)} ms, max ${sorted.at(-1).toFixed(0)} ms`);
+    const ms = (value) => (Number.isFinite(value) ? `${value.toFixed(0)} ms` : 'never');
+    const result = {};
+    console.log(`${name}: ${reconnected} viewers reconnected during the round (their resync is not counted as a delivery)`);
+    for (const [event, part] of [['status', 'component statuses + banner (judged)'], ['page', 'live page text (information)']]) {
+      const missing = reports.reduce((sum, r) => sum + r.missing[event], 0);
+      // Every viewer counts: one that missed the push is an infinitely late delivery.
+      const sorted = [...reports.flatMap((r) => r[event].map((at) => at - sentAt)), ...Array(missing).fill(Infinity)].sort((a, b) => a - b);
+      console.log(`  ${part}: delivered to ${sorted.length - missing} of ${viewers} viewers (${missing} missing); p50 ${ms(pct(sorted, 50))}, p99 ${ms(pct(sorted, 99))}, max ${ms(sorted.at(-1))}`);
+      result[event] = { p99: pct(sorted, 99), missing };
     }
-    return pct(latencies('status'), 99);
+    return result.status;
   }
   const api = (method, url, body, auth) =>
     fetch(`${base}${url}`, { method, headers: { 'content-type': 'application/json', authorization: `Bearer ${auth}` }, body: body && JSON.stringify(body) }).then((response) => {
@@ -104,13 +115,13 @@ try {
     });
 
   // 2a. Staff set a component's status (the request's time included).
-  const overrideP99 = await measure('staff override (Email -> major outage)', 'critical', () => api('POST', `/api/v1/status-pages/${client}/overrides`, { component: 'nw-email', status: 'major_outage', reason: 'benchmark' }, staffToken));
+  const override = await measure('staff override (Email -> major outage)', 'critical', () => api('POST', `/api/v1/status-pages/${client}/overrides`, { component: 'nw-email', status: 'major_outage', reason: 'benchmark' }, staffToken));
   await tell({ arm: 'none' });
   await api('DELETE', `/api/v1/status-pages/${client}/overrides/nw-email`, undefined, staffToken);
   await new Promise((resolve) => setTimeout(resolve, 3000));
 
   // 2b. An outage end to end: a Sev1 alert on the web shop -> intake -> incident -> status.
-  const alertP99 = await measure('Sev1 alert (webhook -> incident -> web shop major outage)', 'critical', () =>
+  const alert = await measure('Sev1 alert (webhook -> incident -> web shop major outage)', 'critical', () =>
     api('POST', '/api/v1/alerts/alertmanager', {
       version: '4', groupKey: '{}:{alertname="WebshopDown"}', truncatedAlerts: 0, status: 'firing', receiver: 'incidentd', groupLabels: { alertname: 'WebshopDown' }, commonLabels: {}, commonAnnotations: {}, externalURL: 'http://alertmanager:9093',
       alerts: [{ status: 'firing', labels: { alertname: 'WebshopDown', client, service: 'nw-webshop', severity: 'critical' }, annotations: { summary: 'Web shop down' }, startsAt: new Date().toISOString(), endsAt: '0001-01-01T00:00:00Z', generatorURL: 'http://prometheus:9090', fingerprint: 'bench-webshop-down' }],
@@ -123,17 +134,30 @@ try {
     const count = Number(new RegExp(`incidentd_status_push_seconds_count\\{part="${part}"\\} (\\d+)`).exec(metricsText)?.[1]);
     console.log(`daemon: writing a '${part}' push to all viewers took ${((1000 * sum) / count).toFixed(0)} ms on average (${count} pushes)`);
   }
+  // 3. summary.json throughput, with every viewer still connected (wrk runs in its own process).
+  const stillConnected = () => tell({ count: true }).then((replies) => replies.reduce((sum, r) => sum + r.open, 0));
+  const openBefore = await stillConnected();
+  const wrk = await new Promise((resolve, reject) => execFile('wrk', ['-t2', `-c${wrkConnections}`, `-d${wrkSeconds}s`, '--latency', `${base}/status/${client}/api/v2/summary.json`], { encoding: 'utf8' }, (error, stdout) => (error ? reject(error) : resolve(stdout))));
+  const openAfter = await stillConnected();
+  const rssWithViewers = rssMb();
+  const rate = Number(/Requests\/sec:\s+([\d.]+)/.exec(wrk)?.[1]);
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(wrk)?.[1] ?? '0';
+  console.log(`summary.json: ${rate.toFixed(0)} requests/s over ${wrkSeconds} s with ${wrkConnections} connections (${non2xx} non-2xx); p99 ${/99%\s+(\S+)/.exec(wrk)?.[1]}; viewers connected before/after: ${openBefore}/${openAfter}`);
+  // 4. RSS, with the viewers still connected.
+  console.log(`daemon RSS with ${openAfter} viewers connected: peak ${peakRss.toFixed(0)} MB, now ${rssWithViewers.toFixed(0)} MB`);
   children.forEach((child) => child.send({ exit: true }));
   await Promise.all(children.map((child) => new Promise((resolve) => child.once('exit', resolve))));
 
-  // 4. summary.json throughput.
-  const wrk = execFileSync('wrk', ['-t2', `-c${wrkConnections}`, `-d${wrkSeconds}s`, '--latency', `${base}/status/${client}/api/v2/summary.json`], { encoding: 'utf8' });
-  const rate = Number(/Requests\/sec:\s+([\d.]+)/.exec(wrk)?.[1]);
-  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(wrk)?.[1] ?? '0';
-  console.log(`summary.json: ${rate.toFixed(0)} requests/s over ${wrkSeconds} s with ${wrkConnections} connections (${non2xx} non-2xx); p99 ${/99%\s+(\S+)/.exec(wrk)?.[1]}`);
-  console.log(`daemon RSS: peak ${peakRss.toFixed(0)} MB, now ${rssMb().toFixed(0)} MB`);
+  const verdict = (ok) => (ok ? 'met' : 'MISSED');
+  const delivered = (d) => d.missing === 0 && d.p99 < 250;
   console.log('');
-  console.log(`targets: p99 < 250 ms (statuses, override / alert): ${overrideP99 < 250 ? 'met' : 'MISSED'} / ${alertP99 < 250 ? 'met' : 'MISSED'}; RSS < 1 GB: ${peakRss < 1024 ? 'met' : 'MISSED'}; summary.json > 5,000/s: ${rate > 5000 ? 'met' : 'MISSED'}`);
+  console.log('targets (delivery judged on the status event, every viewer counted, missing = failed):');
+  console.log(`  p99 delivery < 250 ms to ${viewers} viewers, staff override: ${verdict(delivered(override))} (p99 ${Number.isFinite(override.p99) ? `${override.p99.toFixed(0)} ms` : 'never'}, ${override.missing} missing)`);
+  console.log(`  p99 delivery < 250 ms to ${viewers} viewers, Sev1 alert:      ${verdict(delivered(alert))} (p99 ${Number.isFinite(alert.p99) ? `${alert.p99.toFixed(0)} ms` : 'never'}, ${alert.missing} missing)`);
+  console.log(`  daemon RSS < 1 GB with the viewers connected: ${verdict(peakRss < 1024 && openBefore === connected)} (peak ${peakRss.toFixed(0)} MB)`);
+  console.log(`  summary.json > 5,000 requests/s with the viewers connected: ${verdict(rate > 5000 && Number(non2xx) === 0)} (${rate.toFixed(0)}/s)`);
+  if (connected < viewers) console.log(`  only ${connected} of ${viewers} viewers connected: the run does not meet the targets`);
+  process.exitCode = delivered(override) && delivered(alert) && peakRss < 1024 && rate > 5000 && connected === viewers ? 0 : 1;
 } finally {
   clearInterval(rssSampler);
   daemon.kill('SIGTERM');

@@ -15,9 +15,15 @@
     state.textContent = text || '';
   }
 
-  var socket = io('/status', { auth: { client: live.getAttribute('data-client') } });
+  // On every (re)connection the server sends only what differs from the versions shown.
+  var socket = io('/status', {
+    auth: function (send) {
+      send({ client: live.getAttribute('data-client'), version: live.getAttribute('data-version'), uptime: uptime && uptime.getAttribute('data-version') });
+    },
+  });
   // Pushes can cross a reconnection's resync: never show an older state over a newer one.
-  var shown = Number(live.getAttribute('data-sequence')) || 0;
+  // (Sequences count per daemon process, so they start again with every connection.)
+  var shown = 0;
   function isNewer(update) {
     if (update.sequence < shown) return false;
     shown = update.sequence;
@@ -59,7 +65,10 @@
   });
   socket.on('disconnect', function (reason) {
     show('Connection lost, reconnecting… (the page updates again once back)', false);
-    // The client reconnects by itself, except when the server closed the connection (e.g. a restart).
+    // The client reconnects by itself after a network failure or a server restart. The server
+    // closes the connection itself ('io server disconnect') only when this page may no longer
+    // be watched (made private, session ended): try once more, so that the refusal (or, if
+    // the page was opened again meanwhile, the resync) shows.
     if (reason === 'io server disconnect') socket.connect();
   });
   socket.on('connect_error', function () { show('Live updates unavailable, retrying…', false); });

@@ -294,7 +294,7 @@ export async function createApp(deps: AppDependencies) {
       const io = createSocketServer(httpServer, configStore.current.server.publicUrl);
       attachStaffSocket(io, { orm, users, sessions, bus, configStore, logger, ...options });
       attachBridgeSocket(io, { orm, users, sessions, bus, configStore, logger, bridge, ...options });
-      attachStatusSocket(io, { statusPages, users, sessions, logger, registry: metrics.registry, ...options });
+      attachStatusSocket(io, { statusPages, configStore, users, sessions, logger, registry: metrics.registry, ...options });
       return io;
     },
     /** Readiness turns 503 so load balancers stop sending work while we drain. */

@@ -7,6 +7,7 @@ import { loadConfigFile, type ConfigProblem } from './load-config';
  */
 export class ConfigStore {
   private config: IncidentdConfig;
+  private readonly listeners: ((config: IncidentdConfig) => void)[] = [];
 
   constructor(
     readonly file: string,
@@ -27,5 +28,11 @@ export class ConfigStore {
 
   replace(config: IncidentdConfig): void {
     this.config = config;
+    for (const listener of this.listeners) listener(config);
+  }
+
+  /** For the few features that must act on a reload at once rather than on their next read. */
+  onReplace(listener: (config: IncidentdConfig) => void): void {
+    this.listeners.push(listener);
   }
 }

@@ -1,12 +1,15 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { io as connect, type Socket } from 'socket.io-client';
 import type { Server as SocketServer } from 'socket.io';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import YAML from 'yaml';
+import { writeConfig } from '../support/daemon-process';
 import { REPO_ROOT, startTestApp, type TestApp } from '../support/test-app';
-import { addNote, createIncident } from './status-page-support';
+import { alertmanagerPayload, AM_TOKEN } from '../support/alert-payloads';
+import { addNote, createIncident, transition } from './status-page-support';
 
 let t: TestApp;
 let server: Server;
@@ -17,10 +20,10 @@ let browser: Browser;
 const sockets: Socket[] = [];
 
 beforeAll(async () => {
-  t = await startTestApp();
+  // A configuration file of its own, which a test rewrites and reloads.
+  t = await startTestApp({ configFile: writeConfig({}) });
   server = createServer(t.app.express);
-  // Re-checks who may watch each page every 200 ms instead of every minute.
-  io = t.app.attachRealtime(server, { reauthenticateMs: 200 });
+  io = t.app.attachRealtime(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   desk = await t.tokenFor('service_desk');
@@ -42,7 +45,7 @@ interface LiveState {
   indicator: string;
 }
 
-function open(client: string, extra: { token?: string } = {}): Socket {
+function open(client: string, extra: { token?: string; version?: string; uptime?: string } = {}): Socket {
   const socket = connect(`${base}/status`, { auth: { client, ...extra }, transports: ['websocket'], reconnection: false });
   sockets.push(socket);
   return socket;
@@ -68,10 +71,18 @@ describe('status page live updates (socket.io /status)', () => {
     expect(new Set(initial.map((state) => state.version)).size).toBe(1);
 
     const statuses = viewers.map((socket) => nextEvent<{ indicator: string; components: { id: string; status: string; label: string }[] }>(socket, 'status'));
+    const critical = viewers.map((socket) => nextState(socket, (state) => state.indicator === 'critical'));
+    const order = viewers.map((socket) => {
+      const seen: string[] = [];
+      socket.onAny((event: string, payload: { indicator?: string }) => payload.indicator === 'critical' && seen.push(event));
+      return seen;
+    });
     const outage = viewers.map((socket) => nextState(socket, (state) => state.html.includes('The trading portal is unavailable')));
     const id = await createIncident(t, desk, { client: 'globex', services: ['gx-trading-portal'], severity: 1 });
-    // The statuses come first, on their own.
+    // The statuses come first, on their own, then the live page with them.
     const [status] = await Promise.all(statuses);
+    await Promise.all(critical);
+    for (const seen of order) expect(seen.slice(0, 2)).toEqual(['status', 'page']);
     expect(status!.indicator).toBe('critical');
     expect(status!.components).toContainEqual({ id: 'gx-trading-portal', status: 'major_outage', label: 'Major outage' });
     await addNote(t, desk, id, 'The trading portal is unavailable. We are on it.', 'public');
@@ -79,6 +90,39 @@ describe('status page live updates (socket.io /status)', () => {
     expect(pushed[0]!.indicator).toBe('critical');
     expect(pushed[0]!.html).toContain('Major outage');
     expect(pushed.every((state) => state.html === pushed[0]!.html)).toBe(true);
+  });
+
+  it('on (re)connect sends only the parts that differ from the versions the page says it shows', async () => {
+    const first = open('northwind');
+    const [page, uptime] = await Promise.all([nextState(first), nextEvent<{ version: string }>(first, 'uptime')]);
+    const received = (socket: Socket) => {
+      const events: string[] = [];
+      socket.onAny((event) => events.push(event));
+      return events;
+    };
+    const current = open('northwind', { version: page.version, uptime: uptime.version });
+    const staleText = open('northwind', { version: 'an-older-version', uptime: uptime.version });
+    const [currentEvents, staleEvents] = [received(current), received(staleText)];
+    await Promise.all([new Promise<void>((resolve) => current.once('connect', () => resolve())), nextState(staleText)]);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(currentEvents).toEqual([]);
+    expect(staleEvents).toEqual(['page']);
+  });
+
+  it('resyncs a contact\'s page of a private client after a reconnection, and refuses the reconnection once anonymous', async () => {
+    const token = await t.tokenFor('client_contact', { clientId: 'acme-health' });
+    const first = open('acme-health', { token });
+    const shown = await nextState(first);
+    first.close();
+    const id = await createIncident(t, desk, { client: 'acme-health', services: ['ah-ehr'], severity: 1 });
+    await addNote(t, desk, id, 'Records cannot be opened in any clinic.', 'public');
+    await t.app.services.statusPages.refresh('acme-health');
+    const again = open('acme-health', { token, version: shown.version });
+    const resync = await nextState(again);
+    expect(resync.html).toContain('Records cannot be opened in any clinic.');
+    const anonymous = open('acme-health', { version: shown.version });
+    expect(await new Promise<string>((resolve) => anonymous.once('connect_error', (error) => resolve(error.message)))).toBe('not_found');
+    await transition(t, desk, id, 'resolved', { resolutionSummary: 'fixed' });
   });
 
   it('refuses unknown clients, and non-public pages to anyone but their contacts and staff', async () => {
@@ -90,15 +134,27 @@ describe('status page live updates (socket.io /status)', () => {
     expect((await nextState(contact)).indicator).toBe('none');
   });
 
-  it('disconnects anonymous viewers when a reload makes a page private', async () => {
-    const viewer = open('globex');
-    await nextState(viewer);
-    const globex = t.configStore.current.clients.find((client) => client.id === 'globex')!;
-    globex.statusPage.public = false;
+  it('on a configuration reload, disconnects anonymous viewers of a page made private and pushes the rebuilt pages at once', async () => {
+    const globexViewer = open('globex');
+    const northwindViewer = open('northwind');
+    await Promise.all([nextState(globexViewer), nextState(northwindViewer)]);
+    const disconnected = new Promise((resolve) => globexViewer.once('disconnect', resolve));
+    const renamed = nextState(northwindViewer, (state) => state.html.includes('Online shop'));
+    const original = readFileSync(t.configStore.file, 'utf8');
+    const config = YAML.parse(original);
+    config.clients.find((client: { id: string }) => client.id === 'globex').statusPage.public = false;
+    config.services.find((service: { id: string }) => service.id === 'nw-webshop').name = 'Online shop';
+    writeFileSync(t.configStore.file, YAML.stringify(config));
     try {
-      expect(await new Promise((resolve) => viewer.once('disconnect', resolve))).toBe('io server disconnect');
+      expect(await t.app.reloadConfig({ type: 'system', name: 'test' })).toMatchObject({ ok: true });
+      // Well before the periodic re-check (a minute here, as in production).
+      const soon = <T>(promise: Promise<T>, what: string) => Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} did not happen within 3 s`)), 3_000))]);
+      expect(await soon(disconnected, 'the disconnect')).toBe('io server disconnect');
+      expect((await soon(renamed, 'the push of the rebuilt page')).html).toContain('Online shop');
+      await t.http.get('/status/globex/api/v2/summary.json').expect(401);
     } finally {
-      globex.statusPage.public = true;
+      writeFileSync(t.configStore.file, original);
+      expect(await t.app.reloadConfig({ type: 'system', name: 'test' })).toMatchObject({ ok: true });
     }
   });
 });
@@ -123,6 +179,17 @@ describe('status page in a real browser (Chromium)', () => {
     expect(await page.textContent('#live')).toContain('<img src=x onerror="window.xssRan=true">');
     expect(await page.evaluate(() => (globalThis as unknown as { xssRan?: boolean }).xssRan)).toBeUndefined();
     expect(await page.evaluate(() => (globalThis as unknown as { stillThisPage?: boolean }).stillThisPage)).toBe(true);
+
+    // An alert whose labels and annotations carry markup: its incident reaches the page
+    // live (a new incident card, Email's status), and nothing of the alert comes with it.
+    const labels = { alertname: '<img src=x onerror="window.labelXss=true">', client: 'northwind', service: 'nw-email', instance: '<script>window.labelXss=true</script>', severity: 'critical' };
+    await t.http.post('/api/v1/alerts/alertmanager').set('Authorization', `Bearer ${AM_TOKEN}`).send(alertmanagerPayload('{}:{alertname="xss"}', [{ labels, annotations: { summary: '<svg onload="window.labelXss=true">', description: '<b>labelXss</b>' } }])).expect(202);
+    await t.app.services.alertProcessor.drain();
+    await page.waitForSelector('[data-component="nw-email"][data-status="major_outage"]');
+    await page.waitForSelector('text=Email: service disruption');
+    expect(await page.content()).not.toContain('labelXss');
+    expect(JSON.stringify(await (await fetch(`${base}/status/northwind/api/v2/summary.json`)).json())).not.toContain('labelXss');
+    expect(await page.evaluate(() => (globalThis as unknown as { labelXss?: boolean }).labelXss)).toBeUndefined();
 
     mkdirSync(path.join(REPO_ROOT, 'test-artifacts'), { recursive: true });
     await page.screenshot({ path: path.join(REPO_ROOT, 'test-artifacts/status-page.png'), fullPage: true });

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IncidentEventSchema, IncidentSchema } from '../../src/features/incidents/incident-entities';
 import { alertmanagerPayload, AM_TOKEN } from '../support/alert-payloads';
-import { startTestApp, type TestApp } from '../support/test-app';
+import { createApp } from '../../src/app';
+import { createLogger } from '../../src/platform/logger';
+import { REPO_ROOT, startTestApp, type TestApp } from '../support/test-app';
 import { addNote, createIncident, TestMaintenanceSource, transition } from './status-page-support';
 
 let t: TestApp;
@@ -95,16 +96,27 @@ describe('status page: Statuspage v2 JSON', () => {
     expect(resolved).toMatchObject({ id, status: 'resolved', resolved_at: expect.any(String), monitoring_at: expect.any(String) });
   });
 
-  it('takes the status of a public update from its data (the public.update events of the notifications API)', async () => {
+  it('takes the status of a public update from the update (POST /incidents/{id}/updates), and never shows who posted it', async () => {
     const id = await createIncident(t, desk, { client: 'northwind', services: ['nw-payments'], severity: 2 });
-    const em = t.orm.em.fork();
-    const incident = await em.findOneOrFail(IncidentSchema, { number: Number(id.slice(4)) });
-    em.create(IncidentEventSchema, { incident, at: t.clock.now(), type: 'public.update', visibility: 'public', actorType: 'user', actorId: '1', actorName: 'Staff Name', message: 'The cause is a faulty card reader firmware.', data: { status: 'identified' } });
-    await em.flush();
+    const poster = await t.tokenFor('service_desk', { email: 'poster@msp.example' });
+    const posterName = (await t.http.get('/api/v1/me').set('Authorization', `Bearer ${poster}`).expect(200)).body.name as string;
+    expect(posterName).toMatch(/^Test service_desk \d+$/);
+    await t.http.post(`/api/v1/incidents/${id}/updates`).set('Authorization', `Bearer ${poster}`).send({ message: 'The cause is a faulty card reader firmware.', status: 'identified' }).expect(201);
     await settled('northwind');
     const [shown] = (await json('northwind', 'incidents/unresolved.json')).incidents;
     expect(shown).toMatchObject({ id, status: 'identified' });
     expect(shown.incident_updates[0]).toMatchObject({ status: 'identified', body: 'The cause is a faulty card reader firmware.' });
+    // Whoever posted it stays internal: not in the JSON, the page, the incident page or the feed.
+    // (Staff do see it: the update is there under the poster's e-mail, the actor's name.)
+    expect((await t.http.get(`/api/v1/incidents/${id}`).set('Authorization', `Bearer ${desk}`)).text).toContain('"name":"poster@msp.example"');
+    const bodies = [
+      JSON.stringify(await json('northwind', 'summary.json')),
+      JSON.stringify(await json('northwind', 'incidents.json')),
+      (await t.http.get('/status/northwind').expect(200)).text,
+      (await t.http.get(`/status/northwind/incidents/${id}`).expect(200)).text,
+      (await t.http.get('/status/northwind/history.atom').expect(200)).text,
+    ];
+    for (const body of bodies) for (const name of [posterName, 'poster@msp.example', 'Test service_desk']) expect(body).not.toContain(name);
     // The lifecycle moving on wins over the older update's status.
     await transition(t, desk, id, 'resolved', { resolutionSummary: 'firmware rolled back' });
     await settled('northwind');
@@ -177,6 +189,35 @@ describe('status page: Statuspage v2 JSON', () => {
     expect(atom.text).toContain('<content type="text">The web shop is down.</content>');
   });
 
+  it('changes the uptime bars of an ongoing outage every quarter hour, not every rebuild, and keeps them out of the JSON ETag', async () => {
+    const quarter = 15 * 60_000;
+    const reported = Math.ceil(t.clock.now().getTime() / quarter) * quarter + 60_000;
+    t.clock.set(new Date(reported));
+    const id = await createIncident(t, desk, { client: 'northwind', services: ['nw-email'], severity: 1 });
+    await settled('northwind');
+    const uptimeOf = async () => {
+      const page = (await t.http.get('/status/northwind').expect(200)).text;
+      return { version: /<div id="uptime" data-version="([^"]+)"/.exec(page)![1], html: page.slice(page.indexOf('<div id="uptime"'), page.indexOf('</section>', page.indexOf('<div id="uptime"'))) };
+    };
+    const etagOf = async () => (await t.http.get('/status/northwind/api/v2/summary.json').expect(200)).headers.etag;
+    const [firstUptime, firstEtag] = [await uptimeOf(), await etagOf()];
+    // Rebuilds within the quarter hour (the page is rebuilt at least once a minute).
+    for (const minutes of [1, 5, 13]) {
+      t.clock.set(new Date(reported + minutes * 60_000));
+      await settled('northwind');
+      expect(await uptimeOf()).toEqual(firstUptime);
+      expect(await etagOf()).toBe(firstEtag);
+    }
+    // Past the quarter hour the bars show the outage so far; the JSON is what it was.
+    t.clock.set(new Date(reported + 20 * 60_000));
+    await settled('northwind');
+    const later = await uptimeOf();
+    expect(later.version).not.toBe(firstUptime.version);
+    expect(later.html).toContain('Major outage 14 min');
+    expect(await etagOf()).toBe(firstEtag);
+    await transition(t, desk, id, 'resolved', { resolutionSummary: 'fixed' });
+  });
+
   it('shows the client logo from the configuration, allowed by the content security policy of the page', async () => {
     const globex = t.configStore.current.clients.find((client) => client.id === 'globex')!;
     globex.statusPage.logoUrl = 'https://cdn.globex.example/logo.svg';
@@ -246,5 +287,59 @@ describe('status page: a client whose page is not public', () => {
     expect(own.headers['cache-control']).toBe('private, no-store');
     expect(own.headers['access-control-allow-origin']).toBeUndefined();
     await t.http.get('/status/acme-health/api/v2/summary.json').set('Authorization', `Bearer ${desk}`).expect(200);
+  });
+
+  it('keeps its feed, history and incident pages to the same people', async () => {
+    const id = await createIncident(t, desk, { client: 'acme-health', services: ['ah-vpn'], severity: 2 });
+    await addNote(t, desk, id, 'Clinicians cannot connect from home.', 'public');
+    await addNote(t, desk, id, 'INTERNAL: vpn concentrator licence expired', 'internal');
+    await settled('acme-health');
+    const own = await t.tokenFor('client_contact', { clientId: 'acme-health' });
+    const other = await t.tokenFor('client_contact', { clientId: 'globex' });
+    for (const path of ['/status/acme-health/history.atom', '/status/acme-health/history', `/status/acme-health/incidents/${id}`]) {
+      await t.http.get(path).expect(401);
+      await t.http.get(path).set('Authorization', `Bearer ${other}`).expect(404);
+      const seen = await t.http.get(path).set('Authorization', `Bearer ${own}`).expect(200);
+      expect(seen.headers['cache-control']).toBe('private, no-store');
+      expect(seen.text).toContain('Clinicians cannot connect from home.');
+      expect(seen.text).not.toContain('INTERNAL');
+    }
+    await transition(t, desk, id, 'resolved', { resolutionSummary: 'licence renewed' });
+  });
+});
+
+describe('status page: Statuspage list limits and component dates', () => {
+  it('lists the 50 most recent maintenances in scheduled-maintenances.json, as Statuspage does', async () => {
+    const day = 86_400_000;
+    for (let k = 1; k <= 55; k += 1) {
+      const start = new Date(t.clock.now().getTime() - k * day);
+      maintenance.plan({ clientId: 'globex', id: `CHG-${1000 + k}`, title: `Patch night ${k}`, description: '', serviceIds: ['gx-trading-portal'], start, end: new Date(start.getTime() + 3_600_000), createdAt: start, updatedAt: start });
+    }
+    await settled('globex');
+    const listed = (await json('globex', 'scheduled-maintenances.json')).scheduled_maintenances;
+    expect(listed).toHaveLength(50);
+    expect(listed[0].id).toBe('CHG-1001');
+    expect(listed.at(-1).id).toBe('CHG-1050');
+  });
+
+  it('dates components from the stored data, so a restarted daemon reports the same created_at and updated_at', async () => {
+    const before = (await json('northwind', 'components.json')).components;
+    t.clock.advance(3_600_000);
+    // A second daemon on the same database and configuration, as after a restart.
+    const restarted = await createApp({ configStore: t.configStore, orm: t.orm, clock: t.clock, logger: createLogger('silent'), rootDir: REPO_ROOT, maintenance });
+    try {
+      const after = JSON.parse((await restarted.services.statusPages.get('northwind')).documents['components.json'].toString()).components;
+      const dates = (components: { id: string; created_at: string; updated_at: string }[], id: string) => {
+        const found = components.find((c) => c.id === id)!;
+        return { created_at: found.created_at, updated_at: found.updated_at };
+      };
+      // Components earlier tests had incidents, maintenance or overrides on.
+      for (const id of ['nw-webshop', 'nw-payments', 'nw-email']) {
+        expect(dates(after, id)).toEqual(dates(before, id));
+        expect(dates(after, id).updated_at).not.toBe(t.clock.now().toISOString());
+      }
+    } finally {
+      restarted.services.statusPages.stop();
+    }
   });
 });

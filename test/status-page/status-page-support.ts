@@ -1,4 +1,5 @@
 import type { MaintenanceSource, PlannedMaintenance } from '../../src/features/status-page/maintenance-source';
+import supertest from 'supertest';
 import type { TestApp } from '../support/test-app';
 
 /** A maintenance source standing in for change management (a boundary we do not own yet). */
@@ -36,4 +37,16 @@ export async function addNote(t: TestApp, token: string, incidentId: string, tex
 
 export async function transition(t: TestApp, token: string, incidentId: string, to: string, extra: Record<string, string> = {}): Promise<void> {
   await t.http.post(`/api/v1/incidents/${incidentId}/transition`).set('Authorization', `Bearer ${token}`).send({ to, ...extra }).expect(200);
+}
+
+/**
+ * Sends the subscription form as a visitor's browser does: opens the page (which sets the
+ * pre-session cookie and puts its CSRF token in the form), then posts the form with it.
+ * Each call is a new visitor unless an agent (a browser with its cookies) is given.
+ */
+export async function subscribeAsVisitor(t: TestApp, client: string, form: string, agent: supertest.Agent = supertest.agent(t.app.express), page = client): Promise<supertest.Response> {
+  const html = (await agent.get(`/status/${page}`).expect(200)).text;
+  // (Without a token in the page the form goes without one, and should be refused.)
+  const token = /name="_csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
+  return agent.post(`/status/${client}/subscribe`).type('form').send(`${form}&_csrf=${encodeURIComponent(token)}`);
 }

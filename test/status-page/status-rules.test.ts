@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { componentStatus, impactOfSeverity, maintenanceStatusAt, overallStatus, publicStatusOfState, uptime, worstStatus } from '../../src/features/status-page/status-rules';
+import { publicStatusOf } from '../../src/features/incidents/incident-rules';
+import { componentStatus, impactOfSeverity, maintenanceStatusAt, overallStatus, uptime, worstStatus } from '../../src/features/status-page/status-rules';
 
 const H = 3_600_000;
 const day = (date: string, start: number) => ({ date, start, end: start + 24 * H });
@@ -20,9 +21,9 @@ describe('status rules', () => {
     expect(overallStatus(['under_maintenance']).indicator).toBe('maintenance');
   });
 
-  it('tells the public what each lifecycle state means, and hides cancelled incidents', () => {
-    expect(['new', 'triaged', 'investigating', 'mitigated', 'resolved', 'closed', 'cancelled'].map((state) => publicStatusOfState(state as never))).toEqual([
-      'investigating', 'investigating', 'investigating', 'monitoring', 'resolved', 'resolved', null,
+  it('tells the public what each lifecycle state means', () => {
+    expect(['new', 'triaged', 'investigating', 'mitigated', 'resolved', 'closed'].map((state) => publicStatusOf(state as never))).toEqual([
+      'investigating', 'investigating', 'investigating', 'monitoring', 'resolved', 'resolved',
     ]);
     expect([1, 2, 3, 4].map(impactOfSeverity)).toEqual(['critical', 'major', 'minor', 'none']);
   });

@@ -34,9 +34,20 @@ export function createCsrf(options: { secret: string; secureCookies: boolean }) 
     next();
   };
 
+  /**
+   * For the few forms anonymous visitors may send (which `protect` lets through): requires
+   * the token bound to the pre-session cookie, so another site cannot make visitors'
+   * browsers send the form. Signed-in requests were checked by `protect` already.
+   */
+  const requireAnonymousToken: RequestHandler = (req, _res, next) => {
+    if (req.principal || utilities.validateRequest(req)) return next();
+    next(utilities.invalidCsrfTokenError);
+  };
+
   return {
     protect: utilities.doubleCsrfProtection,
     ensurePresession,
+    requireAnonymousToken,
     token: (req: Request, res: Response) => utilities.generateCsrfToken(req, res, { overwrite: false }),
   };
 }

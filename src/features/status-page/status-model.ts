@@ -4,22 +4,20 @@ import type { ClientConfig, IncidentdConfig, ServiceConfig } from '../../config/
 import type { ComponentStatus } from '../../config/status-page-config-schema';
 import { IncidentEventSchema, IncidentSchema, type Incident, type IncidentEvent } from '../incidents/incident-entities';
 import { presentIncidentForClient } from '../incidents/incident-presenter';
-import { formatIncidentId, OPEN_STATES, type IncidentState } from '../incidents/incident-rules';
+import { formatIncidentId, OPEN_STATES, publicStatusOf, type IncidentState, type PublicStatus } from '../incidents/incident-rules';
 import type { MaintenanceSource } from './maintenance-source';
 import { StatusOverrideSchema } from './status-page-entities';
 import {
   componentStatus,
   IMPACTING_STATES,
   impactOfSeverity,
-  isPublicIncidentStatus,
+  isPublicStatus,
   maintenanceStatusAt,
   overallStatus,
-  publicStatusOfState,
   uptime,
   type Impact,
   type Indicator,
   type MaintenanceStatus,
-  type PublicIncidentStatus,
   type StatusSpan,
   type UptimeDay,
 } from './status-rules';
@@ -32,7 +30,7 @@ const DAY_MS = 86_400_000;
 
 export interface PublicUpdate {
   id: string;
-  status: PublicIncidentStatus;
+  status: PublicStatus;
   body: string;
   at: Date;
 }
@@ -41,7 +39,7 @@ export interface PublicIncident {
   /** INC-1042, as client contacts already know it. */
   id: string;
   name: string;
-  status: PublicIncidentStatus;
+  status: PublicStatus;
   impact: Impact;
   componentIds: string[];
   createdAt: Date;
@@ -72,6 +70,14 @@ export interface PublicComponent {
   group: string;
   position: number;
   status: ComponentStatus;
+  /**
+   * The last known change of its status from stored data: the newest incident affecting it
+   * (its last update or transition), maintenance starting or ending, an override being set.
+   * Null when nothing in the last HISTORY_DAYS days touched it.
+   */
+  lastChange: Date | null;
+  /** The oldest of the same stored data (an incident's start, maintenance's start, an override); null likewise. */
+  firstSeen: Date | null;
   uptime: { days: UptimeDay[]; percent: number };
 }
 
@@ -133,15 +139,18 @@ export async function loadStatusModel(em: EntityManager, deps: { config: Inciden
 
   const overrides = await em.find(StatusOverrideSchema, { clientId: client.id, $or: [{ expiresAt: null }, { expiresAt: { $gt: now } }] });
   const overrideOf = new Map(overrides.map((override) => [override.serviceId, override.status as ComponentStatus]));
+  const overrideSetAt = new Map(overrides.map((override) => [override.serviceId, override.setAt]));
   const days = calendarDays(now, client.timezone);
+  const openUntil = new Date(Math.floor(now.getTime() / UPTIME_STEP_MS) * UPTIME_STEP_MS);
 
   const components = services.map((service, index): PublicComponent => {
     const affecting = lives.filter((life) => life.incident.serviceIds.includes(service.id));
     const severityStatus = (life: IncidentLife) => settings.componentStatusBySeverity[`sev${life.incident.severity}` as 'sev1'];
     const maintenanceSpans: StatusSpan[] = maintenances
       .filter((m) => m.componentIds.includes(service.id) && m.status !== 'scheduled')
-      .map((m) => ({ start: m.scheduledFor.getTime(), end: Math.min(m.scheduledUntil.getTime(), now.getTime()), status: 'under_maintenance' }));
-    const incidentSpans: StatusSpan[] = affecting.flatMap((life) => life.impactSpans(now).map((span) => ({ ...span, status: severityStatus(life) })));
+      .map((m): StatusSpan => ({ start: m.scheduledFor.getTime(), end: m.status === 'completed' ? m.scheduledUntil.getTime() : Math.min(m.scheduledUntil.getTime(), openUntil.getTime()), status: 'under_maintenance' }))
+      .filter((span) => span.end > span.start);
+    const incidentSpans: StatusSpan[] = affecting.flatMap((life) => life.impactSpans(openUntil).map((span) => ({ ...span, status: severityStatus(life) })));
     return {
       id: service.id,
       name: service.name,
@@ -153,6 +162,16 @@ export async function loadStatusModel(em: EntityManager, deps: { config: Inciden
         incidentStatuses: affecting.filter((life) => IMPACTING_STATES.includes(life.incident.state as IncidentState)).map(severityStatus),
         inMaintenance: maintenances.some((m) => m.status === 'in_progress' && m.componentIds.includes(service.id)),
       }),
+      lastChange: latest([
+        ...affecting.map((life) => life.updatedAt),
+        ...maintenances.filter((m) => m.componentIds.includes(service.id) && m.status !== 'scheduled').map((m) => (m.status === 'completed' ? m.scheduledUntil : m.scheduledFor)),
+        overrideSetAt.get(service.id),
+      ]),
+      firstSeen: earliest([
+        ...affecting.map((life) => life.incident.reportedAt),
+        ...maintenances.filter((m) => m.componentIds.includes(service.id) && m.status !== 'scheduled').map((m) => m.scheduledFor),
+        overrideSetAt.get(service.id),
+      ]),
       uptime: uptime([...incidentSpans, ...maintenanceSpans], days, settings.uptime),
     };
   });
@@ -187,6 +206,16 @@ export async function loadStatusModel(em: EntityManager, deps: { config: Inciden
 
 type IncidentLife = ReturnType<typeof incidentLife>;
 
+const times = (dates: (Date | null | undefined)[]) => dates.filter((at): at is Date => !!at).map((at) => at.getTime());
+function latest(dates: (Date | null | undefined)[]): Date | null {
+  const found = times(dates);
+  return found.length ? new Date(Math.max(...found)) : null;
+}
+function earliest(dates: (Date | null | undefined)[]): Date | null {
+  const found = times(dates);
+  return found.length ? new Date(Math.min(...found)) : null;
+}
+
 /** An incident's public story: its updates with their status, and when it was hurting the service. */
 function incidentLife(incident: Incident, events: IncidentEvent[]) {
   const transitions = events.filter((event) => event.type === 'state.changed' && typeof event.data?.to === 'string').map((event) => ({ at: event.at, to: event.data!.to as IncidentState }));
@@ -198,11 +227,11 @@ function incidentLife(incident: Incident, events: IncidentEvent[]) {
   for (const event of events) {
     if (event.type === 'state.changed' && typeof event.data?.to === 'string') state = event.data.to as IncidentState;
     if (event.visibility !== 'public') continue;
-    const explicit = isPublicIncidentStatus(event.data?.status);
-    const status = explicit ? (event.data!.status as PublicIncidentStatus) : publicStatusOfState(state);
+    const explicit = isPublicStatus(event.data?.status);
+    const status = explicit ? (event.data!.status as PublicStatus) : publicStatusOf(state);
     if (status) updates.push({ id: event.id, status, body: event.message, at: event.at, explicit });
   }
-  const stateStatus = publicStatusOfState(incident.state as IncidentState) ?? 'investigating';
+  const stateStatus = publicStatusOf(incident.state as IncidentState);
   const lastTransition = transitions.at(-1)?.at ?? incident.createdAt;
   const lastUpdate = updates.at(-1);
   // An update's explicit status ("identified") wins until the lifecycle moves on.
@@ -212,7 +241,7 @@ function incidentLife(incident: Incident, events: IncidentEvent[]) {
     updates: updates.map(({ explicit: _explicit, ...update }): PublicUpdate => update),
     currentStatus,
     updatedAt: new Date(Math.max(incident.createdAt.getTime(), lastTransition.getTime(), lastUpdate?.at.getTime() ?? 0)),
-    /** Spans in which the incident was in an impacting state. */
+    /** Spans in which the incident was in an impacting state; one still going on ends at `now`. */
     impactSpans(now: Date): { start: number; end: number }[] {
       const spans: { start: number; end: number }[] = [];
       let state = initial;
@@ -228,12 +257,21 @@ function incidentLife(incident: Incident, events: IncidentEvent[]) {
   };
 }
 
-/** The last HISTORY_DAYS calendar days in the client's time zone; today ends now. */
+/**
+ * What is still going on (an open incident, maintenance in progress) counts in the uptime
+ * bars up to the last quarter hour, not up to now, and today's bar ends at the next one:
+ * during an incident the bars (and their pushes to every open page) then change every 15
+ * minutes or on an event, not with every rebuild. What has ended counts exactly.
+ */
+export const UPTIME_STEP_MS = 15 * 60_000;
+
+/** The last HISTORY_DAYS calendar days in the client's time zone; today ends at the next UPTIME_STEP_MS boundary. */
 function calendarDays(now: Date, timezone: string): { date: string; start: number; end: number }[] {
   const today = DateTime.fromJSDate(now, { zone: timezone }).startOf('day');
+  const todayEnd = Math.ceil(now.getTime() / UPTIME_STEP_MS) * UPTIME_STEP_MS;
   return Array.from({ length: HISTORY_DAYS }, (_, i) => {
     const day = today.minus({ days: HISTORY_DAYS - 1 - i });
-    return { date: day.toISODate()!, start: day.toMillis(), end: Math.min(day.plus({ days: 1 }).toMillis(), now.getTime()) };
+    return { date: day.toISODate()!, start: day.toMillis(), end: Math.min(day.plus({ days: 1 }).toMillis(), todayEnd) };
   });
 }
 

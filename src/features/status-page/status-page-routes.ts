@@ -7,7 +7,7 @@ import { NotFoundError, UnauthenticatedError, ValidationError } from '../../plat
 import type { ViewRenderer } from '../../platform/http/views';
 import { zodProblems } from '../../platform/http/api-router';
 import { canSeeClient } from '../auth/principal';
-import type { Csrf } from '../auth/csrf';
+import { PRESESSION_COOKIE, type Csrf } from '../auth/csrf';
 import type { StatuspageEndpoint } from './statuspage-presenter';
 import type { StatusPageService, StatusSnapshot } from './status-page-service';
 import type { StatusSubscriptions } from './status-subscriptions';
@@ -90,8 +90,10 @@ export function createStatusPageRouter(deps: { statusPages: StatusPageService; s
 
   function page(req: Request, res: Response, snapshot: StatusSnapshot, template: string, data: Record<string, unknown>): void {
     const client = snapshot.model.client;
-    const csrfToken = req.principal?.via === 'session' ? deps.csrf.token(req, res) : null;
-    res.setHeader('Cache-Control', client.public ? 'no-cache' : 'private, no-store');
+    // Signed-in pages, and anonymous ones with a form that needs a pre-session token.
+    const csrfToken = req.principal?.via === 'session' || (!req.principal && req.cookies?.[PRESESSION_COOKIE]) ? deps.csrf.token(req, res) : null;
+    // A page with a visitor's own token must not be stored by shared caches.
+    res.setHeader('Cache-Control', !client.public ? 'private, no-store' : csrfToken ? 'private, no-cache' : 'no-cache');
     // The client's logo is usually hosted elsewhere: allow exactly its origin for images.
     const policy = res.getHeader('Content-Security-Policy');
     if (client.logoUrl && typeof policy === 'string') res.setHeader('Content-Security-Policy', policy.replace(/img-src ([^;]*)/, `img-src $1 ${new URL(client.logoUrl).origin}`));
@@ -104,7 +106,14 @@ export function createStatusPageRouter(deps: { statusPages: StatusPageService; s
     res.type('html').send(views.render('status/index', { title: 'Service status', clients: clients.map((client) => ({ id: client.id, title: client.statusPage.title ?? client.name })) }, 'layouts/status'));
   });
 
-  router.get('/:client', async (req, res) => {
+  // The subscription form is sent by anonymous visitors: it carries a pre-session token.
+  const presessionForSubscriptions: RequestHandler = (req, res, next) => {
+    const client = deps.configStore.current.clients.find((candidate) => candidate.id === req.params.client);
+    if (client?.statusPage.subscriptions && !req.principal) return deps.csrf.ensurePresession(req, res, next);
+    next();
+  };
+
+  router.get('/:client', presessionForSubscriptions, async (req, res) => {
     let snapshot: StatusSnapshot;
     try {
       snapshot = await snapshotFor(req);
@@ -118,12 +127,13 @@ export function createStatusPageRouter(deps: { statusPages: StatusPageService; s
       title: model.client.title,
       live: true,
       version: snapshot.version,
-      sequence: snapshot.sequence,
       liveHtml: snapshot.liveHtml,
       uptimeVersion: snapshot.uptimePayload.version,
       uptimeHtml: snapshot.uptimeHtml,
       components: model.components.map((c) => ({ id: c.id, name: c.name })),
       subscribed: req.query.subscribed === '1',
+      // A private page subscribes the signed-in contact's own address, nothing else.
+      subscriberEmail: statusPages.clientConfig(snapshot.clientId).statusPage.public ? null : (req.principal?.email ?? null),
     });
   });
 
@@ -166,13 +176,16 @@ export function createStatusPageRouter(deps: { statusPages: StatusPageService; s
 
   // Each address gets at most one mail an hour anyway; this stops one sender from spraying many.
   const subscribeLimit = rateLimit({ windowMs: 15 * 60_000, limit: 20, standardHeaders: 'draft-8', legacyHeaders: false });
-  router.post('/:client/subscribe', subscribeLimit, async (req, res) => {
+  router.post('/:client/subscribe', subscribeLimit, deps.csrf.requireAnonymousToken, async (req, res) => {
     const snapshot = await snapshotFor(req);
     if (!snapshot.model.client.subscriptions) throw new NotFoundError('this status page has no subscriptions');
     const form = subscribeForm.safeParse(req.body ?? {});
     if (!form.success) throw new ValidationError('invalid subscription', zodProblems(form.error));
-    await deps.subscriptions.subscribe(statusPages.clientConfig(snapshot.clientId), form.data.email, form.data.components);
-    page(req, res, snapshot, 'status/message', { title: 'Check your e-mail', heading: 'Check your e-mail', message: `We sent a confirmation link to ${form.data.email}. Your subscription starts when you use it.` });
+    // A private page's updates go only to the client's contacts: one subscribes oneself.
+    const client = statusPages.clientConfig(snapshot.clientId);
+    const email = client.statusPage.public ? form.data.email : req.principal!.email;
+    await deps.subscriptions.subscribe(client, email, form.data.components);
+    page(req, res, snapshot, 'status/message', { title: 'Check your e-mail', heading: 'Check your e-mail', message: `We sent a confirmation link to ${email}. Your subscription starts when you use it.` });
   });
 
   // Links in e-mails open a page with a button: mail scanners that follow links change nothing.
@@ -180,13 +193,14 @@ export function createStatusPageRouter(deps: { statusPages: StatusPageService; s
     { path: 'subscription/confirm', heading: 'Confirm your subscription', button: 'Confirm subscription', done: 'Your subscription is confirmed. You will receive updates by e-mail.', run: deps.subscriptions.confirm },
     { path: 'unsubscribe', heading: 'Unsubscribe', button: 'Unsubscribe', done: 'You are unsubscribed and will receive no more e-mails from this page.', run: deps.subscriptions.unsubscribe },
   ]) {
+    // The signed token is the credential: these work on private pages without signing in.
     router.get(`/:client/${action.path}`, async (req, res) => {
-      const snapshot = await snapshotFor(req);
+      const snapshot = await statusPages.get(String(req.params.client));
       page(req, res, snapshot, 'status/message', { title: action.heading, heading: action.heading, form: { action: `${snapshot.pageUrl}/${action.path}`, token: String(req.query.token ?? ''), button: action.button } });
     });
     // Also the RFC 8058 one-click POST from mail clients (token in the URL, no cookies).
     router.post(`/:client/${action.path}`, async (req, res) => {
-      const snapshot = await snapshotFor(req);
+      const snapshot = await statusPages.get(String(req.params.client));
       const token = String(req.body?.token ?? req.query.token ?? '');
       const ok = await action.run(snapshot.clientId, token);
       res.status(ok ? 200 : 400);

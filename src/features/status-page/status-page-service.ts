@@ -8,13 +8,15 @@ import type { EventBus } from '../../platform/event-bus';
 import type { ViewRenderer } from '../../platform/http/views';
 import type { Logger } from '../../platform/logger';
 import type { MaintenanceSource } from './maintenance-source';
-import { loadStatusModel, type StatusModel } from './status-model';
+import { HISTORY_DAYS, loadStatusModel, type StatusModel } from './status-model';
 import { presentStatuspage, type ComponentHistory, type StatuspageEndpoint } from './statuspage-presenter';
 import { STATUS_LABELS } from './status-rules';
 import { atomFeed, liveView, uptimeView } from './status-views';
 
 /** Even with nothing happening, a cached page is rebuilt this often (config reloads, missed events). */
 const MAX_AGE_MS = 60_000;
+/** After a failed build (the database away), the next try comes after this, doubling up to MAX_AGE_MS. */
+const RETRY_FIRST_MS = 1_000;
 
 /** One client's page, rendered once per change and shared by every viewer. */
 export interface StatusSnapshot {
@@ -23,7 +25,7 @@ export interface StatusSnapshot {
   config: IncidentdConfig;
   model: StatusModel;
   pageUrl: string;
-  /** Changes whenever anything a viewer can see changes; the ETag of every document. */
+  /** Changes whenever anything but the uptime bars changes; the ETag of every document. */
   version: string;
   /** Increases with every build: pages ignore a push older than what they show. */
   sequence: number;
@@ -46,6 +48,8 @@ interface CacheEntry {
   /** A change arrived while building: build once more when done. */
   dirty: boolean;
   timer: NodeJS.Timeout | null;
+  /** Builds that failed in a row (for the retry backoff). */
+  failures: number;
   history: Map<string, ComponentHistory>;
 }
 
@@ -76,17 +80,30 @@ export function createStatusPageService(deps: { orm: MikroORM; clock: Clock; con
     const client = clientConfig(clientId);
     const now = clock.now();
     const model = await loadStatusModel(deps.orm.em.fork(), { config, client, maintenance: deps.maintenance, now });
+    // Statuspage's component created_at / updated_at. Nothing stores when a service entered
+    // the configuration, nor every status change of a component (an override expiring, say).
+    // So both come from the stored data that touched the component in the last HISTORY_DAYS
+    // days (model.firstSeen / lastChange: the same after a restart); a status change with no
+    // such data is dated when this process saw it; a component nothing touched is dated at
+    // the start of the history window when this process first built it ("at least that
+    // old"), which moves with a restart: a known limitation.
+    const windowStart = new Date(now.getTime() - HISTORY_DAYS * 86_400_000);
     for (const component of model.components) {
-      const seen = entry.history.get(component.id);
-      if (!seen) entry.history.set(component.id, { createdAt: now, status: component.status, updatedAt: now });
-      else if (seen.status !== component.status) entry.history.set(component.id, { ...seen, status: component.status, updatedAt: now });
+      const seen = entry.history.get(component.id) ?? { createdAt: windowStart, status: component.status, updatedAt: windowStart };
+      const changedAt = seen.status !== component.status ? now : seen.updatedAt;
+      entry.history.set(component.id, {
+        createdAt: component.firstSeen ?? seen.createdAt,
+        status: component.status,
+        updatedAt: new Date(Math.max(component.lastChange?.getTime() ?? 0, changedAt.getTime())),
+      });
     }
     const pageUrl = `${config.server.publicUrl.replace(/\/$/, '')}/status/${client.id}`;
     const documents = Object.fromEntries(Object.entries(presentStatuspage(model, pageUrl, entry.history)).map(([name, body]) => [name, Buffer.from(JSON.stringify(body))])) as Record<StatuspageEndpoint, Buffer>;
     const liveHtml = deps.views.fragment('status/live', liveView(model, pageUrl));
     const uptimeHtml = deps.views.fragment('status/uptime', uptimeView(model));
     const hash = (...parts: (string | Buffer)[]) => parts.reduce((h, part) => h.update(part), createHash('sha256')).digest('base64url').slice(0, 20);
-    const version = hash(documents['summary.json'], documents['incidents.json'], liveHtml, uptimeHtml);
+    // The uptime bars have their own version: they are not in the JSON documents, whose ETag this is.
+    const version = hash(documents['summary.json'], documents['incidents.json'], liveHtml);
     const sequence = (builds += 1);
     return {
       clientId,
@@ -119,9 +136,16 @@ export function createStatusPageService(deps: { orm: MikroORM; clock: Clock; con
         } while (entry.dirty);
         const previous = entry.snapshot;
         entry.snapshot = snapshot;
-        schedule(clientId, entry, snapshot.model.nextTransition);
-        if (snapshot.version !== previous?.version) for (const listener of listeners) listener(snapshot, previous);
+        entry.failures = 0;
+        schedule(clientId, entry, Math.max(snapshot.model.nextTransition.getTime() - clock.now().getTime(), 0) + 50);
+        if (snapshot.version !== previous?.version || snapshot.uptimePayload.version !== previous.uptimePayload.version) for (const listener of listeners) listener(snapshot, previous);
         return snapshot;
+      } catch (error) {
+        // Whatever failed, the clock must keep driving the page (maintenance starting,
+        // overrides expiring, the day turning): try again soon, then less and less often.
+        entry.failures += 1;
+        schedule(clientId, entry, RETRY_FIRST_MS * 2 ** Math.min(entry.failures - 1, 6));
+        throw error;
       } finally {
         entry.building = null;
       }
@@ -130,10 +154,10 @@ export function createStatusPageService(deps: { orm: MikroORM; clock: Clock; con
   }
 
   // Maintenance starts and ends, overrides expire and days turn by the clock alone.
-  function schedule(clientId: string, entry: CacheEntry, at: Date): void {
+  function schedule(clientId: string, entry: CacheEntry, delayMs: number): void {
     if (entry.timer) clearTimeout(entry.timer);
     if (stopped) return;
-    const delay = Math.min(Math.max(at.getTime() - clock.now().getTime(), 0) + 50, MAX_AGE_MS);
+    const delay = Math.min(delayMs, MAX_AGE_MS);
     entry.timer = setTimeout(() => void refresh(clientId, entry).catch((error) => logger.warn({ err: error, clientId }, 'status page refresh failed')), delay);
     entry.timer.unref();
   }
@@ -147,6 +171,10 @@ export function createStatusPageService(deps: { orm: MikroORM; clock: Clock; con
     if (event.clientId) invalidate(event.clientId);
   });
   deps.maintenance.onChanged(invalidate);
+  // A reload can change anything on a page (names, services, public or not): rebuild them all now.
+  configStore.onReplace(() => {
+    for (const clientId of entries.keys()) invalidate(clientId);
+  });
 
   return {
     clientConfig,
@@ -160,7 +188,7 @@ export function createStatusPageService(deps: { orm: MikroORM; clock: Clock; con
       clientConfig(clientId);
       let entry = entries.get(clientId);
       if (!entry) {
-        entry = { snapshot: null, building: null, dirty: false, timer: null, history: new Map() };
+        entry = { snapshot: null, building: null, dirty: false, timer: null, failures: 0, history: new Map() };
         entries.set(clientId, entry);
       }
       if (entry.snapshot) {

@@ -4,11 +4,8 @@
  * No database, HTTP or clock here; everything is a function of its arguments.
  */
 import type { ComponentStatus } from '../../config/status-page-config-schema';
-import type { IncidentState } from '../incidents/incident-rules';
+import { PUBLIC_STATUSES, type IncidentState, type PublicStatus } from '../incidents/incident-rules';
 
-/** Statuspage's incident statuses (postmortem is not used: reviews are internal here). */
-export type PublicIncidentStatus = 'investigating' | 'identified' | 'monitoring' | 'resolved';
-const PUBLIC_INCIDENT_STATUSES: readonly PublicIncidentStatus[] = ['investigating', 'identified', 'monitoring', 'resolved'];
 export type MaintenanceStatus = 'scheduled' | 'in_progress' | 'completed';
 export type Indicator = 'none' | 'minor' | 'major' | 'critical' | 'maintenance';
 export type Impact = 'none' | 'minor' | 'major' | 'critical';
@@ -59,26 +56,21 @@ export function overallStatus(statuses: ComponentStatus[]): { indicator: Indicat
   }
 }
 
-/** What the public is told an incident in this lifecycle state is doing; null: not shown (cancelled). */
-export function publicStatusOfState(state: IncidentState): PublicIncidentStatus | null {
-  switch (state) {
-    case 'new':
-    case 'triaged':
-    case 'investigating':
-      return 'investigating';
-    case 'mitigated':
-      return 'monitoring';
-    case 'resolved':
-    case 'closed':
-      return 'resolved';
-    default:
-      return null;
-  }
+/** A public update's status as stored in its data (POST /incidents/{id}/updates), if it has one. */
+export function isPublicStatus(value: unknown): value is PublicStatus {
+  return typeof value === 'string' && (PUBLIC_STATUSES as readonly string[]).includes(value);
 }
 
-export function isPublicIncidentStatus(value: unknown): value is PublicIncidentStatus {
-  return typeof value === 'string' && (PUBLIC_INCIDENT_STATUSES as readonly string[]).includes(value);
-}
+/** What the page says of incidents, updates and maintenance: the one place for these words. */
+export const PUBLIC_STATUS_LABELS: Record<PublicStatus | MaintenanceStatus, string> = {
+  investigating: 'Investigating',
+  identified: 'Identified',
+  monitoring: 'Monitoring',
+  resolved: 'Resolved',
+  scheduled: 'Scheduled',
+  in_progress: 'In progress',
+  completed: 'Completed',
+};
 
 /** Statuspage's incident impact from our severity (1 = critical). */
 export function impactOfSeverity(severity: number): Impact {

@@ -1,5 +1,6 @@
 import { Gauge, Histogram, type Registry } from 'prom-client';
 import type { Namespace, Server, Socket } from 'socket.io';
+import type { ConfigStore } from '../../config/config-store';
 import type { Logger } from '../../platform/logger';
 import { canSeeClient } from '../auth/principal';
 import type { SessionService } from '../auth/session-service';
@@ -20,12 +21,13 @@ const yieldToLoop = () => new Promise((resolve) => setImmediate(resolve));
 /**
  * The `/status` socket.io namespace: open status pages join their client's room and get
  * the live part of the page whenever it changes. Every connection (first or after a
- * dropped one) receives the current state at once, so a page that missed pushes while
- * offline resyncs. A broadcast is one serialized packet for the whole room.
+ * dropped one) receives at once the parts that differ from the versions the page says
+ * it shows (handshake `auth.version` and `auth.uptime`), so a page that missed pushes
+ * while offline resyncs. A broadcast is one serialized packet for the whole room.
  */
 export function attachStatusSocket(
   io: Server,
-  deps: { statusPages: StatusPageService; users: UserService; sessions: SessionService; logger: Logger; registry: Registry; reauthenticateMs?: number },
+  deps: { statusPages: StatusPageService; configStore: ConfigStore; users: UserService; sessions: SessionService; logger: Logger; registry: Registry; reauthenticateMs?: number },
 ): Namespace {
   const status = io.of('/status');
   new Gauge({
@@ -65,26 +67,31 @@ export function attachStatusSocket(
     }
   });
 
-  // Pages stay open for days: a page made private by a reload, a disabled contact or an
-  // expired session stops receiving updates within a minute.
-  const recheck = setInterval(() => {
+  // Pages stay open for days: a disabled contact or an expired session stops receiving
+  // updates within a minute, and a page made private by a reload at once.
+  const recheckAll = () => {
     for (const socket of status.sockets.values()) {
       mayWatch(socket, socket.data.clientId as string)
         .then((allowed) => allowed || socket.disconnect(true))
         .catch((error) => ((error as { status?: number }).status === 404 ? socket.disconnect(true) : deps.logger.warn({ err: error }, 'status socket re-check failed')));
     }
-  }, deps.reauthenticateMs ?? REAUTHENTICATE_MS);
+  };
+  const recheck = setInterval(recheckAll, deps.reauthenticateMs ?? REAUTHENTICATE_MS);
   recheck.unref();
+  deps.configStore.onReplace(recheckAll);
 
   status.on('connection', (socket) => {
     const clientId = socket.data.clientId as string;
+    // What the page shows already (a page just loaded, or one reconnecting after a restart
+    // of the server): only what differs is sent, not the whole page again.
+    const { version, uptime } = socket.handshake.auth as { version?: unknown; uptime?: unknown };
     nextShard = (nextShard + 1) % SHARDS;
     void socket.join(shardRooms(clientId)[nextShard]!);
     deps.statusPages
       .get(clientId)
       .then((snapshot) => {
-        socket.emit('page', snapshot.livePayload);
-        socket.emit('uptime', snapshot.uptimePayload);
+        if (version !== snapshot.version) socket.emit('page', snapshot.livePayload);
+        if (uptime !== snapshot.uptimePayload.version) socket.emit('uptime', snapshot.uptimePayload);
       })
       .catch((error) => deps.logger.warn({ err: error, clientId }, 'could not send the status page state'));
   });
@@ -112,6 +119,8 @@ export function attachStatusSocket(
   // overwrite a newer one).
   const pushers = new Map<string, { running: boolean; next: StatusSnapshot | null; sent: StatusSnapshot | null }>();
   deps.statusPages.onUpdate((snapshot, previous) => {
+    // A page's first build: whoever is connected is waiting for it in the connection handler.
+    if (!previous) return void pushers.set(snapshot.clientId, { running: false, next: null, sent: snapshot });
     const pusher = pushers.get(snapshot.clientId) ?? { running: false, next: null, sent: previous };
     pushers.set(snapshot.clientId, pusher);
     pusher.next = snapshot;

@@ -1,4 +1,4 @@
-import type { MikroORM } from '@mikro-orm/postgresql';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { ClientConfig } from '../../config/config-schema';
 import type { ConfigStore } from '../../config/config-store';
 import type { Clock } from '../../platform/clock';
@@ -6,18 +6,27 @@ import type { EventBus } from '../../platform/event-bus';
 import type { Logger } from '../../platform/logger';
 import type { LinkSigner } from '../../platform/security/signed-links';
 import { IncidentEventSchema, IncidentSchema } from '../incidents/incident-entities';
+import { NotificationSchema } from '../notifications/notification-entities';
+import { RoleGrantSchema } from '../users/user-entities';
 import { presentIncidentForClient } from '../incidents/incident-presenter';
-import { formatIncidentId, type IncidentState } from '../incidents/incident-rules';
+import { formatIncidentId, publicStatusOf, type IncidentState } from '../incidents/incident-rules';
 import type { Outbox } from '../notifications/outbox';
 import { publicServices } from './status-model';
 import { StatusSubscriberSchema, type StatusSubscriber } from './status-page-entities';
-import { isPublicIncidentStatus, publicStatusOfState } from './status-rules';
+import { isPublicStatus, PUBLIC_STATUS_LABELS } from './status-rules';
 
 const CONFIRM = 'status.subscription.confirm';
 const UNSUBSCRIBE = 'status.subscription.unsubscribe';
 const CONFIRM_VALID_MS = 7 * 86_400_000;
 // Unsubscribe links in old e-mails must keep working.
 const UNSUBSCRIBE_VALID_MS = 400 * 86_400_000;
+/**
+ * Subscription mails (confirmation or "already subscribed") one address receives per day,
+ * across every client's page: the form is open to anyone, so it must not be usable to
+ * bury someone's mailbox, however many pages and sending addresses are used.
+ */
+export const SUBSCRIPTION_MAILS_PER_ADDRESS_PER_DAY = 5;
+const SUBSCRIPTION_MAIL_KINDS = ['status.subscription_confirm', 'status.subscription_exists'];
 
 export type StatusSubscriptions = ReturnType<typeof createStatusSubscriptions>;
 
@@ -43,6 +52,12 @@ export function createStatusSubscriptions(deps: { orm: MikroORM; clock: Clock; c
     return orm.em.fork().findOne(StatusSubscriberSchema, { id: Number(check.subject), clientId });
   }
 
+  /** The e-mail addresses (lower case) of the client's active client_contact users. */
+  async function contactAddresses(em: EntityManager, clientId: string): Promise<Set<string>> {
+    const grants = await em.find(RoleGrantSchema, { role: 'client_contact', clientId, revokedAt: null, user: { disabledAt: null } }, { populate: ['user'] });
+    return new Set(grants.map((grant) => grant.user.email.toLowerCase()));
+  }
+
   /** Public updates of an incident go to the confirmed subscribers of the components it affects. */
   async function notifyPublicUpdates(incidentId: number, eventIds: string[]): Promise<void> {
     await orm.em.fork().transactional(async (em) => {
@@ -55,11 +70,15 @@ export function createStatusSubscriptions(deps: { orm: MikroORM; clock: Clock; c
       const services = publicServices(configStore.current, client.id);
       const title = presentIncidentForClient(incident, [], (id) => services.find((service) => service.id === id)?.name).title;
       const subscribers = await em.find(StatusSubscriberSchema, { clientId: client.id, confirmedAt: { $ne: null }, unsubscribedAt: null });
-      const interested = subscribers.filter((s) => s.componentIds.length === 0 || s.componentIds.some((id) => incident.serviceIds.includes(id)));
+      // A private page's updates are for the client's own people: only addresses that are
+      // active client contacts of this client now (a page made private, a contact disabled
+      // or moved: their old subscriptions stop receiving mail).
+      const allowed = client.statusPage.public ? null : await contactAddresses(em, client.id);
+      const interested = subscribers.filter((s) => (!allowed || allowed.has(s.email)) && (s.componentIds.length === 0 || s.componentIds.some((id) => incident.serviceIds.includes(id))));
       const url = `${pageUrl(client.id)}/incidents/${formatIncidentId(incident.number)}`;
       for (const update of updates) {
-        const status = isPublicIncidentStatus(update.data?.status) ? update.data.status : (publicStatusOfState(incident.state as IncidentState) ?? 'investigating');
-        const label = status.charAt(0).toUpperCase() + status.slice(1);
+        const status = isPublicStatus(update.data?.status) ? update.data.status : publicStatusOf(incident.state as IncidentState);
+        const label = PUBLIC_STATUS_LABELS[status];
         for (const subscriber of interested) {
           await outbox.enqueue(em, {
             kind: 'status.incident_update',
@@ -106,6 +125,8 @@ export function createStatusSubscriptions(deps: { orm: MikroORM; clock: Clock; c
         if (!subscriber) subscriber = em.create(StatusSubscriberSchema, { clientId: client.id, email: address, componentIds: chosen, createdAt: now });
         else if (!active) Object.assign(subscriber, { componentIds: chosen, confirmedAt: null, unsubscribedAt: null });
         await em.flush();
+        const since = new Date(now.getTime() - 86_400_000);
+        if ((await em.count(NotificationSchema, { recipient: address, kind: { $in: SUBSCRIPTION_MAIL_KINDS }, createdAt: { $gte: since } })) >= SUBSCRIPTION_MAILS_PER_ADDRESS_PER_DAY) return;
         const title = client.statusPage.title ?? client.name;
         // At most one mail per address and hour, however often the form is sent.
         const hour = Math.floor(now.getTime() / 3_600_000);

@@ -7,20 +7,10 @@ import { DateTime } from 'luxon';
 import type { ComponentStatus } from '../../config/status-page-config-schema';
 import type { PublicIncident, PublicMaintenance, StatusModel } from './status-model';
 import { maintenanceUpdates } from './statuspage-presenter';
-import { STATUS_LABELS, worstStatus } from './status-rules';
+import { PUBLIC_STATUS_LABELS, STATUS_LABELS, worstStatus } from './status-rules';
 
 /** Resolved incidents stay on the front page this long; older ones are on the history page. */
 const RECENT_DAYS = 7;
-
-const INCIDENT_STATUS_LABELS: Record<string, string> = {
-  investigating: 'Investigating',
-  identified: 'Identified',
-  monitoring: 'Monitoring',
-  resolved: 'Resolved',
-  scheduled: 'Scheduled',
-  in_progress: 'In progress',
-  completed: 'Completed',
-};
 
 function timeView(at: Date, timezone: string) {
   return { iso: at.toISOString(), text: DateTime.fromJSDate(at, { zone: timezone }).toFormat('d LLL yyyy, HH:mm ZZZZ') };
@@ -38,12 +28,12 @@ export function incidentView(incident: PublicIncident, model: StatusModel, pageU
     name: incident.name,
     url: `${pageUrl}/incidents/${incident.id}`,
     status: incident.status,
-    statusLabel: INCIDENT_STATUS_LABELS[incident.status],
+    statusLabel: PUBLIC_STATUS_LABELS[incident.status],
     impact: incident.impact,
     started: timeView(incident.startedAt, model.client.timezone),
     resolved: incident.resolvedAt ? timeView(incident.resolvedAt, model.client.timezone) : null,
     components: componentNames(model, incident.componentIds),
-    updates: incident.updates.map((update) => ({ statusLabel: INCIDENT_STATUS_LABELS[update.status], body: update.body, time: timeView(update.at, model.client.timezone) })),
+    updates: incident.updates.map((update) => ({ statusLabel: PUBLIC_STATUS_LABELS[update.status], body: update.body, time: timeView(update.at, model.client.timezone) })),
   };
 }
 
@@ -52,7 +42,7 @@ export function maintenanceView(m: PublicMaintenance, model: StatusModel) {
     id: m.id,
     name: m.name,
     description: m.description,
-    statusLabel: INCIDENT_STATUS_LABELS[m.status],
+    statusLabel: PUBLIC_STATUS_LABELS[m.status],
     status: m.status,
     start: timeView(m.scheduledFor, model.client.timezone),
     end: timeView(m.scheduledUntil, model.client.timezone),
@@ -127,8 +117,8 @@ function xml(text: string): string {
 /** Atom feed (RFC 4287) of incident updates and maintenance announcements, newest first. */
 export function atomFeed(model: StatusModel, pageUrl: string): string {
   const entries = [
-    ...model.incidents.flatMap((i) => i.updates.map((u) => ({ id: `${pageUrl}/incidents/${i.id}#update-${u.id}`, title: `${i.name}: ${INCIDENT_STATUS_LABELS[u.status]}`, link: `${pageUrl}/incidents/${i.id}`, at: u.at, body: u.body }))),
-    ...model.maintenances.flatMap((m) => maintenanceUpdates(m).filter((u) => u.at <= model.generatedAt).map((u) => ({ id: `${pageUrl}/maintenance/${encodeURIComponent(m.id)}#${u.id}`, title: `${m.name}: ${INCIDENT_STATUS_LABELS[u.status]}`, link: pageUrl, at: u.at, body: u.body }))),
+    ...model.incidents.flatMap((i) => i.updates.map((u) => ({ id: `${pageUrl}/incidents/${i.id}#update-${u.id}`, title: `${i.name}: ${PUBLIC_STATUS_LABELS[u.status]}`, link: `${pageUrl}/incidents/${i.id}`, at: u.at, body: u.body }))),
+    ...model.maintenances.flatMap((m) => maintenanceUpdates(m).filter((u) => u.at <= model.generatedAt).map((u) => ({ id: `${pageUrl}/maintenance/${encodeURIComponent(m.id)}#${u.id}`, title: `${m.name}: ${PUBLIC_STATUS_LABELS[u.status]}`, link: pageUrl, at: u.at, body: u.body }))),
   ].sort((a, b) => b.at.getTime() - a.at.getTime());
   const updated = entries[0]?.at ?? model.generatedAt;
   return [

@@ -4,16 +4,16 @@
  * field names and status values, so existing widgets and monitors can read our pages.
  */
 import type { PublicComponent, PublicIncident, PublicMaintenance, StatusModel } from './status-model';
-import { worstStatus } from './status-rules';
+import { worstStatus, type MaintenanceStatus } from './status-rules';
 
-/** When this daemon first saw each component, and when its status last changed. */
+/** Each component's created_at and updated_at, and the status they go with (see the status page service). */
 export interface ComponentHistory {
   createdAt: Date;
   status: string;
   updatedAt: Date;
 }
 
-/** Statuspage lists at most this many incidents in incidents.json. */
+/** Statuspage lists at most this many incidents in incidents.json, and maintenances in scheduled-maintenances.json. */
 const INCIDENTS_LISTED = 50;
 
 const iso = (at: Date | null) => at?.toISOString() ?? null;
@@ -23,8 +23,8 @@ function groupId(group: string): string {
 }
 
 /** Maintenance has no written updates of its own: its announcements follow its window. */
-export function maintenanceUpdates(m: PublicMaintenance): { id: string; status: string; body: string; at: Date }[] {
-  const updates = [{ id: `${m.id}-scheduled`, status: 'scheduled', body: m.description || `${m.name} is scheduled.`, at: m.createdAt }];
+export function maintenanceUpdates(m: PublicMaintenance): { id: string; status: MaintenanceStatus; body: string; at: Date }[] {
+  const updates: { id: string; status: MaintenanceStatus; body: string; at: Date }[] = [{ id: `${m.id}-scheduled`, status: 'scheduled', body: m.description || `${m.name} is scheduled.`, at: m.createdAt }];
   if (m.status !== 'scheduled') updates.push({ id: `${m.id}-in-progress`, status: 'in_progress', body: 'Scheduled maintenance is currently in progress.', at: m.scheduledFor });
   if (m.status === 'completed') updates.push({ id: `${m.id}-completed`, status: 'completed', body: 'The scheduled maintenance has been completed.', at: m.scheduledUntil });
   return updates.reverse();
@@ -135,7 +135,7 @@ export function presentStatuspage(model: StatusModel, pageUrl: string, history: 
     'components.json': { page, components },
     'incidents.json': { page, incidents: model.incidents.slice(0, INCIDENTS_LISTED).map(incident) },
     'incidents/unresolved.json': { page, incidents: unresolved },
-    'scheduled-maintenances.json': { page, scheduled_maintenances: [...model.maintenances].reverse().map(maintenance) },
+    'scheduled-maintenances.json': { page, scheduled_maintenances: [...model.maintenances].reverse().slice(0, INCIDENTS_LISTED).map(maintenance) },
     'scheduled-maintenances/upcoming.json': { page, scheduled_maintenances: upcoming },
     'scheduled-maintenances/active.json': { page, scheduled_maintenances: active },
   };
