@@ -23,3 +23,21 @@ export async function waitReady(url) {
   }
   throw new Error(`${url} not ready`);
 }
+
+/** A fresh database on the server of `serverUrl`; `drop()` removes it when the run is over. */
+export async function createBenchDatabase(serverUrl, prefix) {
+  const { default: pg } = await import('pg');
+  const name = `${prefix}_${Date.now()}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      await admin.query(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    },
+  };
+}

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import YAML from 'yaml';
-import { freePort, waitReady } from './bench-support.mjs';
+import { createBenchDatabase, freePort, waitReady } from './bench-support.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const seconds = Number(process.env.BENCH_SECONDS ?? 20);
@@ -38,12 +38,7 @@ function runLoad(options) {
 
 
 // A fresh database.
-const dbName = `incidentd_bench_${Date.now()}`;
-const admin = new pg.Client({ connectionString: serverUrl });
-await admin.connect();
-await admin.query(`create database ${dbName}`);
-const dbUrl = new URL(serverUrl);
-dbUrl.pathname = `/${dbName}`;
+const database = await createBenchDatabase(serverUrl, 'incidentd_bench');
 
 // The daemon, built, with the example catalog and a bench integration token.
 const port = await freePort();
@@ -54,7 +49,7 @@ configDoc.set('integrations', [{ name: 'alertmanager', type: 'alertmanager', tok
 const configFile = path.join(mkdtempSync(path.join(tmpdir(), 'incidentd-bench-')), 'incidentd.yaml');
 writeFileSync(configFile, configDoc.toString());
 execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
-const daemon = spawn(process.execPath, [path.join(root, 'dist/src/main.js')], { env: { ...process.env, DATABASE_URL: dbUrl.toString(), INCIDENTD_CONFIG: configFile }, stdio: ['ignore', 'ignore', 'inherit'] });
+const daemon = spawn(process.execPath, [path.join(root, 'dist/src/main.js')], { env: { ...process.env, DATABASE_URL: database.url, INCIDENTD_CONFIG: configFile }, stdio: ['ignore', 'ignore', 'inherit'] });
 await waitReady(`http://127.0.0.1:${port}/readyz`);
 
 // The baseline: parse JSON, answer 200.
@@ -78,7 +73,7 @@ results.incidentdRate = await runLoad({ url: incidentdUrl, token, mode: 'open', 
 results.bareRate = await runLoad({ url: bareUrl, token, mode: 'open', rate: rateAlerts / 10, seconds, runId: 'bare-rate' });
 
 // Every accepted alert must be in the database.
-const db = new pg.Client({ connectionString: dbUrl.toString() });
+const db = new pg.Client({ connectionString: database.url });
 await db.connect();
 const stored = Number((await db.query("select count(*) from alert where fingerprint like 'max-%' or fingerprint like 'rate-%'")).rows[0].count);
 const accepted = results.incidentdMax.alertsSent + results.incidentdRate.alertsSent;
@@ -90,8 +85,7 @@ await db.end();
 daemon.kill('SIGTERM');
 await new Promise((resolve) => daemon.on('exit', resolve));
 bare.close();
-await admin.query(`drop database ${dbName} with (force)`);
-await admin.end();
+await database.drop();
 
 const fmt = (n) => (Number.isFinite(n) ? n.toFixed(1) : String(n));
 const line = (name, r) => `${name.padEnd(34)} ${fmt(r.alertsPerSecond).padStart(9)} alerts/s  p50 ${fmt(r.p50).padStart(7)} ms  p99 ${fmt(r.p99).padStart(7)} ms  max ${fmt(r.max).padStart(7)} ms  errors ${r.errors}  (${JSON.stringify(r.statusCounts)})`;

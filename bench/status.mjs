@@ -25,9 +25,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import YAML from 'yaml';
-import { freePort, waitReady } from './bench-support.mjs';
+import { createBenchDatabase, freePort, waitReady } from './bench-support.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const viewers = Number(process.env.BENCH_VIEWERS ?? 10_000);
@@ -38,12 +37,7 @@ const serverUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:543
 const token = 'bench-alertmanager-token-0123456789';
 const client = 'northwind';
 
-const dbName = `incidentd_bench_status_${Date.now()}`;
-const admin = new pg.Client({ connectionString: serverUrl });
-await admin.connect();
-await admin.query(`create database ${dbName}`);
-const dbUrl = new URL(serverUrl);
-dbUrl.pathname = `/${dbName}`;
+const database = await createBenchDatabase(serverUrl, 'incidentd_bench_status');
 
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
@@ -54,9 +48,9 @@ configDoc.set('integrations', [{ name: 'alertmanager', type: 'alertmanager', tok
 const configFile = path.join(mkdtempSync(path.join(tmpdir(), 'incidentd-bench-')), 'incidentd.yaml');
 writeFileSync(configFile, configDoc.toString());
 execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
-const daemon = spawn(process.execPath, [path.join(root, 'dist/src/main.js')], { env: { ...process.env, DATABASE_URL: dbUrl.toString(), INCIDENTD_CONFIG: configFile }, stdio: ['ignore', 'ignore', 'inherit'] });
+const daemon = spawn(process.execPath, [path.join(root, 'dist/src/main.js')], { env: { ...process.env, DATABASE_URL: database.url, INCIDENTD_CONFIG: configFile }, stdio: ['ignore', 'ignore', 'inherit'] });
 await waitReady(`${base}/readyz`);
-const staffToken = JSON.parse(execFileSync(process.execPath, [path.join(root, 'bin/incidentd.js'), 'token', 'rotate', 'admin@incidentd.local', '--json'], { env: { ...process.env, DATABASE_URL: dbUrl.toString(), INCIDENTD_CONFIG: configFile }, encoding: 'utf8' })).token;
+const staffToken = JSON.parse(execFileSync(process.execPath, [path.join(root, 'bin/incidentd.js'), 'token', 'rotate', 'admin@incidentd.local', '--json'], { env: { ...process.env, DATABASE_URL: database.url, INCIDENTD_CONFIG: configFile }, encoding: 'utf8' })).token;
 
 let peakRss = 0;
 const rssMb = () => {
@@ -162,6 +156,5 @@ try {
   clearInterval(rssSampler);
   daemon.kill('SIGTERM');
   await new Promise((resolve) => daemon.once('exit', resolve));
-  await admin.query(`drop database if exists ${dbName} with (force)`);
-  await admin.end();
+  await database.drop();
 }

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import YAML from 'yaml';
-import { freePort, waitReady } from './bench-support.mjs';
+import { createBenchDatabase, freePort, waitReady } from './bench-support.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TIMERS = Number(process.env.BENCH_TIMERS ?? 10_000);
@@ -25,12 +25,7 @@ const token = 'bench-alertmanager-token-0123456789';
 
 
 
-const dbName = `incidentd_bench_timers_${Date.now()}`;
-const admin = new pg.Client({ connectionString: serverUrl });
-await admin.connect();
-await admin.query(`create database ${dbName}`);
-const dbUrl = new URL(serverUrl);
-dbUrl.pathname = `/${dbName}`;
+const database = await createBenchDatabase(serverUrl, 'incidentd_bench_timers');
 
 execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
 const daemons = [];
@@ -43,14 +38,14 @@ for (const name of ['a', 'b']) {
   const file = path.join(mkdtempSync(path.join(tmpdir(), `incidentd-bench-${name}-`)), 'incidentd.yaml');
   writeFileSync(file, doc.toString());
   const log = path.join(path.dirname(file), 'daemon.log');
-  const proc = spawn(process.execPath, [path.join(root, 'dist/src/main.js')], { env: { ...process.env, DATABASE_URL: dbUrl.toString(), INCIDENTD_CONFIG: file }, stdio: ['ignore', openSync(log, 'w'), 'inherit'] });
+  const proc = spawn(process.execPath, [path.join(root, 'dist/src/main.js')], { env: { ...process.env, DATABASE_URL: database.url, INCIDENTD_CONFIG: file }, stdio: ['ignore', openSync(log, 'w'), 'inherit'] });
   console.log(`daemon ${name}: log in ${log}`);
   daemons.push({ name, port, proc });
   // One at a time: the first migrates the fresh database.
   await waitReady(`http://127.0.0.1:${port}/readyz`);
 }
 
-const db = new pg.Client({ connectionString: dbUrl.toString() });
+const db = new pg.Client({ connectionString: database.url });
 await db.connect();
 // Timers of a real kind; with no incident they do no more than look it up and finish.
 const start = Date.now() + 5_000;
@@ -93,8 +88,7 @@ for (const daemon of daemons) {
 await db.end();
 for (const daemon of daemons) daemon.proc.kill('SIGTERM');
 await Promise.all(daemons.map((daemon) => new Promise((resolve) => daemon.proc.on('exit', resolve))));
-await admin.query(`drop database ${dbName} with (force)`);
-await admin.end();
+await database.drop();
 
 const ms = (seconds) => `${(Number(seconds) * 1000).toFixed(1)} ms`;
 const doubled = executions - Number(stats.fired);

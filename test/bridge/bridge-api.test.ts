@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { io as connect, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connected, connectError, nextEvent } from '../support/socket-events';
 import { startTestApp, type TestApp } from '../support/test-app';
 
 let t: TestApp;
@@ -38,24 +39,8 @@ function bridgeSocket(token?: string): Socket {
   sockets.push(socket);
   return socket;
 }
-const connected = (socket: Socket) => (socket.connected ? Promise.resolve() : new Promise<void>((resolve) => socket.once('connect', () => resolve())));
-const connectError = (socket: Socket) =>
-  new Promise<string>((resolve, reject) => {
-    socket.once('connect_error', (error) => resolve(error.message));
-    socket.once('connect', () => reject(new Error('connected, but should have been refused')));
-  });
 type Reply = { ok: boolean; error?: string; state?: { incident: { id: string; version: number }; events: { id: string; type: string; message: string }[]; roles: unknown[]; tasks: unknown[] } };
 const join = (socket: Socket, incident: string, sinceEventId?: string) => new Promise<Reply>((resolve) => socket.emit('bridge:join', { incident, sinceEventId }, resolve));
-function next<T>(socket: Socket, event: string, matches: (payload: T) => boolean = () => true): Promise<T> {
-  return new Promise((resolve) => {
-    const handler = (payload: T) => {
-      if (!matches(payload)) return;
-      socket.off(event, handler);
-      resolve(payload);
-    };
-    socket.on(event, handler);
-  });
-}
 
 describe('bridge over the API (INC-11)', () => {
   it('makes a Sev1 a major incident, and lets staff declare one', async () => {
@@ -125,17 +110,17 @@ describe('bridge socket', () => {
     const joined = await join(a, id);
     expect(joined.ok).toBe(true);
     expect(joined.state!.incident.id).toBe(id);
-    const presence = next<{ people: { email: string }[] }>(a, 'bridge:presence', (message) => message.people.length === 2);
+    const presence = nextEvent<{ people: { email: string }[] }>(a, 'bridge:presence', (message) => message.people.length === 2);
     await join(b, id);
     expect((await presence).people.map((person) => person.email).sort()).toEqual(['grace.kim@precision.example', 'helen.carter@precision.example']);
 
-    const update = next<{ events: { type: string; message: string }[]; tasks: { title: string }[] }>(a, 'bridge:update', (message) => message.tasks.length > 0);
+    const update = nextEvent<{ events: { type: string; message: string }[]; tasks: { title: string }[] }>(a, 'bridge:update', (message) => message.tasks.length > 0);
     await t.http.post(`/api/v1/incidents/${id}/tasks`).set(as(engineer)).send({ title: 'Call the payment provider' }).expect(201);
     const pushed = await update;
     expect(pushed.tasks.map((task) => task.title)).toEqual(['Call the payment provider']);
     expect(pushed.events.map((event) => event.message)).toContain('task: Call the payment provider');
 
-    const gone = next<{ people: { email: string }[] }>(a, 'bridge:presence', (message) => message.people.length === 1);
+    const gone = nextEvent<{ people: { email: string }[] }>(a, 'bridge:presence', (message) => message.people.length === 1);
     b.close();
     expect((await gone).people.map((person) => person.email)).toEqual(['helen.carter@precision.example']);
   });
@@ -159,7 +144,7 @@ describe('bridge socket', () => {
     const socket = bridgeSocket(engineer);
     await connected(socket);
     expect((await join(socket, id)).ok).toBe(true);
-    const closed = next<{ reason: string }>(socket, 'bridge:closed');
+    const closed = nextEvent<{ reason: string }>(socket, 'bridge:closed');
     await t.http.post(`/api/v1/incidents/${id}/security`).set(as(manager)).send({ reason: 'credential stuffing suspected' }).expect(200);
     expect((await closed).reason).toBe('you can no longer see this incident');
     const again = bridgeSocket(engineer);

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { io as connect, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alertmanagerPayload, AM_TOKEN } from '../support/alert-payloads';
+import { connected, connectError, nextEvent } from '../support/socket-events';
 import { startTestApp, type TestApp } from '../support/test-app';
 
 let t: TestApp;
@@ -30,27 +31,7 @@ function open(token?: string, origin?: string): Socket {
   return socket;
 }
 
-function connected(socket: Socket): Promise<void> {
-  return socket.connected ? Promise.resolve() : new Promise((resolve) => socket.once('connect', () => resolve()));
-}
 
-function connectError(socket: Socket): Promise<string> {
-  return new Promise((resolve, reject) => {
-    socket.once('connect_error', (error) => resolve(error.message));
-    socket.once('connect', () => reject(new Error('connected, but should have been refused')));
-  });
-}
-
-function nextEvent<T>(socket: Socket, event: string, matches: (payload: T) => boolean = () => true): Promise<T> {
-  return new Promise((resolve) => {
-    const handler = (payload: T) => {
-      if (!matches(payload)) return;
-      socket.off(event, handler);
-      resolve(payload);
-    };
-    socket.on(event, handler);
-  });
-}
 
 describe('staff socket namespace', () => {
   it('refuses connections without a token, with a wrong token, and from client contacts', async () => {

@@ -7,6 +7,7 @@ import type { Server as SocketServer } from 'socket.io';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { writeConfig } from '../support/daemon-process';
+import { nextEvent } from '../support/socket-events';
 import { REPO_ROOT, startTestApp, type TestApp } from '../support/test-app';
 import { alertmanagerPayload, AM_TOKEN } from '../support/alert-payloads';
 import { addNote, createIncident, transition } from './status-page-support';
@@ -51,16 +52,6 @@ function open(client: string, extra: { token?: string; version?: string; uptime?
   return socket;
 }
 
-function nextEvent<T>(socket: Socket, event: string, matches: (payload: T) => boolean = () => true): Promise<T> {
-  return new Promise((resolve) => {
-    const handler = (payload: T) => {
-      if (!matches(payload)) return;
-      socket.off(event, handler);
-      resolve(payload);
-    };
-    socket.on(event, handler);
-  });
-}
 const nextState = (socket: Socket, matches?: (state: LiveState) => boolean) => nextEvent<LiveState>(socket, 'page', matches);
 
 describe('status page live updates (socket.io /status)', () => {
