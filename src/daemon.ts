@@ -86,7 +86,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   print(`database: ${db.description}`);
   print(`sign in at ${url}/login (add users with: npx incidentd user add --name NAME --email EMAIL --role ROLE)`);
 
-  // Housekeeping. (Calendar jobs with exactly-once timers come with the escalation engine.)
+  // Housekeeping that may run in every replica at once (both are idempotent).
   const sessionPurge = setInterval(() => {
     app.services.sessions.purgeExpired().catch((error) => logger.warn({ err: error }, 'session purge failed'));
   }, 60 * 60_000);
