@@ -32,6 +32,7 @@ import { EscalationSchema } from './features/escalation/escalation-entities';
 import { registerEscalationRoutes } from './features/escalation/escalation-routes';
 import { createEscalationService } from './features/escalation/escalation-service';
 import { registerNotificationRoutes } from './features/notifications/notification-routes';
+import { registerReportRoutes } from './features/reports/report-routes';
 import { createOutbox } from './features/notifications/outbox';
 import { createClientCommunications } from './features/notifications/client-communications';
 import { createEmailChannel } from './features/notifications/email-channel';
@@ -265,6 +266,7 @@ export async function createApp(deps: AppDependencies) {
   registerEscalationRoutes(api, escalation);
   registerOncallRoutes(api, oncall);
   registerNotificationRoutes(api, { orm, clock, audit });
+  registerReportRoutes(api, { clock, knownClient: (id) => configStore.current.clients.some((client) => client.id === id) });
   registerReviewRoutes(api, reviews);
   registerBridgeRoutes(api, bridge);
   registerCorrelationRoutes(api, correlation, bridge.loadVisible);

@@ -4,10 +4,9 @@ import { ConflictError, NotFoundError } from '../../platform/errors';
 import type { ApiRouter } from '../../platform/http/api-router';
 import type { Clock } from '../../platform/clock';
 import type { AuditService } from '../audit/audit-service';
-import { formatIncidentId, parseIncidentId } from '../incidents/incident-rules';
+import { parseIncidentId } from '../incidents/incident-rules';
 import { IncidentSchema } from '../incidents/incident-entities';
 import { NotificationSchema, type Notification } from './notification-entities';
-import { RestorationFeedbackSchema } from './communication-entities';
 
 function present(notification: Notification) {
   return {
@@ -78,40 +77,4 @@ export function registerNotificationRoutes(api: ApiRouter, deps: { orm: MikroORM
     await em.flush();
     return present(row);
   });
-
-  api.get(
-    '/reports/satisfaction',
-    {
-      access: { roles: ['admin', 'incident_manager', 'account_manager'] },
-      summary: 'Client satisfaction from restoration e-mails (INC-13): response rate, average rating, distribution, answers (filters: client, from, to on the resolution time)',
-      query: z.object({ client: z.string().optional(), from: z.coerce.date().optional(), to: z.coerce.date().optional() }),
-    },
-    async ({ em, query }) => {
-      const where: Record<string, unknown> = {};
-      if (query.client) where.clientId = query.client;
-      if (query.from || query.to) where.resolvedAt = { ...(query.from ? { $gte: query.from } : {}), ...(query.to ? { $lt: query.to } : {}) };
-      const rows = await em.find(RestorationFeedbackSchema, where, { orderBy: { id: 'asc' }, populate: ['incident'] });
-      const answered = rows.filter((row) => row.respondedAt);
-      const rated = answered.filter((row) => row.rating != null);
-      const distribution = Object.fromEntries([1, 2, 3, 4, 5].map((rating) => [rating, rated.filter((row) => row.rating === rating).length]));
-      return {
-        linksSent: rows.length,
-        answered: answered.length,
-        responseRate: rows.length ? answered.length / rows.length : null,
-        confirmedRestored: answered.filter((row) => row.outcome === 'restored').length,
-        reportedNotFixed: answered.filter((row) => row.outcome === 'not_fixed').length,
-        averageRating: rated.length ? rated.reduce((sum, row) => sum + row.rating!, 0) / rated.length : null,
-        distribution,
-        answers: answered.map((row) => ({
-          incidentId: formatIncidentId(row.incident.number),
-          clientId: row.clientId,
-          contact: row.contactEmail,
-          outcome: row.outcome,
-          rating: row.rating,
-          comment: row.comment,
-          respondedAt: row.respondedAt!.toISOString(),
-        })),
-      };
-    },
-  );
 }
