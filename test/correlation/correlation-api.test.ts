@@ -117,6 +117,15 @@ describe('alerts during an in-progress change', () => {
     expect(told.map((row) => row.recipient).sort()).toEqual(['impl@test.example', 'paul.mensah@precision.example']);
   });
 
+  it('pages as usual when the change declared that its alerts are not expected', async () => {
+    const change = await implemented({ cis: ['nw-db-01'], start: '2026-06-09T20:01:00Z', end: null, alertsDuringWindow: 'page' });
+    const incident = await alertOn('nw-db-01', '2026-06-09T20:05:00Z');
+    expect(incident.expectedDuringChange).toBeNull();
+    expect(incident.escalation).toMatchObject({ status: 'active' });
+    // Still the best suspect: in progress on the same CI.
+    expect(incident.suspectChanges[0]).toMatchObject({ changeId: change, relation: 'same_ci' });
+  });
+
   it('lets expected alerts that clear within the window go without a page', async () => {
     const change = await implemented({ cis: ['nw-db-01'], start: '2026-06-02T20:01:00Z', end: null });
     const incident = await alertOn('nw-db-01', '2026-06-02T20:05:00Z', 'warning');

@@ -5,7 +5,7 @@ import type { TestApp } from './test-app';
  * A northwind change as change management records it once implemented. Approval and
  * scheduling are tested with change management; correlation and the bridge read only this.
  */
-export async function recordImplementedChange(t: TestApp, fields: { cis: string[]; start: Date | string; end: Date | string | null; riskLevel?: string; outcome?: string | null; backoutPlan?: string; title?: string }): Promise<string> {
+export async function recordImplementedChange(t: TestApp, fields: { cis: string[]; start: Date | string; end: Date | string | null; riskLevel?: string; outcome?: string | null; backoutPlan?: string; title?: string; alertsDuringWindow?: 'hold' | 'page' }): Promise<string> {
   return t.orm.em.fork().transactional(async (em) => {
     const [{ nextval }] = await em.getConnection().execute<{ nextval: string }[]>("select nextval('change_number_seq')", [], 'all', em.getTransactionContext());
     const start = new Date(fields.start);
@@ -23,6 +23,7 @@ export async function recordImplementedChange(t: TestApp, fields: { cis: string[
       ciIds: fields.cis,
       backoutPlan: fields.backoutPlan ?? 'restore the previous postgresql.conf and restart',
       riskLevel: fields.riskLevel ?? 'high',
+      alertsDuringWindow: fields.alertsDuringWindow ?? 'hold',
       windowStart: new Date(start.getTime() - 5 * 60_000),
       windowEnd: new Date(start.getTime() + 3 * 3_600_000),
       actualStart: start,

@@ -29,6 +29,7 @@ export class Migration0006Changes extends Migration {
         backout_plan text not null default '',
         communication_plan text not null default '',
         expected_impact text not null default '',
+        alerts_during_window text not null default 'hold',
         window_start timestamptz null,
         window_end timestamptz null,
         risk_answers jsonb null,

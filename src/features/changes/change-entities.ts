@@ -34,6 +34,9 @@ export const ChangeRequestSchema = defineEntity({
     backoutPlan: p.text().default(''),
     communicationPlan: p.text().default(''),
     expectedImpact: p.text().default(''),
+    // Alerts on the change's CIs while it is in progress: hold (expected, nobody paged, SLA
+    // waiting until the window ends) or page (handled as usual).
+    alertsDuringWindow: p.text().default('hold'),
     windowStart: p.datetime().nullable(),
     windowEnd: p.datetime().nullable(),
     riskAnswers: p.json<Record<string, unknown>>().nullable(),

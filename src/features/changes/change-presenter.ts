@@ -31,6 +31,7 @@ export function presentChange(change: ChangeRequest) {
     backoutPlan: change.backoutPlan,
     communicationPlan: change.communicationPlan,
     expectedImpact: change.expectedImpact,
+    alertsDuringWindow: change.alertsDuringWindow,
     window: change.windowStart && change.windowEnd ? { start: iso(change.windowStart), end: iso(change.windowEnd) } : null,
     risk: change.riskLevel ? { level: change.riskLevel, score: change.riskScore, answers: change.riskAnswers, factors: change.riskFactors } : null,
     assessmentNotes: change.assessmentNotes,

@@ -37,10 +37,11 @@ const changeFields = {
   backoutPlan: text(),
   communicationPlan: text(),
   expectedImpact: text(2000).describe('what users will notice; sent to clients'),
+  alertsDuringWindow: z.enum(['hold', 'page']).describe('alerts on its CIs while it is in progress: hold (expected: nobody paged, SLA waiting until the window ends; default) or page as usual'),
   window: windowSchema.nullable(),
   risk: riskAnswersSchema.nullable().describe('risk questionnaire; CI criticality, dependencies and history are added from data'),
 };
-const createBody = z.object({ title: z.string().trim().min(3).max(500), ...changeFields, type: changeFields.type.default('normal') }).partial({ description: true, justification: true, standardChange: true, vendor: true, implementers: true, clients: true, services: true, cis: true, implementationPlan: true, testPlan: true, testResults: true, backoutPlan: true, communicationPlan: true, expectedImpact: true, window: true, risk: true });
+const createBody = z.object({ title: z.string().trim().min(3).max(500), ...changeFields, type: changeFields.type.default('normal') }).partial({ description: true, justification: true, standardChange: true, vendor: true, implementers: true, clients: true, services: true, cis: true, implementationPlan: true, testPlan: true, testResults: true, backoutPlan: true, communicationPlan: true, expectedImpact: true, alertsDuringWindow: true, window: true, risk: true });
 const patchBody = z.object({ title: z.string().trim().min(3).max(500), ...changeFields }).partial().extend({ expectedVersion });
 
 const csv = <const T extends readonly [string, ...string[]]>(values: T) =>

@@ -33,6 +33,7 @@ export interface ChangeInput {
   backoutPlan?: string;
   communicationPlan?: string;
   expectedImpact?: string;
+  alertsDuringWindow?: 'hold' | 'page';
   window?: { start: string; end: string } | null;
   risk?: RiskAnswers | null;
 }
@@ -150,6 +151,7 @@ export function createChangeCore(deps: { orm: MikroORM; clock: Clock; audit: Aud
     const text = ['title', 'description', 'justification', 'implementationPlan', 'testPlan', 'testResults', 'backoutPlan', 'communicationPlan', 'expectedImpact'] as const;
     for (const field of text) if (input[field] !== undefined) change[field] = input[field]!;
     if (input.type !== undefined) change.type = input.type;
+    if (input.alertsDuringWindow !== undefined) change.alertsDuringWindow = input.alertsDuringWindow;
     if (input.vendor !== undefined) change.vendor = input.vendor;
     if (input.clients !== undefined) change.clientIds = input.clients;
     if (input.services !== undefined) change.serviceIds = input.services;

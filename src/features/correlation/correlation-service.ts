@@ -112,7 +112,8 @@ export function createCorrelationService(deps: { orm: MikroORM; clock: Clock; co
     if (!configStore.current.correlation.holdDuringChanges || !incident.clientId || incident.ciIds.length === 0 || incident.source !== 'monitoring') return;
     const change = await em.findOne(
       ChangeRequestSchema,
-      { state: 'in_progress', clientIds: { $contains: [incident.clientId] }, ciIds: { $overlap: incident.ciIds }, windowStart: { $lte: now }, windowEnd: { $gt: now } },
+      // The change declares how its alerts are handled (`alertsDuringWindow`); `page` opts out.
+      { state: 'in_progress', alertsDuringWindow: 'hold', clientIds: { $contains: [incident.clientId] }, ciIds: { $overlap: incident.ciIds }, windowStart: { $lte: now }, windowEnd: { $gt: now } },
       { orderBy: { windowEnd: 'desc' } },
     );
     if (!change?.windowEnd) return;
