@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { alertmanagerPayload, AM_TOKEN } from '../support/alert-payloads';
 import { startTestApp, type TestApp } from '../support/test-app';
 
 let t: TestApp;
@@ -121,6 +122,33 @@ describe('post-incident reviews (INC-12)', () => {
     expect(await t.app.services.reviews.reminders.run(new Date(scheduledFor.getTime() + 86_400_000))).toBe(true);
     const after = await t.orm.em.fork().getConnection().execute<{ count: string }[]>("select count(*) from notification where kind = 'review.action_overdue' and subject like '%Add a disk alert'");
     expect(Number(after[0]!.count)).toBe(1);
+  });
+
+  it('measures the impact per service from the alerts that named it', async () => {
+    const group = '{}:{alertname="CheckoutDown"}';
+    const labels = (service: string) => ({ alertname: 'CheckoutDown', client: 'northwind', service, severity: 'critical' });
+    const send = async (alerts: Parameters<typeof alertmanagerPayload>[1]) => {
+      await t.http.post('/api/v1/alerts/alertmanager').set('Authorization', `Bearer ${AM_TOKEN}`).send(alertmanagerPayload(group, alerts)).expect(202);
+      await t.app.services.alertProcessor.drain();
+    };
+    t.clock.set('2026-04-01T10:00:00Z');
+    await send([{ labels: labels('nw-webshop'), startsAt: '2026-04-01T10:00:00Z' }]);
+    t.clock.set('2026-04-01T10:10:00Z');
+    await send([{ labels: labels('nw-webshop'), startsAt: '2026-04-01T10:00:00Z' }, { labels: labels('nw-payments'), startsAt: '2026-04-01T10:10:00Z' }]);
+    t.clock.set('2026-04-01T10:20:00Z');
+    await send([{ labels: labels('nw-webshop'), startsAt: '2026-04-01T10:00:00Z' }, { labels: labels('nw-payments'), status: 'resolved', startsAt: '2026-04-01T10:10:00Z', endsAt: '2026-04-01T10:20:00Z' }]);
+    t.clock.set('2026-04-01T10:40:00Z');
+    await send([{ labels: labels('nw-webshop'), status: 'resolved', startsAt: '2026-04-01T10:00:00Z', endsAt: '2026-04-01T10:40:00Z' }, { labels: labels('nw-payments'), status: 'resolved', startsAt: '2026-04-01T10:10:00Z', endsAt: '2026-04-01T10:20:00Z' }]);
+    const list = await t.http.get('/api/v1/incidents?client=northwind&since=2026-04-01T00:00:00Z').set(as(manager));
+    const id = list.body.items.find((incident: { alertname: string }) => incident.alertname === 'CheckoutDown').id;
+    const incident = (await t.http.get(`/api/v1/incidents/${id}`).set(as(manager))).body;
+    expect(incident.state).toBe('resolved');
+    expect(incident.review).toMatchObject({ reason: 'sev1' });
+    const review = (await t.http.get(`/api/v1/reviews/${incident.review.id}`).set(as(manager))).body;
+    expect(review.facts.impact.services).toEqual([
+      { id: 'nw-webshop', name: 'Web shop', startedAt: '2026-04-01T10:00:00.000Z', endedAt: '2026-04-01T10:40:00.000Z', minutes: 40 },
+      { id: 'nw-payments', name: expect.any(String), startedAt: '2026-04-01T10:10:00.000Z', endedAt: '2026-04-01T10:20:00.000Z', minutes: 10 },
+    ]);
   });
 
   it('is required for a recurring incident too', async () => {

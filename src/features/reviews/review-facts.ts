@@ -1,5 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { IncidentdConfig } from '../../config/config-schema';
+import { routeAlert } from '../alert-intake/alert-routing';
+import { AlertSchema, type Alert } from '../alert-intake/intake-entities';
 import { IncidentEventSchema, type Incident, type IncidentEvent } from '../incidents/incident-entities';
 import { formatIncidentId } from '../incidents/incident-rules';
 import { SuspectChangeSchema } from '../correlation/correlation-entities';
@@ -12,7 +14,8 @@ export interface ReviewFacts {
   incident: { id: string; title: string; severity: number; priority: string; category: string; recurring: boolean };
   impact: {
     clients: { id: string; name: string }[];
-    services: { id: string; name: string }[];
+    /** Per affected service: from its first alert to the last one ending (or the incident's times when no alert names it). */
+    services: { id: string; name: string; startedAt: string; endedAt: string | null; minutes: number }[];
     startedAt: string;
     mitigatedAt: string | null;
     restoredAt: string | null;
@@ -51,6 +54,7 @@ export async function draftReviewFacts(em: EntityManager, incident: Incident, co
   const clocks = await em.find(SlaClockSchema, { incident }, { orderBy: { id: 'asc' } });
   const communication = await em.findOne(IncidentCommunicationSchema, { incident });
   const suspects = await em.find(SuspectChangeSchema, { incident }, { orderBy: { rank: 'asc' } });
+  const alerts = await em.find(AlertSchema, { incident }, { orderBy: { startsAt: 'asc' }, limit: 5000 });
   const changesWith = (status: string): ReviewChange[] =>
     suspects.filter((row) => row.status === status).map((row) => ({ changeId: row.label, score: Number(row.score), reason: row.reason, decidedBy: row.decidedBy ?? null, note: row.decisionNote ?? null }));
   const client = config.clients.find((candidate) => candidate.id === incident.clientId);
@@ -60,7 +64,7 @@ export async function draftReviewFacts(em: EntityManager, incident: Incident, co
     incident: { id: formatIncidentId(incident.number), title: incident.title, severity: incident.severity, priority: incident.priority, category: incident.category, recurring: incident.recurring },
     impact: {
       clients: client ? [{ id: client.id, name: client.name }] : [],
-      services: incident.serviceIds.map((id) => ({ id, name: config.services.find((service) => service.id === id)?.name ?? id })),
+      services: incident.serviceIds.map((id) => serviceImpact(id, incident, alerts, config, now)),
       startedAt: incident.reportedAt.toISOString(),
       mitigatedAt: incident.mitigatedAt?.toISOString() ?? null,
       restoredAt: incident.resolvedAt?.toISOString() ?? null,
@@ -77,6 +81,22 @@ export async function draftReviewFacts(em: EntityManager, incident: Incident, co
     },
     changes: { suspected: changesWith('suspect'), confirmed: changesWith('confirmed'), dismissed: changesWith('dismissed') },
     timeline: events.map(presentForReview),
+  };
+}
+
+/** When a service was affected: its alerts (routed again from their labels), else the incident's own times. */
+function serviceImpact(serviceId: string, incident: Incident, alerts: Alert[], config: IncidentdConfig, now: Date) {
+  const integrations = new Map(config.integrations.map((integration) => [integration.name, integration]));
+  const own = alerts.filter((alert) => routeAlert(alert, config, { name: alert.integration, client: integrations.get(alert.integration)?.client }).serviceIds.includes(serviceId));
+  const start = own.length ? own[0]!.startsAt : incident.reportedAt;
+  const stillFiring = own.some((alert) => alert.status === 'firing');
+  const end = own.length ? (stillFiring ? null : new Date(Math.max(...own.map((alert) => (alert.endsAt ?? alert.startsAt).getTime())))) : (incident.resolvedAt ?? null);
+  return {
+    id: serviceId,
+    name: config.services.find((service) => service.id === serviceId)?.name ?? serviceId,
+    startedAt: start.toISOString(),
+    endedAt: end?.toISOString() ?? null,
+    minutes: minutesBetween(start, end ?? now)!,
   };
 }
 

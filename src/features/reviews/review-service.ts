@@ -213,7 +213,7 @@ export function reviewMarkdown(review: PostIncidentReview, items: ReviewActionIt
     '## Impact',
     '',
     `- Clients: ${facts.impact.clients.map((client) => client.name).join(', ') || 'unknown'}`,
-    `- Services: ${facts.impact.services.map((service) => service.name).join(', ') || 'none recorded'}`,
+    ...(facts.impact.services.length ? facts.impact.services.map((service) => `- ${service.name}: affected ${service.minutes} min (${service.startedAt} to ${service.endedAt ?? 'still affected'})`) : ['- Services: none recorded']),
     `- Started ${facts.impact.startedAt}; mitigated ${facts.impact.mitigatedAt ?? 'n/a'}; restored ${facts.impact.restoredAt ?? 'not yet'}`,
     `- Duration: ${facts.impact.durationMinutes} min${facts.impact.degradedMinutes !== null ? ` (${facts.impact.degradedMinutes} min until mitigated)` : ''}`,
     '',
