@@ -1,11 +1,11 @@
-import { createServer, type Server } from 'node:http';
 import { io as connect, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connected, connectError, nextEvent } from '../support/socket-events';
+import { listenWithRealtime } from '../support/realtime-server';
 import { startTestApp, type TestApp } from '../support/test-app';
 
 let t: TestApp;
-let server: Server;
+let http: Awaited<ReturnType<typeof listenWithRealtime>>;
 let base: string;
 let manager: string;
 let engineer: string;
@@ -14,17 +14,14 @@ const as = (token: string) => ({ Authorization: `Bearer ${token}` });
 
 beforeAll(async () => {
   t = await startTestApp();
-  server = createServer(t.app.express);
-  t.app.attachRealtime(server, { reauthenticateMs: 200 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  http = await listenWithRealtime(t, { reauthenticateMs: 200 });
+  base = http.base;
   manager = await t.tokenFor('incident_manager', { email: 'helen.carter@precision.example' });
   engineer = await t.tokenFor('tier2', { email: 'grace.kim@precision.example' });
 });
 afterAll(async () => {
   for (const socket of sockets) socket.close();
-  server?.closeAllConnections();
-  await new Promise((resolve) => server?.close(resolve));
+  await http?.close();
   await t?.close();
 });
 

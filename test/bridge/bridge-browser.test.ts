@@ -1,16 +1,16 @@
-import { createServer, type Server } from 'node:http';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, signedInContext } from '../support/browser';
 import { recordImplementedChange } from '../support/implemented-change';
+import { listenWithRealtime } from '../support/realtime-server';
 import { REPO_ROOT, startTestApp, type TestApp } from '../support/test-app';
 
 // Two people on one bridge in real Chromium: what one does, the other sees within a
 // second; both see each other; a stale edit is refused.
 let t: TestApp;
-let server: Server;
+let http: Awaited<ReturnType<typeof listenWithRealtime>>;
 let base: string;
 let browser: Browser;
 const contexts: BrowserContext[] = [];
@@ -20,17 +20,14 @@ beforeAll(async () => {
   t = await startTestApp();
   // The page counts down against the browser's clock: the app runs on real time here.
   t.clock.set(new Date());
-  server = createServer(t.app.express);
-  t.app.attachRealtime(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  http = await listenWithRealtime(t);
+  base = http.base;
   browser = await launchChromium();
 }, 60_000);
 afterAll(async () => {
   for (const context of contexts) await context.close();
   await browser?.close();
-  server?.closeAllConnections();
-  await new Promise((resolve) => server?.close(resolve));
+  await http?.close();
   await t?.close();
 });
 

@@ -1,27 +1,24 @@
-import { createServer, type Server } from 'node:http';
 import { io as connect, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alertmanagerPayload, AM_TOKEN } from '../support/alert-payloads';
 import { connected, connectError, nextEvent } from '../support/socket-events';
+import { listenWithRealtime } from '../support/realtime-server';
 import { startTestApp, type TestApp } from '../support/test-app';
 
 let t: TestApp;
-let server: Server;
+let http: Awaited<ReturnType<typeof listenWithRealtime>>;
 let base: string;
 const sockets: Socket[] = [];
 
 beforeAll(async () => {
   t = await startTestApp();
-  server = createServer(t.app.express);
   // Re-checks who is behind each socket every 200 ms instead of every minute.
-  t.app.attachRealtime(server, { reauthenticateMs: 200 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  http = await listenWithRealtime(t, { reauthenticateMs: 200 });
+  base = http.base;
 });
 afterAll(async () => {
   for (const socket of sockets) socket.close();
-  server?.closeAllConnections();
-  await new Promise((resolve) => server?.close(resolve));
+  await http?.close();
   await t?.close();
 });
 
