@@ -396,8 +396,11 @@ export const maintenanceWindowSchema = z
 
 /** How changes for this client are planned and approved. */
 export const changePolicySchema = z.strictObject({
-  /** Minimum time between submitting a normal change and its planned start. */
-  leadTime: durationSchema.default('14d'),
+  /**
+   * Minimum time between submitting a change and its planned start: one duration for normal
+   * changes, or per type ({ normal: 14d, standard: 2d }). Emergency changes have none.
+   */
+  leadTime: z.union([durationSchema, z.strictObject({ normal: durationSchema.optional(), standard: durationSchema.optional() })]).default('14d'),
   /** When the client must approve: always, high_risk (only high-risk changes) or never. */
   clientApproval: z.enum(CLIENT_APPROVAL_MODES).default('high_risk'),
   /** How long before the planned start the client's contacts are notified. */

@@ -4,7 +4,7 @@ import { canDecideFor, requiredApprovals, segregationProblem } from '../../src/f
 import { eligibilityProblems } from '../../src/features/changes/change-catalog';
 import { assessRisk, dependentsOf, relatedCis } from '../../src/features/changes/change-risk';
 import { missingFields, reviewRequired, transitionProblem, type ChangeFields } from '../../src/features/changes/change-rules';
-import { insideMaintenanceWindows, scheduleViolations, type ScheduleCheckInput } from '../../src/features/changes/change-scheduling';
+import { insideMaintenanceWindows, leadTimeFor, scheduleViolations, type ScheduleCheckInput } from '../../src/features/changes/change-scheduling';
 import { EXAMPLE_CONFIG } from '../support/test-app';
 
 const config = loadConfigOrThrow(EXAMPLE_CONFIG);
@@ -137,8 +137,17 @@ describe('scheduling checks', () => {
 
   it('counts lead time from submission, per client, for normal changes only', () => {
     const soon = { ...base, window: { start: new Date('2026-03-04T21:00:00Z'), end: new Date('2026-03-04T22:00:00Z') } };
-    expect(scheduleViolations(soon).map((v) => v.message)).toEqual(['Globex Capital needs 10d notice; this change was submitted 2d 11h before its window']);
+    expect(scheduleViolations(soon).map((v) => v.message)).toEqual(['Globex Capital needs 10d notice for normal changes; this change was submitted 2d 11h before its window']);
     expect(scheduleViolations({ ...soon, type: 'standard' })).toEqual([]);
+  });
+
+  it('takes a lead time per change type when the client policy gives one (SCH-02)', () => {
+    const perType = { ...client('globex'), changePolicy: { ...client('globex').changePolicy, leadTime: { normal: '14d', standard: '3d' } } };
+    const soon = { ...base, clients: [perType], window: { start: new Date('2026-03-04T21:00:00Z'), end: new Date('2026-03-04T22:00:00Z') } };
+    expect(scheduleViolations({ ...soon, type: 'standard' }).map((v) => v.message)).toEqual(['Globex Capital needs 3d notice for standard changes; this change was submitted 2d 11h before its window']);
+    expect(scheduleViolations({ ...soon, type: 'normal' }).map((v) => v.message)).toEqual(['Globex Capital needs 14d notice for normal changes; this change was submitted 2d 11h before its window']);
+    expect(scheduleViolations({ ...soon, type: 'emergency' }).filter((v) => v.code === 'lead_time')).toEqual([]);
+    expect(leadTimeFor('7d', 'standard')).toBeUndefined();
   });
 
   it('exempts emergency changes from windows and lead time, never from freezes', () => {

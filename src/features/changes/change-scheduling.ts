@@ -65,6 +65,12 @@ export function insideMaintenanceWindows(windows: MaintenanceWindow[], timezone:
 
 export const overlaps = (a: Window, b: Window) => a.start < b.end && b.start < a.end;
 
+/** The lead time a client's policy asks of a change type: a single duration means normal changes only (SCH-02). */
+export function leadTimeFor(leadTime: string | { normal?: string; standard?: string }, type: ChangeType): string | undefined {
+  if (typeof leadTime === 'string') return type === 'normal' ? leadTime : undefined;
+  return type === 'normal' || type === 'standard' ? leadTime[type] : undefined;
+}
+
 /** "3d 4h", for messages. */
 export function describeDuration(ms: number): string {
   const hours = Math.floor(ms / 3_600_000);
@@ -106,13 +112,12 @@ export function scheduleViolations(input: ScheduleCheckInput): ScheduleViolation
       }
     }
   }
-  if (input.type === 'normal') {
-    for (const client of input.clients) {
-      const leadTime = parseDuration(client.changePolicy.leadTime) ?? 14 * 86_400_000;
-      const notice = window.start.getTime() - input.submittedAt.getTime();
-      if (notice < leadTime) {
-        violations.push({ code: 'lead_time', key: `lead_time:${client.id}`, message: `${client.name} needs ${client.changePolicy.leadTime} notice; this change was submitted ${describeDuration(notice)} before its window` });
-      }
+  for (const client of input.clients) {
+    const required = leadTimeFor(client.changePolicy.leadTime, input.type);
+    if (!required) continue;
+    const notice = window.start.getTime() - input.submittedAt.getTime();
+    if (notice < parseDuration(required)!) {
+      violations.push({ code: 'lead_time', key: `lead_time:${client.id}`, message: `${client.name} needs ${required} notice for ${input.type} changes; this change was submitted ${describeDuration(notice)} before its window` });
     }
   }
   const clientIds = new Set(input.clients.map((client) => client.id));
