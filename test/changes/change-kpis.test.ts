@@ -63,13 +63,25 @@ describe('change KPIs (REL-03)', () => {
       from: '2026-03-01T00:00:00.000Z',
       to: '2026-04-01T00:00:00.000Z',
       successRate: { completed: 2, successful: 1, rate: 0.5 },
-      followedByIncidents: { completed: 2, followed: 1, rate: 0.5, windowHours: 72 },
+      followedByIncidents: { completed: 2, followed: 1, rate: 0.5, windowHours: 72, confirmedCause: 0 },
       emergencyChanges: { submitted: 5, emergency: 1, percentage: 20 },
       rework: { submitted: 5, resubmitted: 1, rate: 0.2 },
       approvalCycleTime: { approved: 2, medianHours: 4, averageHours: 4 },
       cabBacklog: { pending: 1, oldestWaitingSince: T0 },
       unauthorizedChanges: 1,
+      byTeam: [],
     });
+  });
+
+  it('gives success per implementing team (REL-03 trends by team)', async () => {
+    const current = t.configStore.current;
+    t.configStore.replace({ ...current, teams: [...current.teams, { id: 'web-ops', name: 'Web operations', members: ['impl@test.example'] }] });
+    try {
+      const res = await t.http.get('/api/v1/changes/kpis?client=northwind&from=2026-03-01T00:00:00Z&to=2026-04-01T00:00:00Z').set(as(manager));
+      expect(res.body.byTeam).toEqual([{ team: 'web-ops', completed: 2, successful: 1, successRate: 0.5, emergency: 0 }]);
+    } finally {
+      t.configStore.replace(current);
+    }
   });
 
   it('filters by client and period, defaults to the last 90 days, and refuses bad parameters', async () => {

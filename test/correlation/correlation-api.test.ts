@@ -56,6 +56,9 @@ describe('suspect changes (REL-01)', () => {
     expect(after.suspectChanges[0]).toMatchObject({ changeId: dbChange, status: 'confirmed', backoutPlan: 'restore the previous postgresql.conf and restart', decidedBy: 'helen.carter@precision.example' });
     const change = (await t.http.get(`/api/v1/changes/${dbChange}`).set(as(setup.manager))).body;
     expect(change.outcome).toBe('successful_with_issues');
+    const kpis = (await t.http.get('/api/v1/changes/kpis?client=northwind&from=2026-03-01T00:00:00Z&to=2026-04-01T00:00:00Z').set(as(setup.manager))).body;
+    expect(kpis.followedByIncidents.confirmedCause).toBe(1);
+    expect(kpis.successRate).toMatchObject({ completed: 2, successful: 2 });
     const linked = (await t.http.get(`/api/v1/changes/${dbChange}/incidents`).set(as(setup.manager))).body;
     expect(linked.incidents).toEqual([expect.objectContaining({ incidentId: incident.id, link: 'confirmed' })]);
     expect((await t.http.post(`/api/v1/incidents/${incident.id}/suspects/${dbChange}/dismiss`).set(as(responder)).send({ reason: 'second thoughts' })).status).toBe(409);

@@ -34,16 +34,40 @@ export async function completionStats(em: EntityManager, period: KpiPeriod) {
             count(*) filter (where exists (
               select 1 from incident i
               where (i.ci_ids && c.ci_ids or i.service_ids && c.service_ids)
-                and i.reported_at >= c.completed_at and i.reported_at < c.completed_at + interval '${INCIDENT_WINDOW_HOURS} hours')) as followed
+                and i.reported_at >= c.completed_at and i.reported_at < c.completed_at + interval '${INCIDENT_WINDOW_HOURS} hours')) as followed,
+            count(*) filter (where exists (select 1 from suspect_change s where s.change_id = c.id and s.status = 'confirmed')) as caused
        from change_request c where completed_at >= ? and completed_at < ? /*client*/`,
     period,
     '? = any(c.client_ids)',
   );
-  const [completed, successful, followed] = [Number(row.completed), Number(row.successful), Number(row.followed)];
+  const [completed, successful, followed, caused] = [Number(row.completed), Number(row.successful), Number(row.followed), Number(row.caused)];
   return {
     successRate: { completed, successful, rate: ratio(successful, completed) },
-    followedByIncidents: { completed, followed, rate: ratio(followed, completed), windowHours: INCIDENT_WINDOW_HOURS },
+    // Two readings: any incident on the same CIs/services soon after, and causes confirmed by responders (change correlation).
+    followedByIncidents: { completed, followed, rate: ratio(followed, completed), windowHours: INCIDENT_WINDOW_HOURS, confirmedCause: caused },
   };
+}
+
+/**
+ * Trends by team (REL-03): per team (config `teams`), the changes its members implemented
+ * and completed in the period, and how many succeeded. A change with implementers from
+ * several teams counts for each.
+ */
+export async function teamStats(em: EntityManager, period: KpiPeriod, teams: { id: string; members: string[] }[]) {
+  const rows = await em.getConnection().execute<{ implementers: string[]; outcome: string | null; type: string }[]>(
+    `select implementers, outcome, type from change_request where completed_at >= ? and completed_at < ?${period.clientId ? ' and ? = any(client_ids)' : ''}`,
+    [period.from, period.to, ...(period.clientId ? [period.clientId] : [])],
+    'all',
+    em.getTransactionContext(),
+  );
+  return teams
+    .map((team) => {
+      const members = new Set(team.members.map((member) => member.toLowerCase()));
+      const own = rows.filter((row) => row.implementers.some((implementer) => members.has(implementer.toLowerCase())));
+      const successful = own.filter((row) => row.outcome === 'successful' || row.outcome === 'successful_with_issues').length;
+      return { team: team.id, completed: own.length, successful, successRate: ratio(successful, own.length), emergency: own.filter((row) => row.type === 'emergency').length };
+    })
+    .filter((line) => line.completed > 0);
 }
 
 /** Changes (last) submitted in the period: the emergency share and the rework (re-submitted after rejection or deferral). */
@@ -95,8 +119,8 @@ export async function unauthorizedCount(em: EntityManager, period: KpiPeriod): P
 }
 
 /** The change-management KPIs of REL-03 for a period, optionally for one client. */
-export async function changeKpis(em: EntityManager, period: KpiPeriod) {
-  const [completion, submission, cycle, backlog, unauthorized] = await Promise.all([completionStats(em, period), submissionStats(em, period), approvalCycle(em, period), cabBacklog(em, period.clientId), unauthorizedCount(em, period)]);
+export async function changeKpis(em: EntityManager, period: KpiPeriod, teams: { id: string; members: string[] }[]) {
+  const [completion, submission, cycle, backlog, unauthorized, byTeam] = await Promise.all([completionStats(em, period), submissionStats(em, period), approvalCycle(em, period), cabBacklog(em, period.clientId), unauthorizedCount(em, period), teamStats(em, period, teams)]);
   return {
     client: period.clientId ?? null,
     from: period.from.toISOString(),
@@ -106,6 +130,7 @@ export async function changeKpis(em: EntityManager, period: KpiPeriod) {
     approvalCycleTime: cycle,
     cabBacklog: backlog,
     unauthorizedChanges: unauthorized,
+    byTeam,
   };
 }
 
@@ -122,11 +147,11 @@ const kpiQuery = z
 export function registerKpiRoutes(api: ApiRouter, deps: { configStore: ConfigStore; clock: Clock }) {
   api.get(
     '/changes/kpis',
-    { access: { roles: ['change_manager', 'cab_member', 'account_manager', 'admin'] }, summary: `Change KPIs for a period (REL-03): success rate, emergency %, CAB backlog (now), approval cycle time, rework rate, changes followed by an incident on their CIs/services within ${INCIDENT_WINDOW_HOURS}h, unauthorized changes`, query: kpiQuery },
+    { access: { roles: ['change_manager', 'cab_member', 'account_manager', 'admin'] }, summary: `Change KPIs for a period (REL-03): success rate, emergency %, CAB backlog (now), approval cycle time, rework rate, changes followed by an incident on their CIs/services within ${INCIDENT_WINDOW_HOURS}h (and confirmed causes), unauthorized changes, success per implementing team`, query: kpiQuery },
     async ({ query, em }) => {
       if (query.client && !deps.configStore.current.clients.some((client) => client.id === query.client)) throw new ValidationError('invalid query parameters', [{ path: 'client', message: `unknown client "${query.client}"` }]);
       const to = query.to ?? deps.clock.now();
-      return changeKpis(em, { from: query.from ?? new Date(to.getTime() - 90 * DAY_MS), to, clientId: query.client });
+      return changeKpis(em, { from: query.from ?? new Date(to.getTime() - 90 * DAY_MS), to, clientId: query.client }, deps.configStore.current.teams);
     },
   );
 }
