@@ -90,12 +90,14 @@ export const approverSchema = z.union(
   [
     z.literal('change_manager'),
     z.literal('cab'),
+    /** The lead of the requester's team (teams[].lead). */
+    z.literal('requester_manager'),
     /** The client's `approver` contacts. */
     z.literal('client'),
     /** Members of a team, as subject-matter specialists (security, database, network). */
     z.strictObject({ team: z.string() }),
   ],
-  { error: 'expected change_manager, cab, client or { team: <team id> }' },
+  { error: 'expected change_manager, cab, requester_manager, client or { team: <team id> }' },
 );
 export type ApproverConfig = z.infer<typeof approverSchema>;
 

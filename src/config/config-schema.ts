@@ -504,6 +504,8 @@ export const teamSchema = z.strictObject({
   name: nonEmptyString,
   /** E-mail addresses of the staff users in the team. */
   members: z.array(emailSchema).default([]),
+  /** The team's manager: approves members' changes where a rule requires `requester_manager` (CHG-06). */
+  lead: emailSchema.optional(),
   /** Team mailbox. */
   email: emailSchema.optional(),
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfigOrThrow } from '../../src/config/load-config';
-import { canDecideFor, requiredApprovals, segregationProblem } from '../../src/features/changes/change-approval-rules';
+import { canDecideFor, describeGroup, requesterManager, requiredApprovals, segregationProblem } from '../../src/features/changes/change-approval-rules';
 import { eligibilityProblems } from '../../src/features/changes/change-catalog';
 import { assessRisk, dependentsOf, relatedCis } from '../../src/features/changes/change-risk';
 import { missingFields, reviewRequired, transitionProblem, type ChangeFields } from '../../src/features/changes/change-rules';
@@ -66,7 +66,7 @@ describe('risk scoring', () => {
 });
 
 describe('approval rules', () => {
-  const subject = (cis: string[], clients: string[], riskLevel: 'low' | 'medium' | 'high', type: 'normal' | 'emergency' | 'standard' = 'normal') => ({ type, riskLevel, standardChangeId: 'windows-patching', cis: cis.map(ci), clients: clients.map(client) });
+  const subject = (cis: string[], clients: string[], riskLevel: 'low' | 'medium' | 'high', type: 'normal' | 'emergency' | 'standard' = 'normal') => ({ type, riskLevel, standardChangeId: 'windows-patching', cis: cis.map(ci), clients: clients.map(client), requesterManager: null as string | null });
   const groups = (s: ReturnType<typeof subject>) => requiredApprovals(s, config.changeApproval.rules).map((r) => r.group);
 
   it('picks approvers from type, risk, CI tags and types, and the client policy', () => {
@@ -76,6 +76,18 @@ describe('approval rules', () => {
     expect(groups(subject(['ah-fw-01'], ['acme-health'], 'low'))).toEqual(['change_manager', 'team:security', 'team:network', 'client:acme-health']);
     expect(groups(subject(['nw-db-01'], ['northwind'], 'high', 'emergency'))).toEqual(['ecab']);
     expect(groups(subject(['gx-dc-01'], ['globex'], 'low', 'standard'))).toEqual(['catalog']);
+  });
+
+  it("asks the requester's manager (their team's lead) where a rule says so, and the change manager when nobody leads the team (CHG-06)", () => {
+    const rules = [{ name: 'big changes need the requester\'s manager', when: { risk: ['high' as const] }, require: ['requester_manager' as const] }];
+    const teams = [{ id: 'web-ops', name: 'Web operations', members: ['req@x.example', 'lead@x.example'], lead: 'lead@x.example' }, { id: 'leads', name: 'Leads', members: ['lead@x.example'], lead: 'lead@x.example' }];
+    expect(requesterManager({ teams }, 'REQ@x.example')).toBe('lead@x.example');
+    expect(requesterManager({ teams }, 'lead@x.example')).toBeNull();
+    expect(requiredApprovals({ ...subject(['nw-web-01'], [], 'high'), requesterManager: 'lead@x.example' }, rules).map((r) => r.group)).toEqual(['requester_manager:lead@x.example']);
+    expect(requiredApprovals(subject(['nw-web-01'], [], 'high'), rules).map((r) => r.group)).toEqual(['change_manager']);
+    expect(canDecideFor('requester_manager:lead@x.example', { email: 'LEAD@x.example', roles: ['tier2'], clientId: null }, config)).toBe(true);
+    expect(canDecideFor('requester_manager:lead@x.example', { email: 'other@x.example', roles: ['change_manager'], clientId: null }, config)).toBe(false);
+    expect(describeGroup('requester_manager:lead@x.example')).toBe("requester's manager (lead@x.example)");
   });
 
   it('says why each approval is needed', () => {

@@ -5,7 +5,7 @@
 import type { ApprovalRuleConfig, ApproverConfig, ChangeType, RiskLevel } from '../../config/change-config-schema';
 import type { ClientConfig, ConfigurationItemConfig, IncidentdConfig } from '../../config/config-schema';
 
-/** change_manager | cab | team:<id> | client:<id> | ecab | catalog */
+/** change_manager | cab | team:<id> | client:<id> | requester_manager:<e-mail> | ecab | catalog */
 export type ApproverGroup = string;
 
 export interface RequiredApproval {
@@ -20,6 +20,15 @@ export interface ApprovalSubject {
   standardChangeId?: string | null;
   cis: Pick<ConfigurationItemConfig, 'id' | 'type' | 'tags'>[];
   clients: Pick<ClientConfig, 'id' | 'name' | 'changePolicy'>[];
+  /** The lead of the requester's team, if the teams name one (see requesterManager). */
+  requesterManager: string | null;
+}
+
+/** The lead of a team the requester belongs to (teams[].lead), not the requester themself. */
+export function requesterManager(config: Pick<IncidentdConfig, 'teams'>, requesterEmail: string): string | null {
+  const email = requesterEmail.toLowerCase();
+  const team = config.teams.find((candidate) => candidate.lead && candidate.lead.toLowerCase() !== email && candidate.members.some((member) => member.toLowerCase() === email));
+  return team?.lead?.toLowerCase() ?? null;
 }
 
 /** `regulated:*` matches `regulated:sox`; anything else must be equal. */
@@ -40,6 +49,8 @@ function ruleApplies(rule: ApprovalRuleConfig, subject: ApprovalSubject): boolea
 function groupsOf(approver: ApproverConfig, subject: ApprovalSubject): ApproverGroup[] {
   if (approver === 'client') return subject.clients.map((client) => `client:${client.id}`);
   if (typeof approver === 'object') return [`team:${approver.team}`];
+  // Without a known manager the change manager stands in (the rule is never silently dropped).
+  if (approver === 'requester_manager') return [subject.requesterManager ? `requester_manager:${subject.requesterManager}` : 'change_manager'];
   return [approver];
 }
 
@@ -92,6 +103,8 @@ export function canDecideFor(group: ApproverGroup, who: Decider, config: Inciden
       return who.clientId === id && clientApprovers(config, id!).includes(email);
     case 'ecab':
       return config.cab.ecab.members.some((member) => member.toLowerCase() === email);
+    case 'requester_manager':
+      return who.roles.some((role) => role !== 'client_contact') && id === email;
     default:
       return false;
   }
@@ -113,5 +126,6 @@ export function describeGroup(group: ApproverGroup): string {
   const [kind, id] = group.split(':', 2);
   if (kind === 'team') return `${id} specialists`;
   if (kind === 'client') return `client approver (${id})`;
+  if (kind === 'requester_manager') return `requester's manager (${id})`;
   return { change_manager: 'change manager', cab: 'change advisory board', ecab: 'emergency CAB', catalog: 'standard change catalog' }[kind!] ?? group;
 }

@@ -9,7 +9,7 @@ import type { LinkSigner } from '../../platform/security/signed-links';
 import { SYSTEM_ACTOR, type Actor, type AuditService } from '../audit/audit-service';
 import type { Principal } from '../auth/principal';
 import type { TimerEngine } from '../timers/timer-engine';
-import { canDecideFor, clientApprovers, describeGroup, requiredApprovals, segregationProblem, type Decider } from './change-approval-rules';
+import { canDecideFor, clientApprovers, describeGroup, requesterManager, requiredApprovals, segregationProblem, type Decider } from './change-approval-rules';
 import { ChangeApprovalSchema, ChangeRequestSchema, type ChangeApproval, type ChangeRequest } from './change-entities';
 import { usersWithRole, type ChangeNotices } from './change-notices';
 import { formatChangeId, type ChangeType, type RiskLevel } from './change-rules';
@@ -58,6 +58,7 @@ export function createChangeApprovals(deps: {
     if (kind === 'cab') return usersWithRole(em, 'cab_member');
     if (kind === 'team') return config.teams.find((team) => team.id === id)?.members ?? [];
     if (kind === 'ecab') return config.cab.ecab.members;
+    if (kind === 'requester_manager') return [id!];
     return [];
   }
 
@@ -76,6 +77,7 @@ export function createChangeApprovals(deps: {
         standardChangeId: change.standardChangeId,
         cis: change.ciIds.map((id) => index.cis.get(id)).filter((ci) => ci !== undefined),
         clients: change.clientIds.map((id) => index.clients.get(id)).filter((client) => client !== undefined),
+        requesterManager: requesterManager(config, change.requesterEmail),
       },
       config.changeApproval.rules,
     );
