@@ -6,10 +6,12 @@
   if (!root || typeof io !== 'function') return;
   var incidentId = root.dataset.incident;
   var csrf = root.dataset.csrf;
-  var state = { version: Number(root.dataset.version), lastEventId: '0', tasks: {} };
+  // Timeline entries already on the page, and the newest one (asked for on reconnect).
+  var state = { version: Number(root.dataset.version), lastEventId: '0', seen: new Set(), tasks: {} };
   var status = document.getElementById('b-status');
 
   document.querySelectorAll('#b-timeline li[data-event]').forEach(function (li) {
+    state.seen.add(li.dataset.event);
     if (BigInt(li.dataset.event) > BigInt(state.lastEventId)) state.lastEventId = li.dataset.event;
   });
 
@@ -91,22 +93,27 @@
     });
   }
 
+  // Each entry once, in id order (an entry committed a moment late still lands in its place).
   function appendEvents(events) {
     var list = document.getElementById('b-timeline');
     events.forEach(function (event) {
-      if (BigInt(event.id) <= BigInt(state.lastEventId)) return; // already shown
+      if (state.seen.has(event.id)) return;
+      state.seen.add(event.id);
       var li = el('li', null, { 'data-event': event.id, class: event.visibility });
       li.appendChild(el('time', event.at));
       li.appendChild(document.createTextNode(' '));
       li.appendChild(el('span', event.actor.name, { class: 'muted' }));
       li.appendChild(document.createTextNode(' ' + event.message));
-      list.appendChild(li);
-      state.lastEventId = event.id;
+      var later = Array.prototype.find.call(list.children, function (other) { return BigInt(other.dataset.event) > BigInt(event.id); });
+      list.insertBefore(li, later || null);
+      if (BigInt(event.id) > BigInt(state.lastEventId)) state.lastEventId = event.id;
     });
   }
 
   // Suspect changes (change correlation): best first, each with why; confirm or dismiss in place.
   function renderSuspects(s) {
+    var expected = document.getElementById('b-expected');
+    if (expected) expected.hidden = !s.expectedDuringChange;
     var list = document.getElementById('b-suspects');
     list.replaceChildren();
     var suspects = s.suspectChanges || [];

@@ -96,7 +96,11 @@ describe('bridge over the API (INC-11)', () => {
 describe('bridge socket', () => {
   it('refuses connections without a token and from client contacts', async () => {
     expect(await connectError(bridgeSocket())).toBe('unauthenticated');
-    expect(await connectError(bridgeSocket(await t.tokenFor('client_contact', { clientId: 'northwind' })))).toBe('forbidden: staff only');
+    expect(await connectError(bridgeSocket(await t.tokenFor('client_contact', { clientId: 'northwind' })))).toBe('forbidden: incident responders only');
+    // Staff without an incident role (e.g. only change management) do not get the bridge either.
+    const changeManager = await t.tokenFor('change_manager');
+    expect(await connectError(bridgeSocket(changeManager))).toBe('forbidden: incident responders only');
+    expect((await t.http.get(`/bridge/${await open()}`).set(as(changeManager))).status).toBe(403);
   });
 
   it('shows who is on the bridge and pushes every change, including the timeline entries', async () => {

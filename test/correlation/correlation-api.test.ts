@@ -120,6 +120,38 @@ describe('alerts during an in-progress change', () => {
     expect(told.map((row) => row.recipient).sort()).toEqual(['impl@test.example', 'paul.mensah@precision.example']);
   });
 
+  it('pages nobody when a held alert fires again inside the window, and starts escalation once when the window ends', async () => {
+    const change = await implemented({ cis: ['nw-db-01'], start: '2026-06-16T20:01:00Z', end: null });
+    const incident = await alertOn('nw-db-01', '2026-06-16T20:05:00Z');
+    expect(incident.expectedDuringChange).toBe(change);
+    const group = `{}:{alertname="CheckoutErrors${alertCounter}"}`;
+    const labels = { alertname: `CheckoutErrors${alertCounter}`, client: 'northwind', ci: 'nw-db-01', severity: 'critical' };
+    t.clock.set('2026-06-16T20:10:00Z');
+    await t.http.post('/api/v1/alerts/alertmanager').set('Authorization', `Bearer ${AM_TOKEN}`).send(alertmanagerPayload(group, [{ labels, status: 'resolved', startsAt: '2026-06-16T20:05:00Z', endsAt: '2026-06-16T20:09:00Z' }])).expect(202);
+    await t.app.services.alertProcessor.drain();
+    t.clock.set('2026-06-16T20:20:00Z');
+    await t.http.post('/api/v1/alerts/alertmanager').set('Authorization', `Bearer ${AM_TOKEN}`).send(alertmanagerPayload(group, [{ labels, startsAt: '2026-06-16T20:19:00Z' }])).expect(202);
+    await t.app.services.alertProcessor.drain();
+    let now = (await t.http.get(`/api/v1/incidents/${incident.id}`).set(as(responder))).body;
+    expect(now).toMatchObject({ state: 'investigating', expectedDuringChange: change });
+    expect(now.escalation?.status ?? 'none').not.toBe('active');
+    t.clock.set('2026-06-16T23:01:01Z');
+    await t.app.services.timers.runDue();
+    now = (await t.http.get(`/api/v1/incidents/${incident.id}`).set(as(responder))).body;
+    expect(now).toMatchObject({ expectedDuringChange: null, escalation: { status: 'active', step: 1, round: 1 } });
+  });
+
+  it('drafts the review when a cause is confirmed after the incident was resolved (IMP-06)', async () => {
+    const change = await implemented({ cis: ['nw-web-02'], start: '2026-06-20T08:00:00Z', end: '2026-06-20T08:20:00Z', riskLevel: 'low' });
+    const incident = await alertOn('nw-web-02', '2026-06-20T09:00:00Z', 'warning');
+    await t.http.post(`/api/v1/incidents/${incident.id}/transition`).set(as(responder)).send({ to: 'resolved', resolutionSummary: 'restarted' }).expect(200);
+    expect((await t.http.get(`/api/v1/incidents/${incident.id}`).set(as(responder))).body.review).toBeNull();
+    await t.http.post(`/api/v1/incidents/${incident.id}/suspects/${change}/confirm`).set(as(responder)).send({ outcome: 'failed' }).expect(200);
+    const after = (await t.http.get(`/api/v1/incidents/${incident.id}`).set(as(responder))).body;
+    expect(after.review).toMatchObject({ status: 'draft', reason: 'change' });
+    expect((await t.http.get(`/api/v1/changes/${change}`).set(as(setup.manager))).body.outcome).toBe('failed');
+  });
+
   it('pages as usual when the change declared that its alerts are not expected', async () => {
     const change = await implemented({ cis: ['nw-db-01'], start: '2026-06-09T20:01:00Z', end: null, alertsDuringWindow: 'page' });
     const incident = await alertOn('nw-db-01', '2026-06-09T20:05:00Z');

@@ -77,6 +77,19 @@ describe('suspect ranking on the scenario set (test/fixtures/correlation, writte
     for (const result of results.filter((candidate) => !candidate.expected && candidate.suspects > 0)) console.log(`  no cause expected, suspects shown: ${result.file}: ${result.top.join(', ')}`);
   });
 
+  it('does not treat a change left "in progress" long after its window as happening now', () => {
+    const topology: Topology = { dependsOn: () => [], servicesOf: () => [] };
+    const first = new Date('2026-03-02T10:00:00Z');
+    const stale: CandidateChange = { id: 'CHG-1', kind: 'rfc', clientIds: ['acme'], serviceIds: [], ciIds: ['db-01'], riskLevel: 'high', outcome: null, start: new Date('2026-01-30T10:00:00Z'), end: null, plannedEnd: new Date('2026-01-30T12:00:00Z') };
+    const recent: CandidateChange = { id: 'CHG-2', kind: 'rfc', clientIds: ['acme'], serviceIds: [], ciIds: ['db-01'], riskLevel: 'low', outcome: 'successful', start: new Date('2026-03-02T09:40:00Z'), end: new Date('2026-03-02T09:50:00Z') };
+    const scope = { clientId: 'acme', serviceIds: [], ciIds: ['db-01'], firstAlertAt: first };
+    expect(rankSuspects(scope, [stale, recent], topology, { lookBackMs: LOOK_BACK_MS, allCiIds: ['db-01'] }).map((suspect) => suspect.changeId)).toEqual(['CHG-2']);
+    const lateButOpen = { ...stale, plannedEnd: new Date('2026-03-01T10:00:00Z') };
+    const [suspect] = rankSuspects(scope, [lateButOpen], topology, { lookBackMs: LOOK_BACK_MS, allCiIds: ['db-01'] });
+    expect(suspect).toMatchObject({ windowOpen: false, minutesBefore: 24 * 60 });
+    expect(suspect!.reason).toBe('CHG-1 still open but its window ended 24 h before the first alert on db-01, the same CI; risk high');
+  });
+
   it('explains each suspect in one line and is deterministic', () => {
     const { scenario } = scenarios[0]!;
     const first = rank(scenario);

@@ -98,7 +98,8 @@ describe('post-incident reviews (INC-12)', () => {
 
     const markdown = await t.http.get(`${url}/export.md`).set(as(engineer));
     expect(markdown.headers['content-type']).toMatch(/text\/markdown/);
-    expect(markdown.text).toContain('## Root cause\n\nDisk full on the primary');
+    expect(markdown.text).toContain('## Root cause\n\nDisk full on the primary: \\<script\\>alert(1)\\</script\\>');
+    expect(markdown.text).not.toContain('<script>');
     expect(markdown.text).toContain('- [x] Alert on replication lag (owner grace.kim@precision.example, due 2026-03-09, done)');
     expect(markdown.text).toContain('- [ ] Fail-over drill each quarter (owner helen.carter@precision.example, due 2026-06-30, deferred: planned with the Q2 DR test)');
     expect(markdown.text).toMatch(/Time to acknowledge: 5 min; to mitigate: 20 min; to resolve: 40 min/);

@@ -5,18 +5,18 @@ import { ForbiddenError } from '../../platform/errors';
 import type { ApiRouter } from '../../platform/http/api-router';
 import type { ViewRenderer } from '../../platform/http/views';
 import type { Csrf } from '../auth/csrf';
-import type { Role } from '../auth/roles';
+import { hasAnyRole } from '../auth/principal';
 import { isClientContact } from '../incidents/incident-access';
 import { presentIncident } from '../incidents/incident-presenter';
-import { BRIDGE_ROLES, presentTask, TASK_STATUSES, type BridgeService } from './bridge-service';
+import { BRIDGE_ROLES, BRIDGE_ROLES_ALLOWED, presentTask, TASK_STATUSES, type BridgeService } from './bridge-service';
 
-const RESPONDERS: readonly Role[] = ['admin', 'service_desk', 'tier2', 'tier3', 'incident_manager', 'account_manager'];
+const RESPONDERS = BRIDGE_ROLES_ALLOWED;
 const timestamp = z.iso.datetime({ offset: true });
 
 /** The bridge over the API: roles, tasks, conference URL, major declaration, and the whole state. */
 export function registerBridgeRoutes(api: ApiRouter, bridge: BridgeService) {
   api.get('/incidents/:id/bridge', { access: { roles: RESPONDERS }, summary: 'Everything the bridge shows: incident, SLA, client communication, roles, tasks, timeline (since=<event id> for what came after)', query: z.object({ since: z.string().regex(/^\d+$/).optional() }) }, async ({ principal, params, query, em }) =>
-    bridge.snapshot(em, await bridge.loadVisible(em, params.id!, principal), query.since),
+    bridge.snapshot(em, await bridge.loadVisible(em, params.id!, principal), { sinceEventId: query.since }),
   );
 
   api.post('/incidents/:id/major', { access: { roles: RESPONDERS }, summary: 'Declare a major incident (INC-11); Sev1 incidents are major from the start', body: z.object({ reason: z.string().trim().min(3).max(2000) }) }, async ({ principal, actor, params, body, requestId }) =>
@@ -66,7 +66,7 @@ export function createBridgePage(deps: { bridge: BridgeService; views: ViewRende
   router.get('/bridge/:id', async (req, res) => {
     const principal = req.principal;
     if (!principal) return res.redirect(303, '/login');
-    if (isClientContact(principal)) throw new ForbiddenError('the bridge is for staff');
+    if (isClientContact(principal) || !hasAnyRole(principal, BRIDGE_ROLES_ALLOWED)) throw new ForbiddenError(`the bridge is for incident responders (${BRIDGE_ROLES_ALLOWED.join(', ')})`);
     const em = deps.orm.em.fork();
     const state = await deps.bridge.snapshot(em, await deps.bridge.loadVisible(em, req.params.id, principal));
     res.type('html').send(deps.views.render('bridge', { title: `Bridge ${state.incident.id}`, state, stateJson: JSON.stringify({ id: state.incident.id }), csrfToken: deps.csrf.token(req, res), me: principal.email, roles: BRIDGE_ROLES }));

@@ -4,6 +4,7 @@ import type { Clock } from '../../platform/clock';
 import { ConflictError, NotFoundError, ValidationError } from '../../platform/errors';
 import type { Actor } from '../audit/audit-service';
 import type { Principal } from '../auth/principal';
+import type { Role } from '../auth/roles';
 import { canSeeIncident } from '../incidents/incident-access';
 import type { Incident, IncidentEvent } from '../incidents/incident-entities';
 import { IncidentEventSchema, IncidentSchema } from '../incidents/incident-entities';
@@ -13,6 +14,9 @@ import type { IncidentDetailExtension } from '../incidents/incident-routes';
 import type { IncidentService } from '../incidents/incident-service';
 import { UserSchema } from '../users/user-entities';
 import { IncidentRoleSchema, IncidentTaskSchema, type IncidentRole, type IncidentTask } from './bridge-entities';
+
+/** Who works a major incident on the bridge (and may open it, over HTTP or the socket). */
+export const BRIDGE_ROLES_ALLOWED: readonly Role[] = ['admin', 'service_desk', 'tier2', 'tier3', 'incident_manager', 'account_manager'];
 
 /** The roles of a major incident (INC-11); anything else is a custom role, written `custom:<name>`. */
 export const BRIDGE_ROLES = ['commander', 'technical_lead', 'communications_lead', 'scribe', 'account_manager'] as const;
@@ -60,12 +64,14 @@ export function createBridgeService(deps: { orm: MikroORM; clock: Clock; configS
   }
 
   /** Everything the bridge shows, for a first load and for catching up after a dropped connection. Other features add their parts (SLA clocks, client communication) through `extensions`. */
-  async function snapshot(em: EntityManager, incident: Incident, sinceEventId?: string) {
-    const [roles, tasks, events] = await Promise.all([
+  async function snapshot(em: EntityManager, incident: Incident, timeline: { sinceEventId?: string; newest?: number } = {}) {
+    const [roles, tasks, newestFirst] = await Promise.all([
       em.find(IncidentRoleSchema, { incident, releasedAt: null }, { orderBy: { id: 'asc' } }),
       em.find(IncidentTaskSchema, { incident }, { orderBy: { id: 'asc' } }),
-      em.find(IncidentEventSchema, sinceEventId ? { incident, id: { $gt: sinceEventId } } : { incident }, { orderBy: { id: 'asc' }, limit: 2000 }),
+      // The newest entries (all since an id, at most 2000): a long incident shows its latest.
+      em.find(IncidentEventSchema, timeline.sinceEventId ? { incident, id: { $gt: timeline.sinceEventId } } : { incident }, { orderBy: { id: 'desc' }, limit: timeline.newest ?? 2000 }),
     ]);
+    const events = newestFirst.reverse();
     const extras: Record<string, unknown> = {};
     for (const extension of deps.extensions) Object.assign(extras, await extension(em, incident));
     const client = configStore.current.clients.find((candidate) => candidate.id === incident.clientId);

@@ -4,13 +4,13 @@ import type { ConfigStore } from '../../config/config-store';
 import type { EventBus } from '../../platform/event-bus';
 import { NotFoundError } from '../../platform/errors';
 import type { Logger } from '../../platform/logger';
-import type { Principal } from '../auth/principal';
+import { hasAnyRole, type Principal } from '../auth/principal';
 import type { SessionService } from '../auth/session-service';
 import { canSeeIncident, isClientContact } from '../incidents/incident-access';
 import { IncidentSchema } from '../incidents/incident-entities';
 import { authenticateSocket, REAUTHENTICATE_MS } from '../live/staff-socket';
 import type { UserService } from '../users/user-service';
-import type { BridgeService } from './bridge-service';
+import { BRIDGE_ROLES_ALLOWED, type BridgeService } from './bridge-service';
 
 interface BridgeSocketData {
   principal: Principal;
@@ -43,17 +43,17 @@ export function attachBridgeSocket(
 ): Namespace {
   const bridge = io.of('/bridge');
   const presence = new Map<number, Map<string, Presence>>();
-  // Per incident: the newest timeline entry sent to its bridge.
-  const lastBroadcast = new Map<number, string>();
+  // Per incident: the push in progress; the next one waits for it (pushes go out in order).
+  const pushing = new Map<number, Promise<void>>();
   const room = (number: number) => `bridge:${number}`;
   const dataOf = (socket: Socket) => socket.data as BridgeSocketData;
-  const allowed = (principal: Principal | null): principal is Principal => !!principal && !isClientContact(principal) && !principal.passwordChangeRequired;
+  const allowed = (principal: Principal | null): principal is Principal => !!principal && !isClientContact(principal) && hasAnyRole(principal, BRIDGE_ROLES_ALLOWED) && !principal.passwordChangeRequired;
 
   bridge.use(async (socket, next) => {
     try {
       const principal = await authenticateSocket(socket, deps);
       if (!principal) return next(new Error('unauthenticated'));
-      if (!allowed(principal)) return next(new Error('forbidden: staff only'));
+      if (!allowed(principal)) return next(new Error('forbidden: incident responders only'));
       dataOf(socket).principal = principal;
       next();
     } catch (error) {
@@ -73,10 +73,7 @@ export function attachBridgeSocket(
     const number = dataOf(socket).incident;
     if (number === undefined) return;
     presence.get(number)?.delete(socket.id);
-    if (presence.get(number)?.size === 0) {
-      presence.delete(number);
-      lastBroadcast.delete(number);
-    }
+    if (presence.get(number)?.size === 0) presence.delete(number);
     void socket.leave(room(number));
     dataOf(socket).incident = undefined;
     publishPresence(number);
@@ -104,10 +101,7 @@ export function attachBridgeSocket(
         if (!incident) return reply({ ok: false, error: 'not_found' });
         if (dataOf(socket).incident !== incident.number) leave(socket);
         const since = typeof sinceEventId === 'string' && /^\d+$/.test(sinceEventId) ? sinceEventId : undefined;
-        const state = await deps.bridge.snapshot(em, incident, since);
-        // Later broadcasts send what came after the newest entry anyone has been given.
-        const newest = state.events.at(-1)?.id;
-        if (newest && BigInt(newest) > BigInt(lastBroadcast.get(incident.number) ?? '0')) lastBroadcast.set(incident.number, newest);
+        const state = await deps.bridge.snapshot(em, incident, { sinceEventId: since });
         await socket.join(room(incident.number));
         dataOf(socket).incident = incident.number;
         if (!presence.has(incident.number)) presence.set(incident.number, new Map());
@@ -123,26 +117,33 @@ export function attachBridgeSocket(
     socket.on('disconnect', () => leave(socket));
   });
 
-  // After each committed change: the new state and the timeline entries not broadcast yet
-  // (whatever wrote them: staff, alerts, timers), queried once, sent to each socket that
-  // may still see the incident.
+  // After each committed change: the new state and the newest timeline entries (whatever
+  // wrote them: staff, alerts, timers), queried once per change, sent to each socket that may
+  // still see the incident. Pages keep the entries they have not seen yet, in id order, so an
+  // entry whose transaction committed a moment late still arrives with the next push.
+  const PUSHED_ENTRIES = 50;
   deps.bus.on('incident.changed', (event) => {
     if (!presence.has(event.number)) return;
-    void (async () => {
-      const em = deps.orm.em.fork();
-      const incident = await em.findOne(IncidentSchema, { id: event.incidentId });
-      if (!incident) return;
-      const sockets = await bridge.in(room(incident.number)).fetchSockets();
-      if (sockets.length === 0) return;
-      const state = await deps.bridge.snapshot(em, incident, lastBroadcast.get(incident.number));
-      const newest = state.events.at(-1)?.id;
-      if (newest) lastBroadcast.set(incident.number, newest);
-      for (const socket of sockets) {
-        const principal = (socket.data as BridgeSocketData).principal;
-        if (canSeeIncident(principal, deps.configStore.current, incident)) socket.emit('bridge:update', state);
-        else socket.emit('bridge:closed', { reason: 'you can no longer see this incident' });
-      }
-    })().catch((error) => deps.logger.warn({ err: error }, 'could not publish a bridge update'));
+    const previous = pushing.get(event.number) ?? Promise.resolve();
+    const next = previous
+      .then(async () => {
+        const em = deps.orm.em.fork();
+        const incident = await em.findOne(IncidentSchema, { id: event.incidentId });
+        if (!incident) return;
+        const sockets = await bridge.in(room(incident.number)).fetchSockets();
+        if (sockets.length === 0) return;
+        const state = await deps.bridge.snapshot(em, incident, { newest: PUSHED_ENTRIES });
+        for (const socket of sockets) {
+          const principal = (socket.data as BridgeSocketData).principal;
+          if (canSeeIncident(principal, deps.configStore.current, incident)) socket.emit('bridge:update', state);
+          else socket.emit('bridge:closed', { reason: 'you can no longer see this incident' });
+        }
+      })
+      .catch((error) => deps.logger.warn({ err: error }, 'could not publish a bridge update'));
+    pushing.set(event.number, next);
+    void next.finally(() => {
+      if (pushing.get(event.number) === next) pushing.delete(event.number);
+    });
   });
 
   const recheck = setInterval(() => {

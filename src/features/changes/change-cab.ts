@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Clock } from '../../platform/clock';
 import { ConflictError, NotFoundError } from '../../platform/errors';
 import type { ApiRouter } from '../../platform/http/api-router';
+import { markdownLine } from '../../platform/markdown';
 import type { Role } from '../auth/roles';
 import { DECISIONS, type ChangeApprovals } from './change-approvals';
 import { CabAgendaItemSchema, CabMeetingSchema, ChangeApprovalSchema, type CabAgendaItem, type CabMeeting, type ChangeRequest } from './change-entities';
@@ -17,12 +18,8 @@ const AGENDA_RISKS = ['medium', 'high'];
 
 const iso = (at: Date | null | undefined) => at?.toISOString() ?? null;
 const changeOf = (item: CabAgendaItem) => item.change as unknown as ChangeRequest;
-/** One line of user text in the Markdown minutes, its Markdown and HTML characters escaped (it is evidence, not markup). */
-const line = (value: string | null | undefined) =>
-  (value ?? '')
-    .replace(/\s+/g, ' ')
-    .trim()
-    .replace(/[\\`*_[\]<>#|~]/g, '\\$&');
+/** One line of user text in the Markdown minutes (it is evidence, not markup). */
+const line = markdownLine;
 
 function presentItem(item: CabAgendaItem) {
   const change = changeOf(item);

@@ -32,7 +32,7 @@ export function registerCorrelationRoutes(api: ApiRouter, correlation: Correlati
     async ({ principal, actor, params, body }) => presentIncident(await correlation.dismiss(params.id!, params.change!, principal, actor, body)),
   );
 
-  api.get('/changes/:id/incidents', { access: { roles: STAFF_ROLES }, summary: 'Incidents linked to a change: suspected, confirmed, dismissed, or held as expected during it' }, async ({ em, params }) =>
-    correlation.incidentsOfChange(em, params.id!),
+  api.get('/changes/:id/incidents', { access: { roles: STAFF_ROLES }, summary: 'Incidents linked to a change: suspected, confirmed, dismissed, or held as expected during it' }, async ({ em, params, principal }) =>
+    correlation.incidentsOfChange(em, params.id!, principal),
   );
 }

@@ -10,6 +10,7 @@ import { AlertSchema } from '../alert-intake/intake-entities';
 import { catalogIndex } from '../catalog/catalog-index';
 import { ChangeEventSchema, ChangeRequestSchema, type ChangeEvent, type ChangeRequest } from '../changes/change-entities';
 import { formatChangeId, parseChangeId } from '../changes/change-rules';
+import { canSeeIncident } from '../incidents/incident-access';
 import { IncidentSchema, type Incident } from '../incidents/incident-entities';
 import { formatIncidentId, isOpen, type IncidentState } from '../incidents/incident-rules';
 import type { IncidentObserver, IncidentService } from '../incidents/incident-service';
@@ -36,14 +37,16 @@ function candidateOfChange(change: ChangeRequest): CandidateChange {
     outcome: change.outcome,
     start: change.actualStart ?? null,
     end: change.actualStart ? (change.actualEnd ?? change.completedAt ?? null) : null,
+    plannedEnd: change.windowEnd ?? null,
   };
 }
 
-function candidateOfEvent(event: ChangeEvent): CandidateChange {
+function candidateOfEvent(event: ChangeEvent, clientOf: (event: ChangeEvent) => string | null): CandidateChange {
+  const clientId = event.clientId ?? clientOf(event);
   return {
     id: deployLabel(event),
     kind: 'deploy',
-    clientIds: event.clientId ? [event.clientId] : [],
+    clientIds: clientId ? [clientId] : [],
     serviceIds: event.serviceId ? [event.serviceId] : [],
     ciIds: event.ciId ? [event.ciId] : [],
     start: event.occurredAt,
@@ -84,10 +87,20 @@ export function createCorrelationService(deps: { orm: MikroORM; clock: Clock; co
     const first = incident.reportedAt;
     const since = new Date(first.getTime() - lookBackMs);
     // One after the other: inside the incident's transaction they share one connection.
-    const changes = await em.find(ChangeRequestSchema, { clientIds: { $contains: [incident.clientId] }, state: { $in: IMPLEMENTED_STATES }, actualStart: { $ne: null, $lte: first }, $or: [{ actualEnd: null }, { actualEnd: { $gte: since } }] });
-    const events = await em.find(ChangeEventSchema, { clientId: incident.clientId, occurredAt: { $gte: since, $lte: first } });
+    const changes = await em.find(ChangeRequestSchema, {
+      clientIds: { $contains: [incident.clientId] },
+      state: { $in: IMPLEMENTED_STATES },
+      actualStart: { $ne: null, $lte: first },
+      $or: [{ actualEnd: { $gte: since } }, { actualEnd: null, $or: [{ windowEnd: null }, { windowEnd: { $gte: since } }] }],
+    });
+    // Deploy events name a CI or service; the client comes from the catalog when they do not say.
+    const index = catalogIndex(configStore.current);
+    const clientCis = [...index.cis.values()].filter((ci) => ci.client === incident.clientId).map((ci) => ci.id);
+    const clientServices = [...index.services.values()].filter((service) => service.client === incident.clientId).map((service) => service.id);
+    const events = await em.find(ChangeEventSchema, { occurredAt: { $gte: since, $lte: first }, $or: [{ clientId: incident.clientId }, { clientId: null, ciId: { $in: clientCis } }, { clientId: null, serviceId: { $in: clientServices } }] });
+    const clientOf = (event: ChangeEvent) => (event.ciId ? index.cis.get(event.ciId)?.client : event.serviceId ? index.services.get(event.serviceId)?.client : undefined) ?? null;
     const { topology: graph, allCiIds } = topology();
-    const ranked = rankSuspects({ clientId: incident.clientId, serviceIds: incident.serviceIds, ciIds: incident.ciIds, firstAlertAt: first }, [...changes.map(candidateOfChange), ...events.map(candidateOfEvent)], graph, { lookBackMs, allCiIds }).slice(0, settings.maxSuspects);
+    const ranked = rankSuspects({ clientId: incident.clientId, serviceIds: incident.serviceIds, ciIds: incident.ciIds, firstAlertAt: first }, [...changes.map(candidateOfChange), ...events.map((event) => candidateOfEvent(event, clientOf))], graph, { lookBackMs, allCiIds }).slice(0, settings.maxSuspects);
     const existing = await em.find(SuspectChangeSchema, { incident });
     const byLabel = new Map(existing.map((row) => [row.label, row]));
     const previousTop = existing.filter((row) => row.status === 'suspect').sort((a, b) => a.rank - b.rank)[0]?.label;
@@ -131,6 +144,8 @@ export function createCorrelationService(deps: { orm: MikroORM; clock: Clock; co
     const firing = isOpen(incident.state as IncidentState) ? await em.count(AlertSchema, { incident, status: 'firing' }) : 0;
     if (firing === 0) {
       addTimelineEvent(em, incident, SYSTEM_ACTOR, { type: 'correlation', message: `${label}'s window ended with no alert firing: the expected alerts cleared` }, now);
+      // Still open (the client's policy may keep cleared incidents open): its SLA clocks run again.
+      if (isOpen(incident.state as IncidentState)) await incidents.releasedFromChange(em, incident, now);
       return;
     }
     const change = await em.findOne(ChangeRequestSchema, { number });
@@ -185,7 +200,7 @@ export function createCorrelationService(deps: { orm: MikroORM; clock: Clock; co
 
   async function decide(idText: string, label: string, principal: Principal, actor: Actor, decision: { confirm: true; outcome: 'failed' | 'successful_with_issues'; note?: string } | { confirm: false; reason: string }) {
     return incidents.update(idText, principal, actor, { action: decision.confirm ? 'incident.cause_confirmed' : 'incident.suspect_dismissed' }, async (incident, em, now) => {
-      const row = await em.findOne(SuspectChangeSchema, { incident, label: label.toUpperCase() }, { populate: ['change', 'changeEvent'] });
+      const row = await em.findOne(SuspectChangeSchema, { incident, label: label.toUpperCase() }, { populate: ['change', 'changeEvent', 'changeEvent.change'] });
       if (!row) throw new NotFoundError(`${label} is not a suspect of ${formatIncidentId(incident.number)}`);
       if (row.status !== 'suspect') throw new ConflictError(`${row.label} was already ${row.status} by ${row.decidedBy}`);
       row.status = decision.confirm ? 'confirmed' : 'dismissed';
@@ -194,16 +209,20 @@ export function createCorrelationService(deps: { orm: MikroORM; clock: Clock; co
       row.decisionNote = decision.confirm ? (decision.note ?? null) : decision.reason;
       if (!decision.confirm) return [{ type: 'correlation', message: `suspect ${row.label} dismissed: ${decision.reason}`, data: { changeId: row.label } }];
       incident.pirRequired = true;
+      // Found after the incident was resolved: its review starts now (IMP-06).
+      await incidents.reviewRequired(em, incident, now);
       const notes: string[] = [];
-      const change = row.change;
+      // A deploy made under an RFC: the RFC is what did not go as recorded.
+      const change = row.change ?? row.changeEvent?.change ?? null;
       if (change) {
         const before = { outcome: change.outcome, pirRequired: change.pirRequired };
-        // A change recorded as successful that caused an incident was not (the KPIs follow);
-        // one still in progress gets its outcome from the implementer.
-        if (change.outcome === 'successful') change.outcome = decision.outcome;
+        // A change recorded as successful (with or without issues) that caused an incident gets the
+        // outcome the responder chose (the KPIs follow); failed or backed out stays; one still in
+        // progress gets its outcome from the implementer.
+        if (change.outcome === 'successful' || change.outcome === 'successful_with_issues') change.outcome = decision.outcome;
         change.pirRequired = true;
         deps.audit.record(em, { actor, action: 'change.caused_incident', entityType: 'change', entityId: row.label, clientId: change.clientIds[0] ?? null, before, after: { outcome: change.outcome, pirRequired: true, incident: formatIncidentId(incident.number) } });
-        notes.push(`${row.label} outcome ${change.outcome ?? 'pending (in progress)'}; backout plan: ${change.backoutPlan || '(none recorded)'}`);
+        notes.push(`${formatChangeId(change.number)} outcome ${change.outcome ?? 'pending (in progress)'}; backout plan: ${change.backoutPlan || '(none recorded)'}`);
       }
       const event = row.changeEvent;
       if (event && !event.unauthorized && !event.change) {
@@ -233,17 +252,21 @@ export function createCorrelationService(deps: { orm: MikroORM; clock: Clock; co
     dismiss: (idText: string, label: string, principal: Principal, actor: Actor, input: { reason: string }) => decide(idText, label, principal, actor, { confirm: false, reason: input.reason }),
 
     /** Incidents linked to a change: suspected, confirmed or dismissed, and held during it. */
-    async incidentsOfChange(em: EntityManager, changeIdText: string) {
+    async incidentsOfChange(em: EntityManager, changeIdText: string, principal: Principal) {
       const number = parseChangeId(changeIdText);
       const change = number === undefined ? null : await em.findOne(ChangeRequestSchema, { number });
       if (!change) throw new NotFoundError(`no change ${changeIdText}`);
       const rows = await em.find(SuspectChangeSchema, { change }, { populate: ['incident'], orderBy: { id: 'asc' } });
       const held = await em.find(IncidentSchema, { expectedDuringChange: change.number });
+      // The usual visibility: security incidents only for those who may see them. An incident
+      // held during the change and also ranked as its suspect is listed once, as the suspect.
+      const visible = (incident: Incident) => canSeeIncident(principal, configStore.current, incident);
+      const suspected = new Set(rows.map((row) => row.incident.id));
       return {
         changeId: formatChangeId(change.number),
         incidents: [
-          ...rows.filter((row) => !row.incident.security).map((row) => ({ incidentId: formatIncidentId(row.incident.number), title: row.incident.title, state: row.incident.state, link: row.status, score: row.score, reason: row.reason })),
-          ...held.filter((incident) => !incident.security).map((incident) => ({ incidentId: formatIncidentId(incident.number), title: incident.title, state: incident.state, link: 'expected_during_change', score: null, reason: `alerts during ${formatChangeId(change.number)}'s window` })),
+          ...rows.filter((row) => visible(row.incident)).map((row) => ({ incidentId: formatIncidentId(row.incident.number), title: row.incident.title, state: row.incident.state, link: row.status, score: Number(row.score), reason: row.reason })),
+          ...held.filter((incident) => visible(incident) && !suspected.has(incident.id)).map((incident) => ({ incidentId: formatIncidentId(incident.number), title: incident.title, state: incident.state, link: 'expected_during_change', score: null, reason: `alerts during ${formatChangeId(change.number)}'s window` })),
         ],
       };
     },

@@ -32,6 +32,8 @@ export interface CandidateChange {
   start: Date | null;
   /** When it ended; null while in progress. Deploys end when they start. */
   end: Date | null;
+  /** The planned end of its window: a change left "in progress" long after it is only as recent as this. */
+  plannedEnd?: Date | null;
   /** Deploys without an approved RFC. */
   unauthorized?: boolean;
   /** Words for the reason: a deploy's summary. */
@@ -148,8 +150,11 @@ export function rankSuspects(scope: IncidentScope, candidates: CandidateChange[]
   for (const change of candidates) {
     if (!scope.clientId || !change.clientIds.includes(scope.clientId)) continue; // clients are isolated
     if (!change.start || change.start.getTime() > first) continue; // not started before the first alert
-    const windowOpen = change.end === null || change.end.getTime() > first;
-    const effective = windowOpen ? first : change.end!.getTime();
+    // Still running at the first alert: as recent as can be, unless its planned window had
+    // ended long before (a change nobody closed is not "in progress" for ever).
+    const lastTouched = change.end ?? (change.plannedEnd && change.plannedEnd.getTime() < first ? change.plannedEnd : null);
+    const windowOpen = lastTouched === null || lastTouched.getTime() > first;
+    const effective = windowOpen ? first : lastTouched!.getTime();
     const before = first - effective;
     if (before > options.lookBackMs) continue;
     const link = linkOf(scope, change, topology, dependents);
@@ -158,9 +163,10 @@ export function rankSuspects(scope: IncidentScope, candidates: CandidateChange[]
     const risk = change.kind === 'deploy' ? (change.unauthorized ? 0.95 : 0.85) : RISK[change.riskLevel ?? ''] ?? 0.8;
     const outcome = windowOpen ? 0.95 : change.kind === 'deploy' ? 0.9 : OUTCOME[change.outcome ?? ''] ?? 0.9;
     const score = Math.round(link.weight * recency * risk * outcome * 1000) / 10;
-    const minutes = Math.round((first - (windowOpen ? change.start.getTime() : change.end!.getTime())) / 60_000);
+    const minutes = Math.round((first - (windowOpen ? change.start.getTime() : lastTouched!.getTime())) / 60_000);
     const what = change.kind === 'deploy' ? `deploy${change.label ? ` "${change.label}"` : ''}` : change.id;
-    const when = windowOpen ? `in progress, started ${minutesText(minutes)} before the first alert` : `${change.kind === 'deploy' ? 'deployed' : 'completed'} ${minutesText(minutes)} before the first alert`;
+    const finished = change.kind === 'deploy' ? 'deployed' : change.end ? 'completed' : 'still open but its window ended';
+    const when = windowOpen ? `in progress, started ${minutesText(minutes)} before the first alert` : `${finished} ${minutesText(minutes)} before the first alert`;
     const details = [
       change.kind === 'rfc' && change.riskLevel ? `risk ${change.riskLevel}` : null,
       change.kind === 'rfc' && change.outcome ? `outcome ${change.outcome}` : null,

@@ -156,14 +156,16 @@ export function createEscalationService(deps: {
       if (!incident.expectedDuringChange) await start(em, incident, now);
     },
     async releasedFromChange(em, incident, now) {
-      if (isOpen(incident.state as IncidentState) && !incident.acknowledgedAt) await start(em, incident, now);
+      const running = await em.findOne(EscalationSchema, { incident, status: 'active' });
+      if (isOpen(incident.state as IncidentState) && !incident.acknowledgedAt && !running) await start(em, incident, now);
     },
     async responded(em, incident, now) {
       if (incident.acknowledgedAt) await stop(em, incident, `acknowledged by ${incident.acknowledgedBy}`, now);
     },
     async stateChanged(em, incident, from, to, now) {
       if (!isOpen(to)) await stop(em, incident, `incident ${to}`, now);
-      else if (from === 'resolved' && to === 'investigating') await start(em, incident, now);
+      // Re-opened: page again, unless its alerts are (still) expected during a change.
+      else if (from === 'resolved' && to === 'investigating' && !incident.expectedDuringChange) await start(em, incident, now);
     },
   };
 

@@ -69,6 +69,8 @@ export interface IncidentObserver {
   scopeChanged?(em: EntityManager, incident: Incident, now: Date): Promise<void>;
   /** Alerts held as expected during a change are still firing after its window: handle it as a normal incident. */
   releasedFromChange?(em: EntityManager, incident: Incident, now: Date): Promise<void>;
+  /** A post-incident review became required (e.g. a change was confirmed as the cause). */
+  reviewRequired?(em: EntityManager, incident: Incident, now: Date): Promise<void>;
   /** Staff posted words for the client (a public update or public note). */
   publicUpdatePosted?(em: EntityManager, incident: Incident, update: PublicUpdate, now: Date): Promise<void>;
 }
@@ -307,6 +309,8 @@ export function createIncidentService(deps: {
     scopeChanged: (em: EntityManager, incident: Incident, now: Date) => notify('scopeChanged', em, incident, now),
     /** After an incident held during a change became a normal one. */
     releasedFromChange: (em: EntityManager, incident: Incident, now: Date) => notify('releasedFromChange', em, incident, now),
+    /** After something made a review required (pirRequired set). */
+    reviewRequired: (em: EntityManager, incident: Incident, now: Date) => notify('reviewRequired', em, incident, now),
     observe(observer: IncidentObserver): void {
       observers.push(observer);
     },

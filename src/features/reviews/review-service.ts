@@ -3,6 +3,7 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { ConfigStore } from '../../config/config-store';
 import type { Clock } from '../../platform/clock';
 import type { Logger } from '../../platform/logger';
+import { markdownLine } from '../../platform/markdown';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../platform/errors';
 import { SYSTEM_ACTOR, type Actor, type AuditService } from '../audit/audit-service';
 import type { Principal } from '../auth/principal';
@@ -46,12 +47,20 @@ export function createReviewService(deps: { orm: MikroORM; clock: Clock; configS
     return review;
   }
 
+  /** Drafts the review of a resolved (or closed) incident that needs one and has none yet. */
+  async function draftIfRequired(em: EntityManager, incident: Incident, now: Date, reasonOverride?: ReviewReason): Promise<void> {
+    if (incident.state !== 'resolved' && incident.state !== 'closed') return;
+    const reason = reasonOverride ?? requiredReason(incident);
+    if (!reason || (await em.count(PostIncidentReviewSchema, { incident }))) return;
+    await draft(em, incident, reason, now);
+  }
+
   const observer: IncidentObserver = {
     async stateChanged(em, incident, _from, to, now) {
-      if (to !== 'resolved') return;
-      const reason = requiredReason(incident);
-      if (!reason || (await em.count(PostIncidentReviewSchema, { incident }))) return;
-      await draft(em, incident, reason, now);
+      if (to === 'resolved') await draftIfRequired(em, incident, now);
+    },
+    async reviewRequired(em, incident, now) {
+      await draftIfRequired(em, incident, now, 'change');
     },
   };
 
@@ -203,17 +212,19 @@ export function createReviewService(deps: { orm: MikroORM; clock: Clock; configS
 /** The review as Markdown, for the wiki or the client's report. */
 export function reviewMarkdown(review: PostIncidentReview, items: ReviewActionItem[]): string {
   const facts = review.facts as unknown as ReviewFacts;
-  const section = (title: string, text: string) => `## ${title}\n\n${text.trim() || '_Not written yet._'}\n`;
+  // Everything people or alerts typed is escaped: the export is evidence, not markup.
+  const esc = markdownLine;
+  const section = (title: string, text: string) => `## ${title}\n\n${text.trim() ? text.trim().split(/\n+/).map(esc).join('\n\n') : '_Not written yet._'}\n`;
   const minutes = (value: number | null) => (value === null ? 'n/a' : `${value} min`);
   return [
-    `# Post-incident review: ${facts.incident.id} ${facts.incident.title}`,
+    `# Post-incident review: ${facts.incident.id} ${esc(facts.incident.title)}`,
     '',
-    `Status: ${review.status}${review.closedAt ? ` (closed ${review.closedAt.toISOString()} by ${review.closedBy})` : ''}. Reason: ${review.reason}. Severity ${facts.incident.severity}, ${facts.incident.priority}, ${facts.incident.category.replace(/_/g, ' ')}.`,
+    `Status: ${review.status}${review.closedAt ? ` (closed ${review.closedAt.toISOString()} by ${esc(review.closedBy)})` : ''}. Reason: ${review.reason}. Severity ${facts.incident.severity}, ${facts.incident.priority}, ${facts.incident.category.replace(/_/g, ' ')}.`,
     '',
     '## Impact',
     '',
-    `- Clients: ${facts.impact.clients.map((client) => client.name).join(', ') || 'unknown'}`,
-    ...(facts.impact.services.length ? facts.impact.services.map((service) => `- ${service.name}: affected ${service.minutes} min (${service.startedAt} to ${service.endedAt ?? 'still affected'})`) : ['- Services: none recorded']),
+    `- Clients: ${esc(facts.impact.clients.map((client) => client.name).join(', ')) || 'unknown'}`,
+    ...(facts.impact.services.length ? facts.impact.services.map((service) => `- ${esc(service.name)}: affected ${service.minutes} min (${service.startedAt} to ${service.endedAt ?? 'still affected'})`) : ['- Services: none recorded']),
     `- Started ${facts.impact.startedAt}; mitigated ${facts.impact.mitigatedAt ?? 'n/a'}; restored ${facts.impact.restoredAt ?? 'not yet'}`,
     `- Duration: ${facts.impact.durationMinutes} min${facts.impact.degradedMinutes !== null ? ` (${facts.impact.degradedMinutes} min until mitigated)` : ''}`,
     '',
@@ -228,9 +239,9 @@ export function reviewMarkdown(review: PostIncidentReview, items: ReviewActionIt
     '',
     ...(facts.changes.confirmed.length || facts.changes.suspected.length || facts.changes.dismissed.length
       ? [
-          ...facts.changes.confirmed.map((change) => `- Confirmed cause: ${change.reason} (by ${change.decidedBy}${change.note ? `: ${change.note}` : ''})`),
-          ...facts.changes.suspected.map((change) => `- Suspect (score ${change.score}): ${change.reason}`),
-          ...facts.changes.dismissed.map((change) => `- Dismissed: ${change.changeId} (${change.note})`),
+          ...facts.changes.confirmed.map((change) => `- Confirmed cause: ${esc(change.reason)} (by ${esc(change.decidedBy)}${change.note ? `: ${esc(change.note)}` : ''})`),
+          ...facts.changes.suspected.map((change) => `- Suspect (score ${change.score}): ${esc(change.reason)}`),
+          ...facts.changes.dismissed.map((change) => `- Dismissed: ${change.changeId} (${esc(change.note)})`),
         ]
       : ['_No change in the look-back was linked to this incident._']),
     '',
@@ -242,12 +253,12 @@ export function reviewMarkdown(review: PostIncidentReview, items: ReviewActionIt
     '## Action items',
     '',
     ...(items.length
-      ? items.map((item) => `- [${item.status === 'done' ? 'x' : ' '}] ${item.title} (owner ${item.owner}, due ${item.dueAt.toISOString().slice(0, 10)}, ${item.status}${item.deferredReason ? `: ${item.deferredReason}` : ''})`)
+      ? items.map((item) => `- [${item.status === 'done' ? 'x' : ' '}] ${esc(item.title)} (owner ${esc(item.owner)}, due ${item.dueAt.toISOString().slice(0, 10)}, ${item.status}${item.deferredReason ? `: ${esc(item.deferredReason)}` : ''})`)
       : ['_None._']),
     '',
     '## Timeline',
     '',
-    ...facts.timeline.map((event) => `- ${event.at} ${event.actor}: ${event.message.replace(/\n/g, ' ')}${event.visibility === 'public' ? ' (public)' : ''}`),
+    ...facts.timeline.map((event) => `- ${event.at} ${esc(event.actor)}: ${esc(event.message)}${event.visibility === 'public' ? ' (public)' : ''}`),
     '',
   ].join('\n');
 }
