@@ -403,6 +403,8 @@ export const changePolicySchema = z.strictObject({
   leadTime: z.union([durationSchema, z.strictObject({ normal: durationSchema.optional(), standard: durationSchema.optional() })]).default('14d'),
   /** When the client must approve: always, high_risk (only high-risk changes) or never. */
   clientApproval: z.enum(CLIENT_APPROVAL_MODES).default('high_risk'),
+  /** After a successful change the client's approvers confirm it works (IMP-03); the change closes only after they answered or the link expired. */
+  clientValidation: z.boolean().default(false),
   /** How long before the planned start the client's contacts are notified. */
   notifyBefore: durationSchema.default('48h'),
 });

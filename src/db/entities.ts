@@ -14,12 +14,12 @@ import { StatusOverrideSchema, StatusSubscriberSchema } from '../features/status
 import { SlaClockSchema } from '../features/sla/sla-entities';
 import { JobRunSchema, TimerSchema } from '../features/timers/timer-entities';
 import { InstanceSettingSchema } from './instance-setting-entity';
-import { CabAgendaItemSchema, CabMeetingSchema, ChangeApprovalSchema, ChangeEventSchema, ChangeRequestSchema } from '../features/changes/change-entities';
+import { CabAgendaItemSchema, CabMeetingSchema, ChangeApprovalSchema, ChangeEventSchema, ChangeRequestSchema, ChangeValidationSchema } from '../features/changes/change-entities';
 
 /** Every entity the ORM knows. A feature adds its entities here and a migration for them. */
 export const entities = [UserSchema, RoleGrantSchema, ApiTokenSchema, SessionSchema, AuditEventSchema, InstanceSettingSchema,
   IncidentSchema, IncidentEventSchema, WebhookDeliverySchema, AlertSchema,
   TimerSchema, JobRunSchema, SlaClockSchema, EscalationSchema, NotificationSchema, OncallOverrideSchema,
-  ChangeRequestSchema, ChangeApprovalSchema, ChangeEventSchema, CabMeetingSchema, CabAgendaItemSchema,
+  ChangeRequestSchema, ChangeApprovalSchema, ChangeEventSchema, CabMeetingSchema, CabAgendaItemSchema, ChangeValidationSchema,
   IncidentCommunicationSchema, RestorationFeedbackSchema, PostIncidentReviewSchema, ReviewActionItemSchema,
   IncidentRoleSchema, IncidentTaskSchema, StatusOverrideSchema, StatusSubscriberSchema, SuspectChangeSchema];

@@ -39,7 +39,7 @@ function serializeError(error: unknown) {
  * Request logs show them masked.
  */
 export function redactUrl(url: string | undefined): string | undefined {
-  return url?.replace(/(\/(?:respond\/[^/?#]+|changes\/approvals)\/)[^/?#]+/, '$1[redacted]').replace(/([?&](?:token|key)=)[^&#]*/gi, '$1[redacted]');
+  return url?.replace(/(\/(?:respond\/[^/?#]+|changes\/(?:approvals|validations))\/)[^/?#]+/, '$1[redacted]').replace(/([?&](?:token|key)=)[^&#]*/gi, '$1[redacted]');
 }
 
 const CREDENTIAL_PARAMS = new Set(['token', 'key']);

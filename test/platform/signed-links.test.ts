@@ -44,6 +44,7 @@ describe('request logs', () => {
     expect(redactUrl('/respond/restoration/42.1773000000.abcDEF_-?answer=restored')).toBe('/respond/restoration/[redacted]?answer=restored');
     expect(redactUrl('/changes/approvals/17-abc.1773000000.abcDEF_-')).toBe('/changes/approvals/[redacted]');
     expect(redactUrl('/changes/approvals/17-abc.1773000000.abcDEF_-?x=1')).toBe('/changes/approvals/[redacted]?x=1');
+    expect(redactUrl('/changes/validations/7.1773000000.abc')).toBe('/changes/validations/[redacted]');
     expect(redactUrl('/api/v1/changes/calendar.ics?client=acme&token=s3cret&x=1')).toBe('/api/v1/changes/calendar.ics?client=acme&token=[redacted]&x=1');
     expect(serializeRequest({ url: '/respond/change-approval/abc', query: { token: 's3cret', client: 'acme' }, params: { token: 'abc' } })).toEqual({
       url: '/respond/change-approval/[redacted]',

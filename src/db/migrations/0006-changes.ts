@@ -122,6 +122,20 @@ export class Migration0006Changes extends Migration {
       );
       create index cab_agenda_item_meeting_id_index on cab_agenda_item (meeting_id);
       create index cab_agenda_item_change_id_index on cab_agenda_item (change_id);
+
+      create table change_validation (
+        id serial primary key,
+        change_id int not null constraint change_validation_change_id_foreign references change_request (id) on update cascade on delete cascade,
+        client_id text not null,
+        contact_email text not null,
+        contact_name text not null,
+        created_at timestamptz not null,
+        expires_at timestamptz not null,
+        answered_at timestamptz null,
+        outcome text null,
+        note text null
+      );
+      create index change_validation_change_id_index on change_validation (change_id);
     `);
   }
 }

@@ -128,6 +128,28 @@ export const ChangeEventSchema = defineEntity({
 });
 export type ChangeEvent = InferEntity<typeof ChangeEventSchema>;
 
+/**
+ * A client's post-implementation validation of a change (IMP-03): one per approver contact,
+ * answered from a signed, one-time link.
+ */
+export const ChangeValidationSchema = defineEntity({
+  name: 'ChangeValidation',
+  properties: {
+    id: p.integer().primary().autoincrement(),
+    change: () => p.manyToOne(ChangeRequestSchema).deleteRule('cascade').index(),
+    clientId: p.text(),
+    contactEmail: p.text(),
+    contactName: p.text(),
+    createdAt: p.datetime(),
+    expiresAt: p.datetime(),
+    answeredAt: p.datetime().nullable(),
+    // works | problem
+    outcome: p.text().nullable(),
+    note: p.text().nullable(),
+  },
+});
+export type ChangeValidation = InferEntity<typeof ChangeValidationSchema>;
+
 /** A CAB meeting (CHG-09) with its agenda of pending significant changes. */
 export const CabMeetingSchema = defineEntity({
   name: 'CabMeeting',

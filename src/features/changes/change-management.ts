@@ -22,6 +22,7 @@ import { createChangeNotices } from './change-notices';
 import { registerChangeRoutes } from './change-routes';
 import { registerScheduleRoutes } from './change-schedule-routes';
 import { createChangeCore } from './change-service';
+import { createChangeValidations } from './change-validation';
 import { createChangeWorkflow, OVERRUN_TIMER, REMINDER_TIMER } from './change-workflow';
 
 export type ChangeManagement = ReturnType<typeof createChangeManagement>;
@@ -46,8 +47,10 @@ export function createChangeManagement(deps: {
   const { orm, clock, audit, configStore, timers } = deps;
   const notices = createChangeNotices({ outbox: deps.outbox, templates: deps.emailTemplates, publicUrl: () => configStore.current.server.publicUrl });
   const core = createChangeCore({ orm, clock, audit, configStore });
-  const approvals = createChangeApprovals({ orm, clock, audit, configStore, core, notices, timers, signer: createLinkSigner(deps.linkSecret, clock) });
-  const workflow = createChangeWorkflow({ core, approvals, notices, timers, configStore, incidents: deps.incidents, audit });
+  const signer = createLinkSigner(deps.linkSecret, clock);
+  const approvals = createChangeApprovals({ orm, clock, audit, configStore, core, notices, timers, signer });
+  const validations = createChangeValidations({ orm, clock, configStore, outbox: deps.outbox, audit, signer, views: deps.views, validFor: () => configStore.current.changeApproval.clientLinkValidity });
+  const workflow = createChangeWorkflow({ core, approvals, notices, validations, timers, configStore, incidents: deps.incidents, audit });
   const events = createChangeEvents({ orm, clock, configStore, audit, outbox: deps.outbox });
   registerChangeMetrics(deps.registry, orm, clock);
 
@@ -61,13 +64,13 @@ export function createChangeManagement(deps: {
     workflow,
     events,
     /** Routes without a session (signed approval links, calendar feeds, deploy events with integration tokens); mount before the session and CSRF middleware. */
-    publicRouter: express.Router().use(createChangeLinkRouter({ approvals, views: deps.views, configStore, orm, clock, calendarSecret: deps.calendarSecret }), events.router),
+    publicRouter: express.Router().use(createChangeLinkRouter({ approvals, views: deps.views, configStore, orm, clock, calendarSecret: deps.calendarSecret }), validations.router, events.router),
     /** Pages for signed-in staff (the forward schedule); mount after the session middleware. */
     pageRouter: createCalendarPageRouter({ orm, clock, configStore, views: deps.views, calendarSecret: deps.calendarSecret }),
     registerApiRoutes(api: ApiRouter): void {
       registerScheduleRoutes(api, { configStore, calendarSecret: deps.calendarSecret });
       registerKpiRoutes(api, { configStore, clock });
-      registerChangeRoutes(api, { core, workflow, approvals, audit, configStore });
+      registerChangeRoutes(api, { core, workflow, approvals, audit, configStore, validations });
       registerChangeEventRoutes(api);
       registerCabRoutes(api, { orm, clock, core, approvals });
       api.document({ method: 'get', path: '/changes/calendar.ics', summary: 'Forward schedule of change as an iCalendar (RFC 5545) feed for one client; ?client=<id>&token=<feed token>; 404 for anything invalid', access: { integration: 'calendar feed token' } });

@@ -10,6 +10,7 @@ import { presentApproval, presentChange, presentChangeForClient, presentHistory 
 import { riskAnswersSchema } from './change-risk';
 import { CHANGE_STATES, CHANGE_TYPES, formatChangeId, OUTCOMES } from './change-rules';
 import type { ChangeCore } from './change-service';
+import type { ChangeValidations } from './change-validation';
 import type { ChangeWorkflow } from './change-workflow';
 
 const MANAGERS: readonly Role[] = ['change_manager'];
@@ -63,7 +64,7 @@ const listQuery = z.object({
 const rationale = z.string().trim().min(3).max(5000).describe('why; recorded with the decision');
 const decisionBody = z.object({ rationale, conditions: z.string().max(5000).optional().describe('approve with conditions'), group: z.string().optional().describe('which approval, when you may decide for several groups'), expectedVersion });
 
-export function registerChangeRoutes(api: ApiRouter, deps: { core: ChangeCore; workflow: ChangeWorkflow; approvals: ChangeApprovals; audit: AuditService; configStore: ConfigStore }) {
+export function registerChangeRoutes(api: ApiRouter, deps: { core: ChangeCore; workflow: ChangeWorkflow; approvals: ChangeApprovals; audit: AuditService; configStore: ConfigStore; validations: ChangeValidations }) {
   const { core, workflow, approvals } = deps;
 
   api.post('/changes', { access: { roles: STAFF_ROLES }, summary: 'Raise an RFC as a draft (CHG-01, CHG-03); from the catalog with standardChange', body: createBody }, async ({ body, principal, actor, requestId, res }) => {
@@ -81,11 +82,12 @@ export function registerChangeRoutes(api: ApiRouter, deps: { core: ChangeCore; w
   api.get('/changes/:id', { access: { roles: DECIDERS }, summary: 'One change with its approvals and audited history' }, async ({ principal, params }) => {
     const { change, em } = await core.get(params.id!, principal);
     if (isClientContact(principal)) return presentChangeForClient(change, deps.configStore.current.services, principal.clientId ?? '__none__');
-    const [approvalRows, history] = await Promise.all([
+    const [approvalRows, history, clientValidation] = await Promise.all([
       em.find(ChangeApprovalSchema, { change }, { orderBy: { id: 'asc' } }),
       deps.audit.find(em, { entityType: 'change', entityId: formatChangeId(change.number), limit: 1000 }),
+      deps.validations.present(em, change),
     ]);
-    return { ...presentChange(change), approvals: approvalRows.map(presentApproval), history: presentHistory(history) };
+    return { ...presentChange(change), approvals: approvalRows.map(presentApproval), clientValidation, history: presentHistory(history) };
   });
 
   api.patch('/changes/:id', { access: { roles: STAFF_ROLES }, summary: 'Edit a draft, or a rejected or deferred RFC before re-submission (requester or change manager); type and standardChange are fixed once submitted; after approval only testResults', body: patchBody }, async ({ body, principal, actor, params, requestId }) => {

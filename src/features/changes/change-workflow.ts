@@ -10,6 +10,7 @@ import type { IncidentService } from '../incidents/incident-service';
 import type { TimerEngine } from '../timers/timer-engine';
 import { segregationProblem } from './change-approval-rules';
 import type { ChangeApprovals } from './change-approvals';
+import type { ChangeValidations } from './change-validation';
 import { eligibilityProblems } from './change-catalog';
 import { ChangeApprovalSchema, ChangeRequestSchema, type ChangeRequest } from './change-entities';
 import { usersWithRole, type ChangeNotices } from './change-notices';
@@ -54,7 +55,7 @@ export type ChangeWorkflow = ReturnType<typeof createChangeWorkflow>;
  * COM-01..02): each checks its preconditions, moves the state, writes its notices and
  * timers in the same transaction, and is audited by `core.mutate`.
  */
-export function createChangeWorkflow(deps: { core: ChangeCore; approvals: ChangeApprovals; notices: ChangeNotices; timers: TimerEngine; configStore: ConfigStore; incidents: IncidentService; audit: AuditService }) {
+export function createChangeWorkflow(deps: { core: ChangeCore; approvals: ChangeApprovals; notices: ChangeNotices; validations: ChangeValidations; timers: TimerEngine; configStore: ConfigStore; incidents: IncidentService; audit: AuditService }) {
   const { core, approvals, notices, timers, configStore } = deps;
 
   /** Everything that stands in the way of this window, minus what an exception accepted. */
@@ -258,6 +259,11 @@ export function createChangeWorkflow(deps: { core: ChangeCore; approvals: Change
           note += `; opened incident INC-${incident.number}`;
         }
         await notices.toClients(em, configStore.current, change, 'completed');
+        // The clients that ask for it confirm that everything works (IMP-03).
+        if (!failed) {
+          const asked = await deps.validations.request(em, configStore.current, change, now);
+          if (asked) note += `; client validation asked of ${asked} contact(s)`;
+        }
         return { action: 'change.completed', note };
       });
     },
@@ -275,8 +281,9 @@ export function createChangeWorkflow(deps: { core: ChangeCore; approvals: Change
     },
 
     close(idText: string, principal: Principal, actor: Actor, options: Options) {
-      return core.mutate(idText, principal, actor, options, (change, _em, now) => {
+      return core.mutate(idText, principal, actor, options, async (change, em, now) => {
         if (change.state === 'completed' && change.pirRequired) throw new ConflictError(`${formatChangeId(change.number)} needs its post-implementation review before it is closed`);
+        await deps.validations.assertClosable(em, change, now);
         core.moveTo(change, 'closed');
         requireFields(change, 'close');
         change.closedAt = now;
