@@ -138,7 +138,7 @@ describe('loadConfigFile: valid files', () => {
       tags: [],
     });
     const client = config.clients[0];
-    expect(client.changePolicy).toEqual({ leadTime: '14d', clientApproval: 'high_risk', notifyBefore: '48h' });
+    expect(client.changePolicy).toEqual({ leadTime: '14d', clientApproval: 'high_risk', notifyBefore: '48h', clientValidation: false });
     expect(client.statusPage).toMatchObject({ public: false, subscriptions: true });
     expect(client.maintenanceWindows).toEqual([]);
     expect(client.sla.sev4.hours).toBe('24x7');
