@@ -86,6 +86,8 @@ export function attachStaffSocket(
   recheck.unref();
 
   deps.bus.on('incident.changed', (event) => {
+    // Nobody listening (the usual case during an alert or timer storm without staff online): no query.
+    if (staff.sockets.size === 0) return;
     void (async () => {
       const incident = await deps.orm.em.fork().findOne(IncidentSchema, { id: event.incidentId });
       if (!incident) return;
