@@ -64,6 +64,7 @@ import { createSlaDigest } from './features/sla/sla-digest';
 import { createSlaService } from './features/sla/sla-service';
 import { createTimerEngine } from './features/timers/timer-engine';
 import { registerUserRoutes } from './features/users/users-routes';
+import { createAccessReview } from './features/users/access-review';
 import { actorOf, ApiRouter } from './platform/http/api-router';
 import { createErrorHandler, createErrorResponder, createNotFoundHandler, errorBody } from './platform/http/error-handler';
 import { buildOpenApiDocument } from './platform/http/openapi';
@@ -148,6 +149,7 @@ export async function createApp(deps: AppDependencies) {
   const communications = createClientCommunications({ clock, configStore, timers, outbox, templates: emailTemplates, links, resolveTargets: escalation.resolveTargets });
   incidents.observe(communications.observer);
   const restorationFeedback = createRestorationFeedback({ orm, clock, links, incidents, followUp: communications.clientReportsNotFixed });
+  const accessReview = createAccessReview({ orm, clock, configStore, audit, users, outbox, logger, runnerId: timers.runnerId });
   const reviews = createReviewService({ orm, clock, configStore, audit, incidents, outbox, logger, runnerId: timers.runnerId });
   incidents.observe(reviews.observer);
   // Parts of an incident's detail that other features own; the API and the bridge show them.
@@ -248,6 +250,7 @@ export async function createApp(deps: AppDependencies) {
 
   const api = new ApiRouter(orm);
   registerUserRoutes(api, users);
+  accessReview.register(api);
   registerAuditRoutes(api, audit);
   registerCatalogRoutes(api, configStore);
   registerIncidentRoutes(api, incidents, configStore, clock, [
@@ -288,7 +291,7 @@ export async function createApp(deps: AppDependencies) {
     express: app,
     api,
     metrics,
-    services: { users, sessions, audit, incidents, alertProcessor, timers, sla, slaDigest, escalation, oncall, outbox, notificationSender, communications, restorationFeedback, emailTemplates, links, reviews, bridge, changes, statusPages, statusSubscriptions, correlation },
+    services: { users, sessions, audit, incidents, alertProcessor, timers, sla, slaDigest, escalation, oncall, outbox, notificationSender, communications, restorationFeedback, emailTemplates, links, reviews, bridge, changes, statusPages, statusSubscriptions, correlation, accessReview },
     bus,
     reloadConfig,
     /** Live updates over socket.io, on the HTTP server the app is served by. */

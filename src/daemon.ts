@@ -80,6 +80,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   if (!config.smtp) logger.warn('no smtp section in the configuration: e-mails are kept in the outbox (GET /api/v1/notifications) until one is added');
   app.services.slaDigest.start();
   app.services.reviews.reminders.start();
+  app.services.accessReview.reminders.start();
   const url = `http://${config.server.host}:${config.server.port}`;
   logger.info({ url, database: db.description }, 'incidentd listening');
   print(`incidentd listening on ${url}`);
@@ -106,7 +107,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       // socket.io keeps long-lived connections open; close them so the HTTP server can finish.
       io.disconnectSockets(true);
       await closeServer(server, HTTP_DRAIN_MS, logger);
-      await Promise.all([app.services.alertProcessor.stop(), app.services.timers.stop(), app.services.notificationSender.stop(), app.services.slaDigest.stop(), app.services.reviews.reminders.stop()]);
+      await Promise.all([app.services.alertProcessor.stop(), app.services.timers.stop(), app.services.notificationSender.stop(), app.services.slaDigest.stop(), app.services.reviews.reminders.stop(), app.services.accessReview.reminders.stop()]);
       await db.close();
       logger.info('shutdown complete');
     })();

@@ -820,6 +820,8 @@ export const incidentdConfigSchema = z
     communications: communicationsSchema.prefault({}),
     /** Notification channels: outbound webhooks and delivery retries. */
     notifications: notificationsSchema.prefault({}),
+    /** Periodic access review (ACC-01): admins are reminded when the last sign-off is older than `every`. */
+    accessReview: z.strictObject({ every: durationSchema.default('90d') }).prefault({}),
     /** On-call rotations. */
     oncall: oncallSchema.prefault({}),
   })

@@ -88,6 +88,28 @@ describe('role checks (default deny)', () => {
     const disabled = review.body.grants.find((g: { user: { email: string } }) => g.user.email === 'rotating.user@test.example');
     expect(disabled?.active).toBe(false);
   });
+
+  it('has the periodic review signed off, recorded in the audit trail, and reminds admins once it is overdue (ACC-01)', async () => {
+    const before = (await t.http.get('/api/v1/access-review').set(bearer(adminToken))).body;
+    expect(before.lastSignOff).toBeNull();
+    expect((await t.http.post('/api/v1/access-review/sign-off').set(bearer(serviceDeskToken)).send({ note: 'looked fine' })).status).toBe(403);
+    expect((await t.http.post('/api/v1/access-review/sign-off').set(bearer(adminToken)).send({})).status).toBe(400);
+    const signed = await t.http.post('/api/v1/access-review/sign-off').set(bearer(adminToken)).send({ note: 'Q1 review: removed two leavers' });
+    expect(signed.status).toBe(201);
+    expect(signed.body.lastSignOff).toMatchObject({ note: 'Q1 review: removed two leavers' });
+    expect(Date.parse(signed.body.nextDueAt) - Date.parse(signed.body.lastSignOff.at)).toBe(90 * 86_400_000);
+    const [row] = await t.orm.em.fork().getConnection().execute<{ after: { activeGrants: string[] } }[]>("select after from audit_event where action = 'access_review.signed_off'");
+    expect(row!.after.activeGrants).toEqual(expect.arrayContaining([expect.stringMatching(/:client_contact:northwind$/)]));
+
+    const reminders = t.app.services.accessReview.reminders;
+    const reminded = async () => Number((await t.orm.em.fork().getConnection().execute<{ count: string }[]>("select count(*) from notification where kind = 'access.review_due'"))[0]!.count);
+    expect(await reminders.run(new Date(Date.now() + 86_400_000))).toBe(true);
+    expect(await reminded()).toBe(0);
+    const later = new Date(Date.parse(signed.body.nextDueAt) + 3_600_000);
+    t.clock.set(later);
+    expect(await reminders.run(later)).toBe(true);
+    expect(await reminded()).toBeGreaterThan(0);
+  });
 });
 
 describe('client_contact isolation', () => {

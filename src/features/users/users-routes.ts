@@ -12,9 +12,4 @@ export function registerUserRoutes(api: ApiRouter, users: UserService) {
 
   api.get('/users', { access: { roles: ['admin'] }, summary: 'All users with their active roles' }, () => users.listUsers());
 
-  api.get(
-    '/access-review',
-    { access: { roles: ['admin'] }, summary: 'Read-only access review: who holds (or held) which role, granted by whom, since when (ACC-01)' },
-    async () => ({ generatedAt: new Date().toISOString(), grants: await users.accessReview() }),
-  );
 }
