@@ -172,7 +172,7 @@ export async function createApp(deps: AppDependencies) {
   // Status pages: one cached rendering per client, rebuilt on incident events (bus),
   // maintenance changes and overrides; subscribers are mailed through the outbox.
   const statusPages = createStatusPageService({ orm, clock, configStore, maintenance: deps.maintenance ?? changeMaintenanceSource({ orm, configStore, onChanged: changes.core.onChanged }), bus, views, logger });
-  const statusSubscriptions = createStatusSubscriptions({ orm, clock, configStore, outbox, signer: links, bus, logger });
+  const statusSubscriptions = createStatusSubscriptions({ orm, clock, configStore, outbox, signer: links, bus, logger, statusPages });
   const alertProcessor = createAlertProcessor({ orm, clock, configStore, incidents, audit, bus, logger, intakeBusy: intake.busy, batchSize: deps.alertBatchSize });
 
   let shuttingDown = false;

@@ -81,6 +81,10 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   app.services.slaDigest.start();
   app.services.reviews.reminders.start();
   app.services.accessReview.reminders.start();
+  // Pages with subscribers are built at once, so maintenance starts and ends reach them by the clock.
+  for (const client of config.clients.filter((candidate) => candidate.statusPage.subscriptions)) {
+    app.services.statusPages.get(client.id).catch((error) => logger.warn({ err: error, clientId: client.id }, 'could not build the status page at start'));
+  }
   const url = `http://${config.server.host}:${config.server.port}`;
   logger.info({ url, database: db.description }, 'incidentd listening');
   print(`incidentd listening on ${url}`);

@@ -170,13 +170,18 @@ export function createStatusPageService(deps: { orm: MikroORM; clock: Clock; con
   deps.bus.on('incident.changed', (event) => {
     if (event.clientId) invalidate(event.clientId);
   });
-  deps.maintenance.onChanged(invalidate);
+  // Planned maintenance changed: rebuild, and build a page nobody opened yet (its subscribers
+  // hear of the maintenance all the same).
+  deps.maintenance.onChanged((clientId) => {
+    if (entries.has(clientId)) invalidate(clientId);
+    else void service.get(clientId).catch((error) => logger.warn({ err: error, clientId }, 'status page build failed'));
+  });
   // A reload can change anything on a page (names, services, public or not): rebuild them all now.
   configStore.onReplace(() => {
     for (const clientId of entries.keys()) invalidate(clientId);
   });
 
-  return {
+  const service = {
     clientConfig,
 
     /**
@@ -228,4 +233,5 @@ export function createStatusPageService(deps: { orm: MikroORM; clock: Clock; con
       for (const entry of entries.values()) if (entry.timer) clearTimeout(entry.timer);
     },
   };
+  return service;
 }

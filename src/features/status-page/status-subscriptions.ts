@@ -1,4 +1,5 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { DateTime } from 'luxon';
 import type { ClientConfig } from '../../config/config-schema';
 import type { ConfigStore } from '../../config/config-store';
 import type { Clock } from '../../platform/clock';
@@ -11,7 +12,8 @@ import { RoleGrantSchema } from '../users/user-entities';
 import { presentIncidentForClient } from '../incidents/incident-presenter';
 import { formatIncidentId, publicStatusOf, type IncidentState } from '../incidents/incident-rules';
 import type { Outbox } from '../notifications/outbox';
-import { publicServices } from './status-model';
+import { publicServices, type PublicMaintenance } from './status-model';
+import type { StatusPageService, StatusSnapshot } from './status-page-service';
 import { StatusSubscriberSchema, type StatusSubscriber } from './status-page-entities';
 import { isPublicStatus, PUBLIC_STATUS_LABELS } from './status-rules';
 
@@ -36,7 +38,7 @@ export type StatusSubscriptions = ReturnType<typeof createStatusSubscriptions>;
  * one-click unsubscribe link (plus List-Unsubscribe headers, RFC 8058) in every mail.
  * Mail is written to the notification outbox; its sender delivers it.
  */
-export function createStatusSubscriptions(deps: { orm: MikroORM; clock: Clock; configStore: ConfigStore; outbox: Outbox; signer: LinkSigner; bus: EventBus; logger: Logger }) {
+export function createStatusSubscriptions(deps: { orm: MikroORM; clock: Clock; configStore: ConfigStore; outbox: Outbox; signer: LinkSigner; bus: EventBus; logger: Logger; statusPages: StatusPageService }) {
   const { orm, clock, configStore, outbox, signer } = deps;
 
   const pageUrl = (clientId: string) => `${configStore.current.server.publicUrl.replace(/\/$/, '')}/status/${clientId}`;
@@ -94,12 +96,60 @@ export function createStatusSubscriptions(deps: { orm: MikroORM; clock: Clock; c
     });
   }
 
+  /**
+   * Maintenance news for subscribers of the affected components (COM-02): when it is
+   * announced, when it is completed, and when it is called off before it started. One mail per
+   * maintenance, event and window (a replay or a restart sends nothing twice).
+   */
+  async function notifyMaintenance(snapshot: StatusSnapshot, previous: StatusSnapshot | null): Promise<void> {
+    const client = configStore.current.clients.find((candidate) => candidate.id === snapshot.clientId);
+    if (!client?.statusPage.subscriptions) return;
+    const before = new Map((previous?.model.maintenances ?? []).map((maintenance) => [maintenance.id, maintenance]));
+    const now = new Map(snapshot.model.maintenances.map((maintenance) => [maintenance.id, maintenance]));
+    const news: { maintenance: PublicMaintenance; what: 'scheduled' | 'completed' | 'called off' }[] = [];
+    for (const maintenance of now.values()) {
+      const was = before.get(maintenance.id);
+      if (maintenance.status !== 'completed' && (!was || was.scheduledFor.getTime() !== maintenance.scheduledFor.getTime())) news.push({ maintenance, what: 'scheduled' });
+      if (maintenance.status === 'completed' && was && was.status !== 'completed') news.push({ maintenance, what: 'completed' });
+    }
+    for (const was of before.values()) if (!now.has(was.id) && was.status === 'scheduled') news.push({ maintenance: was, what: 'called off' });
+    if (news.length === 0) return;
+    await orm.em.fork().transactional(async (em) => {
+      const subscribers = await em.find(StatusSubscriberSchema, { clientId: client.id, confirmedAt: { $ne: null }, unsubscribedAt: null });
+      const allowed = client.statusPage.public ? null : await contactAddresses(em, client.id);
+      const zone = client.timezone;
+      const local = (at: Date) => DateTime.fromJSDate(at, { zone }).toFormat('ccc d LLL yyyy HH:mm ZZZZ');
+      for (const { maintenance, what } of news) {
+        const interested = subscribers.filter((s) => (!allowed || allowed.has(s.email)) && (s.componentIds.length === 0 || s.componentIds.some((id) => maintenance.componentIds.includes(id))));
+        const headline = { scheduled: 'Scheduled', completed: 'Completed', 'called off': 'Called off' }[what];
+        for (const subscriber of interested) {
+          await outbox.enqueue(em, {
+            kind: 'status.maintenance',
+            incidentId: null,
+            recipients: [subscriber.email],
+            subject: `[${client.statusPage.title ?? client.name}] ${headline}: ${maintenance.name}`,
+            body: `${headline}: ${maintenance.name}\n${local(maintenance.scheduledFor)} - ${local(maintenance.scheduledUntil)}\n${maintenance.description ? `\n${maintenance.description}\n` : ''}\nDetails: ${pageUrl(client.id)}${footer(subscriber)}`,
+            headers: unsubscribeHeaders(subscriber),
+            eventKey: `status.maintenance:${client.id}:${maintenance.id}:${what}:${maintenance.scheduledFor.toISOString()}`,
+          });
+        }
+      }
+    });
+  }
+
   // Mail written after the incident's commit; tracked so shutdown (and tests) can wait for it.
   const inFlight = new Set<Promise<void>>();
   deps.bus.on('incident.changed', (event) => {
     if (!event.clientId || event.eventIds.length === 0) return;
     const work = notifyPublicUpdates(event.incidentId, event.eventIds)
       .catch((error) => deps.logger.warn({ err: error, incidentId: event.incidentId }, 'could not write status subscriber e-mails'))
+      .finally(() => inFlight.delete(work));
+    inFlight.add(work);
+  });
+
+  deps.statusPages.onUpdate((snapshot, previous) => {
+    const work = notifyMaintenance(snapshot, previous)
+      .catch((error) => deps.logger.warn({ err: error, clientId: snapshot.clientId }, 'could not write maintenance e-mails to subscribers'))
       .finally(() => inFlight.delete(work));
     inFlight.add(work);
   });
