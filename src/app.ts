@@ -168,7 +168,7 @@ export async function createApp(deps: AppDependencies) {
     registry: metrics.registry,
     channels: [createEmailChannel({ configStore, templates: emailTemplates }), createWebhookChannel({ configStore })],
   });
-  const changes = createChangeManagement({ orm, clock, audit, configStore, outbox, timers, incidents, views, emailTemplates, registry: metrics.registry, linkSecret: await getOrCreateInstanceSecret(orm, 'link-signing'), calendarSecret: await getOrCreateInstanceSecret(orm, 'change-calendar') });
+  const changes = createChangeManagement({ orm, clock, audit, configStore, outbox, timers, incidents, views, emailTemplates, registry: metrics.registry, links, calendarSecret: await getOrCreateInstanceSecret(orm, 'change-calendar') });
   // Status pages: one cached rendering per client, rebuilt on incident events (bus),
   // maintenance changes and overrides; subscribers are mailed through the outbox.
   const statusPages = createStatusPageService({ orm, clock, configStore, maintenance: deps.maintenance ?? changeMaintenanceSource({ orm, configStore, onChanged: changes.core.onChanged }), bus, views, logger });

@@ -14,7 +14,7 @@ import { catalogIndex } from '../catalog/catalog-index';
 import type { Outbox } from '../notifications/outbox';
 import { secretsEqual } from '../users/credentials';
 import { ChangeEventSchema, ChangeRequestSchema, type ChangeEvent, type ChangeRequest } from './change-entities';
-import { usersWithRole } from './change-notices';
+import { usersWithRole } from '../users/users-with-role';
 import { formatChangeId, parseChangeId } from './change-rules';
 
 /** A deploy may implement a change in these states; before approval or after completion it may not. */

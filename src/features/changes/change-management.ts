@@ -5,7 +5,7 @@ import type { ConfigStore } from '../../config/config-store';
 import type { Clock } from '../../platform/clock';
 import type { ApiRouter } from '../../platform/http/api-router';
 import type { ViewRenderer } from '../../platform/http/views';
-import { createLinkSigner } from '../../platform/security/signed-links';
+import type { LinkSigner } from '../../platform/security/signed-links';
 import type { AuditService } from '../audit/audit-service';
 import type { IncidentService } from '../incidents/incident-service';
 import type { EmailTemplates } from '../notifications/email-templates';
@@ -39,15 +39,15 @@ export function createChangeManagement(deps: {
   views: ViewRenderer;
   emailTemplates: EmailTemplates;
   registry: Registry;
-  /** Secret for the client approvers' signed links. */
-  linkSecret: string;
+  /** Signs the links client approvers and validators get by e-mail. */
+  links: LinkSigner;
   /** Secret behind the per-client calendar feed tokens. */
   calendarSecret: string;
 }) {
   const { orm, clock, audit, configStore, timers } = deps;
   const notices = createChangeNotices({ outbox: deps.outbox, templates: deps.emailTemplates, publicUrl: () => configStore.current.server.publicUrl });
   const core = createChangeCore({ orm, clock, audit, configStore });
-  const signer = createLinkSigner(deps.linkSecret, clock);
+  const signer = deps.links;
   const approvals = createChangeApprovals({ orm, clock, audit, configStore, core, notices, timers, signer });
   const validations = createChangeValidations({ orm, clock, configStore, outbox: deps.outbox, audit, signer, views: deps.views, validFor: () => configStore.current.changeApproval.clientLinkValidity });
   const workflow = createChangeWorkflow({ core, approvals, notices, validations, timers, configStore, incidents: deps.incidents, audit });

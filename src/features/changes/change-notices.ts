@@ -14,16 +14,6 @@ import { formatChangeId } from './change-rules';
 export type ClientNoticeKind = 'scheduled' | 'emergency' | 'reminder' | 'postponed' | 'cancelled' | 'completed';
 
 /** Active users holding a role, by e-mail. */
-export async function usersWithRole(em: EntityManager, role: string): Promise<string[]> {
-  const rows = await em.getConnection().execute<{ email: string }[]>(
-    'select distinct u.email from role_grant g join app_user u on u.id = g.user_id where g.role = ? and g.revoked_at is null and u.disabled_at is null order by u.email',
-    [role],
-    'all',
-    em.getTransactionContext(),
-  );
-  return rows.map((row) => row.email);
-}
-
 /** Who is told about changes affecting a client: its primary and notify contacts and its account manager. */
 export function clientNoticeRecipients(config: IncidentdConfig, clientId: string): string[] {
   const client = config.clients.find((candidate) => candidate.id === clientId);

@@ -11,6 +11,7 @@ import type { ViewRenderer } from '../../platform/http/views';
 import type { LinkSigner } from '../../platform/security/signed-links';
 import type { AuditService } from '../audit/audit-service';
 import type { Outbox } from '../notifications/outbox';
+import { usersWithRole } from '../users/users-with-role';
 import { ChangeValidationSchema, type ChangeRequest, type ChangeValidation } from './change-entities';
 import { clientView } from './change-notices';
 import { formatChangeId } from './change-rules';
@@ -71,16 +72,11 @@ export function createChangeValidations(deps: { orm: MikroORM; clock: Clock; con
       const id = formatChangeId(change.number);
       deps.audit.record(em, { actor: { type: 'client', id: row.contactEmail, name: `${row.contactName} (${row.clientId})` }, action: 'change.client_validation', entityType: 'change', entityId: id, clientId: row.clientId, after: { outcome: row.outcome, note: row.note } });
       if (row.outcome === 'problem') {
-        const managers = await em.getConnection().execute<{ email: string }[]>(
-          "select distinct u.email from role_grant g join app_user u on u.id = g.user_id where g.role = 'change_manager' and g.revoked_at is null and u.disabled_at is null",
-          [],
-          'all',
-          em.getTransactionContext(),
-        );
+        const managers = await usersWithRole(em, 'change_manager');
         await deps.outbox.enqueue(em, {
           kind: 'change.client_problem',
           incidentId: null,
-          recipients: [...change.implementers, ...managers.map((manager) => manager.email)],
+          recipients: [...change.implementers, ...managers],
           eventKey: `change-client-problem:${row.id}`,
           subject: `${id}: ${row.contactName} (${row.clientId}) reports a problem after the change`,
           body: `${row.contactName} <${row.contactEmail}> validated ${id} (${change.title}): there is a problem.${row.note ? `\n\n${row.note}` : ''}\n\nBackout plan:\n${change.backoutPlan || '(none recorded)'}`,

@@ -17,6 +17,7 @@ import type { IncidentObserver, IncidentService } from '../incidents/incident-se
 import { addTimelineEvent } from '../incidents/incident-timeline';
 import type { Outbox } from '../notifications/outbox';
 import type { TimerEngine } from '../timers/timer-engine';
+import { usersWithRole } from '../users/users-with-role';
 import { SuspectChangeSchema, type SuspectChange } from './correlation-entities';
 import { rankSuspects, type CandidateChange, type Topology } from './suspect-ranking';
 
@@ -153,17 +154,12 @@ export function createCorrelationService(deps: { orm: MikroORM; clock: Clock; co
     await rank(em, incident, now);
     await incidents.releasedFromChange(em, incident, now);
     if (change) {
-      const managers = await em.getConnection().execute<{ email: string }[]>(
-        "select distinct u.email from role_grant g join app_user u on u.id = g.user_id where g.role = 'change_manager' and g.revoked_at is null and u.disabled_at is null",
-        [],
-        'all',
-        em.getTransactionContext(),
-      );
+      const managers = await usersWithRole(em, 'change_manager');
       const id = formatIncidentId(incident.number);
       await outbox.enqueue(em, {
         kind: 'correlation.promoted',
         incidentId: incident.id,
-        recipients: [...change.implementers, ...managers.map((row) => row.email)],
+        recipients: [...change.implementers, ...managers],
         eventKey: `correlation-promoted:${incident.id}:${number}`,
         subject: `${id} is possibly caused by ${label}: alerts still firing after its window`,
         body: `Alerts on ${incident.ciIds.join(', ')} began during ${label} (${change.title}) and are still firing now that its window has ended (${change.windowEnd?.toISOString()}).\n\n${id}: ${incident.title}\nBackout plan of ${label}:\n${change.backoutPlan || '(none recorded)'}\n\n${configStore.current.server.publicUrl}/bridge/${id}`,

@@ -18,6 +18,7 @@ import { calendarOf, type SlaHooks } from '../sla/sla-service';
 import { isCountedInstant } from '../sla/business-time';
 import type { SlaClock } from '../sla/sla-entities';
 import type { TimerEngine } from '../timers/timer-engine';
+import { usersWithRole } from '../users/users-with-role';
 import { EscalationSchema } from './escalation-entities';
 
 export type EscalationService = ReturnType<typeof createEscalationService>;
@@ -78,14 +79,9 @@ export function createEscalationService(deps: {
           described.push(`account manager (${manager})`);
         }
       } else {
-        const rows = await em.getConnection().execute<{ email: string }[]>(
-          'select distinct u.email from role_grant g join app_user u on u.id = g.user_id where g.role = ? and g.revoked_at is null and u.disabled_at is null order by u.email',
-          [target.role],
-          'all',
-          em.getTransactionContext(),
-        );
-        emails.push(...rows.map((row) => row.email));
-        described.push(`${target.role} (${rows.map((row) => row.email).join(', ') || 'nobody holds the role'})`);
+        const holders = await usersWithRole(em, target.role);
+        emails.push(...holders);
+        described.push(`${target.role} (${holders.join(', ') || 'nobody holds the role'})`);
       }
     }
     return { emails: [...new Set(emails.map((email) => email.toLowerCase()))], described };

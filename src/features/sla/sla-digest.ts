@@ -5,6 +5,7 @@ import type { Logger } from '../../platform/logger';
 import type { Outbox } from '../notifications/outbox';
 import { formatIncidentId } from '../incidents/incident-rules';
 import { createDailyJob } from '../timers/daily-job';
+import { usersWithRole } from '../users/users-with-role';
 import { formatMs } from './sla-service';
 
 /**
@@ -33,17 +34,12 @@ export function createSlaDigest(deps: { orm: MikroORM; clock: Clock; configStore
         'all',
         tx.getTransactionContext(),
       );
-      const managers = await connection.execute<{ email: string }[]>(
-        "select distinct u.email from role_grant g join app_user u on u.id = g.user_id where g.role = 'incident_manager' and g.revoked_at is null and u.disabled_at is null",
-        [],
-        'all',
-        tx.getTransactionContext(),
-      );
+      const managers = await usersWithRole(tx, 'incident_manager');
       const lines = rows.map((row) => `${formatIncidentId(row.number)} ${row.title} (${row.client_id ?? 'triage'}): ${row.kind} ${row.outcome === 'breached' ? 'BREACHED' : `due ${row.due_at ?? 'paused'}`}, target ${formatMs(Number(row.target_ms))}`);
       await deps.outbox.enqueue(tx, {
         kind: 'digest.sla',
         incidentId: null,
-        recipients: managers.map((manager) => manager.email),
+        recipients: managers,
         eventKey: `sla-digest:${scheduledFor.toISOString()}`,
         subject: `SLA digest: ${rows.filter((row) => row.outcome === 'breached').length} breached, ${rows.filter((row) => row.outcome !== 'breached').length} at risk`,
         body: lines.length ? lines.join('\n') : 'No open incident is breached or at risk.',

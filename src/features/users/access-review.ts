@@ -10,6 +10,7 @@ import type { AuditService } from '../audit/audit-service';
 import type { Outbox } from '../notifications/outbox';
 import { createDailyJob } from '../timers/daily-job';
 import type { UserService } from './user-service';
+import { usersWithRole } from './users-with-role';
 
 const SIGNED_OFF = 'access_review.signed_off';
 
@@ -43,16 +44,11 @@ export function createAccessReview(deps: { orm: MikroORM; clock: Clock; configSt
       const last = await lastSignOff(em);
       const due = await nextDueAt(em, last);
       if (due > deps.clock.now()) return;
-      const admins = await em.getConnection().execute<{ email: string }[]>(
-        "select distinct u.email from role_grant g join app_user u on u.id = g.user_id where g.role = 'admin' and g.revoked_at is null and u.disabled_at is null",
-        [],
-        'all',
-        em.getTransactionContext(),
-      );
+      const admins = await usersWithRole(em, 'admin');
       await deps.outbox.enqueue(em, {
         kind: 'access.review_due',
         incidentId: null,
-        recipients: admins.map((admin) => admin.email),
+        recipients: admins,
         eventKey: `access-review-due:${scheduledFor.toISOString()}`,
         subject: `Access review overdue since ${due.toISOString().slice(0, 10)}`,
         body: `The periodic access review (every ${deps.configStore.current.accessReview.every}) is due${last ? `; the last sign-off was on ${last.at.toISOString()} by ${last.by}` : '; it was never signed off'}.\n\nReview who holds which role at GET /api/v1/access-review and sign it off with POST /api/v1/access-review/sign-off.\n${deps.configStore.current.server.publicUrl}/api/v1/access-review`,
