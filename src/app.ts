@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Server as HttpServer } from 'node:http';
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import path from 'node:path';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import cookieParser from 'cookie-parser';
@@ -171,7 +171,7 @@ export async function createApp(deps: AppDependencies) {
   const changes = createChangeManagement({ orm, clock, audit, configStore, outbox, timers, incidents, views, emailTemplates, registry: metrics.registry, links, calendarSecret: await getOrCreateInstanceSecret(orm, 'change-calendar') });
   // Status pages: one cached rendering per client, rebuilt on incident events (bus),
   // maintenance changes and overrides; subscribers are mailed through the outbox.
-  const statusPages = createStatusPageService({ orm, clock, configStore, maintenance: deps.maintenance ?? changeMaintenanceSource({ orm, configStore, onChanged: changes.core.onChanged }), bus, views, logger });
+  const statusPages = createStatusPageService({ orm, clock, configStore, maintenance: deps.maintenance ?? changeMaintenanceSource({ orm, configStore, onChanged: changes.core.onChanged }), bus, views, logger, registry: metrics.registry });
   const statusSubscriptions = createStatusSubscriptions({ orm, clock, configStore, outbox, signer: links, bus, logger, statusPages });
   const alertProcessor = createAlertProcessor({ orm, clock, configStore, incidents, audit, bus, logger, intakeBusy: intake.busy, batchSize: deps.alertBatchSize });
 
@@ -179,9 +179,6 @@ export async function createApp(deps: AppDependencies) {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.server.trustProxy);
-  // Cached public status JSON is answered before anything else (see the function's comment).
-  app.use(createStatusDocumentFastPath(statusPages));
-
   app.use(
     pinoHttp({
       logger,
@@ -287,7 +284,14 @@ export async function createApp(deps: AppDependencies) {
   app.use(createNotFoundHandler(respond));
   app.use(createErrorHandler(logger, respond));
 
+  // Cached public status JSON is answered before Express sees the request (see the function's comment).
+  const statusDocuments = createStatusDocumentFastPath(statusPages);
+  const handleRequest = (req: IncomingMessage, res: ServerResponse) => statusDocuments(req, res) || app(req, res);
+
   return {
+    /** The HTTP request listener (for http.createServer and tests): the status document fast path, then Express. */
+    handleRequest,
+    /** The Express application alone, behind the fast path. */
     express: app,
     api,
     metrics,

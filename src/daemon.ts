@@ -61,7 +61,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   }
   warnAboutExampleSecrets(config, logger);
 
-  const server = createServer(app.express);
+  const server = createServer(app.handleRequest);
   const io = app.attachRealtime(server);
   server.listen(config.server.port, config.server.host);
   try {

@@ -22,7 +22,7 @@ let staffToken: string;
 beforeAll(async () => {
   t = await startTestApp();
   staffToken = await t.tokenFor('service_desk');
-  server = createServer(t.app.express);
+  server = createServer(t.app.handleRequest);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const incidentdUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   const configFile = path.join(workDir, 'alertmanager.yml');

@@ -14,7 +14,7 @@ let base: string;
 
 beforeAll(async () => {
   t = await startTestApp({ databaseProxy: proxy, configFile: writeConfig({ server: { maxConcurrentIntake: 2 } }) });
-  server = createServer(t.app.express).listen(0, '127.0.0.1');
+  server = createServer(t.app.handleRequest).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 });

@@ -24,7 +24,7 @@ function csrfFrom(html: string): string {
 
 describe('one-time password', () => {
   it('lets the first sign-in do nothing but choose a new password, then works with the new one', async () => {
-    const browser = supertest.agent(t.app.express);
+    const browser = supertest.agent(t.app.handleRequest);
     const page = await browser.get('/login');
     const login = await browser.post('/login').type('form').send({ email, password: oneTimePassword, _csrf: csrfFrom(page.text) });
     expect(login.status).toBe(303);
@@ -51,7 +51,7 @@ describe('one-time password', () => {
     expect((await browser.get('/api/v1/me')).status).toBe(200);
 
     // The one-time password is spent.
-    const again = supertest.agent(t.app.express);
+    const again = supertest.agent(t.app.handleRequest);
     const loginPage = await again.get('/login');
     expect((await again.post('/login').type('form').send({ email, password: oneTimePassword, _csrf: csrfFrom(loginPage.text) })).status).toBe(401);
     const audit = await t.orm.em.fork().getConnection().execute<{ action: string }[]>("select action from audit_event where action = 'user.password_changed'");
@@ -61,7 +61,7 @@ describe('one-time password', () => {
 
 describe('browser sign-in', () => {
   it('signs in with the form, uses the session cookie, and signs out', async () => {
-    const browser = supertest.agent(t.app.express);
+    const browser = supertest.agent(t.app.handleRequest);
     const page = await browser.get('/login');
     expect(page.status).toBe(200);
     expect(page.text).toContain('<form method="post" action="/login">');
@@ -85,7 +85,7 @@ describe('browser sign-in', () => {
   });
 
   it('refuses a state-changing request from a session without the CSRF token', async () => {
-    const browser = supertest.agent(t.app.express);
+    const browser = supertest.agent(t.app.handleRequest);
     const page = await browser.get('/login');
     await browser.post('/login').type('form').send({ email, password, _csrf: csrfFrom(page.text) });
     const forged = await browser.post('/logout').type('form').send({});
@@ -95,14 +95,14 @@ describe('browser sign-in', () => {
   });
 
   it('refuses a login form posted without its CSRF token', async () => {
-    const browser = supertest.agent(t.app.express);
+    const browser = supertest.agent(t.app.handleRequest);
     await browser.get('/login');
     const res = await browser.post('/login').type('form').send({ email, password });
     expect(res.status).toBe(403);
   });
 
   it('never redirects to another site after sign-in', async () => {
-    const browser = supertest.agent(t.app.express);
+    const browser = supertest.agent(t.app.handleRequest);
     const page = await browser.get('/login');
     const res = await browser.post('/login').type('form').send({ email, password, _csrf: csrfFrom(page.text), next: '//evil.example/steal' });
     expect(res.headers.location).toBe('/');
@@ -112,7 +112,7 @@ describe('browser sign-in', () => {
     // Its own app, so failures elsewhere in this file do not count against the limit.
     const limited = await startTestApp({ loginRateLimit: { windowMs: 60_000, limit: 3 } });
     onTestFinished(() => limited.close());
-    const browser = supertest.agent(limited.app.express);
+    const browser = supertest.agent(limited.app.handleRequest);
     const page = await browser.get('/login');
     const csrf = csrfFrom(page.text);
     const statuses: number[] = [];
@@ -132,7 +132,7 @@ describe('browser sign-in', () => {
     onTestFinished(() => proxied.close());
     const statuses: number[] = [];
     for (let i = 0; i < 5; i += 1) {
-      const browser = supertest.agent(proxied.app.express);
+      const browser = supertest.agent(proxied.app.handleRequest);
       const page = await browser.get('/login').set('X-Forwarded-For', `203.0.113.${i}`);
       const res = await browser.post('/login').set('X-Forwarded-For', `203.0.113.${i}`).type('form').send({ email, password: `guess ${i}`, _csrf: csrfFrom(page.text) });
       statuses.push(res.status);
@@ -145,14 +145,14 @@ describe('browser sign-in', () => {
     onTestFinished(() => limited.close());
     const bob = await limited.app.services.users.addUser({ name: 'Bob', email: 'bob@test.example', roles: ['tier2'] }, { type: 'system', name: 'test' });
     for (let i = 0; i < 4; i += 1) {
-      const browser = supertest.agent(limited.app.express);
+      const browser = supertest.agent(limited.app.handleRequest);
       const page = await browser.get('/login');
       expect((await browser.post('/login').type('form').send({ email: 'bob@test.example', password: bob.password, _csrf: csrfFrom(page.text) })).status).toBe(303);
     }
   });
 
   it('escapes what a person typed when the page is shown again', async () => {
-    const browser = supertest.agent(t.app.express);
+    const browser = supertest.agent(t.app.handleRequest);
     const page = await browser.get('/login');
     const res = await browser.post('/login').type('form').send({ email: '"><script>alert(1)</script>', password: 'x', _csrf: csrfFrom(page.text) });
     expect(res.text).not.toContain('<script>alert(1)</script>');

@@ -15,7 +15,7 @@ async function signedIn(email: string) {
   const actor = { type: 'system' as const, name: 'test' };
   const user = await t.app.services.users.addUser({ name: 'Carla Change', email, roles: ['change_manager'] }, actor);
   await t.app.services.users.changePassword(user.id, user.password, 'correct horse battery staple', actor);
-  const agent = supertest.agent(t.app.express);
+  const agent = supertest.agent(t.app.handleRequest);
   const page = await agent.get('/login');
   const csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)![1];
   await agent.post('/login').type('form').send({ email, password: 'correct horse battery staple', _csrf: csrf }).expect(303);
@@ -31,7 +31,7 @@ afterAll(async () => t?.close());
 
 describe('forward schedule of change page (SCH-05)', () => {
   it('asks for a sign-in, and is for staff only', async () => {
-    const anonymous = await supertest(t.app.express).get('/changes/calendar?view=week');
+    const anonymous = await supertest(t.app.handleRequest).get('/changes/calendar?view=week');
     expect(anonymous.status).toBe(303);
     expect(anonymous.headers.location).toBe('/login?next=%2Fchanges%2Fcalendar%3Fview%3Dweek');
     const contact = await t.tokenFor('client_contact', { clientId: 'northwind' });
@@ -54,7 +54,7 @@ describe('forward schedule of change page (SCH-05)', () => {
     expect(res.text.replace(/&#x3D;/g, '=')).toContain('href="/changes/calendar?view=month&amp;date=2026-02-10&amp;client=northwind" rel="prev"');
     const feed = /href="http:\/\/[^/]+(\/api\/v1\/changes\/calendar\.ics\?client=northwind&amp;token=[^"]+)"/.exec(res.text.replace(/&#x3D;/g, '='))![1]!.replace(/&amp;/g, '&');
     expect(res.text).not.toContain('calendar.ics?client=globex');
-    const ics = await supertest(t.app.express).get(feed);
+    const ics = await supertest(t.app.handleRequest).get(feed);
     expect(ics.status).toBe(200);
     expect(ics.text).toContain(`SUMMARY:${scheduled}: Upgrade <nginx> & friends`);
   });

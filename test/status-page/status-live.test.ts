@@ -23,7 +23,7 @@ const sockets: Socket[] = [];
 beforeAll(async () => {
   // A configuration file of its own, which a test rewrites and reloads.
   t = await startTestApp({ configFile: writeConfig({}) });
-  server = createServer(t.app.express);
+  server = createServer(t.app.handleRequest);
   io = t.app.attachRealtime(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;

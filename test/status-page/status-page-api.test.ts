@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import supertest from 'supertest';
 import { alertmanagerPayload, AM_TOKEN } from '../support/alert-payloads';
 import { createApp } from '../../src/app';
 import { createLogger } from '../../src/platform/logger';
@@ -232,6 +233,18 @@ describe('status page: Statuspage v2 JSON', () => {
     const first = await t.http.get('/status/northwind/api/v2/status.json').expect(200);
     expect(first.headers['access-control-allow-origin']).toBe('*');
     await t.http.get('/status/northwind/api/v2/status.json').set('If-None-Match', first.headers.etag!).expect(304);
+  });
+
+  it('answers a built public page\'s JSON from the cache before Express (the summary.json throughput target), with the same body as the application route', async () => {
+    await t.http.get('/status/northwind').expect(200); // the page is built
+    const fast = await t.http.get('/status/northwind/api/v2/summary.json').expect(200);
+    // Every response of the Express application carries a request id; the fast path's do not.
+    expect(fast.headers['x-request-id']).toBeUndefined();
+    expect(fast.headers['x-content-type-options']).toBe('nosniff');
+    const throughExpress = await supertest(t.app.express).get('/status/northwind/api/v2/summary.json').expect(200);
+    expect(throughExpress.headers['x-request-id']).toBeDefined();
+    expect(fast.text).toBe(throughExpress.text);
+    expect(fast.headers.etag).toBe(throughExpress.headers.etag);
   });
 });
 

@@ -44,7 +44,7 @@ export async function transition(t: TestApp, token: string, incidentId: string, 
  * pre-session cookie and puts its CSRF token in the form), then posts the form with it.
  * Each call is a new visitor unless an agent (a browser with its cookies) is given.
  */
-export async function subscribeAsVisitor(t: TestApp, client: string, form: string, agent: supertest.Agent = supertest.agent(t.app.express), page = client): Promise<supertest.Response> {
+export async function subscribeAsVisitor(t: TestApp, client: string, form: string, agent: supertest.Agent = supertest.agent(t.app.handleRequest), page = client): Promise<supertest.Response> {
   const html = (await agent.get(`/status/${page}`).expect(200)).text;
   // (Without a token in the page the form goes without one, and should be refused.)
   const token = /name="_csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';

@@ -83,14 +83,14 @@ describe('status page e-mail subscriptions', () => {
     expect(forged.status).toBe(403);
     expect(forged.text).toContain('csrf_invalid');
     // A token taken from another visitor's page does not go with this visitor's cookie.
-    const attacker = supertest.agent(t.app.express);
+    const attacker = supertest.agent(t.app.handleRequest);
     const stolen = /name="_csrf" value="([^"]+)"/.exec((await attacker.get('/status/globex').expect(200)).text)![1]!;
-    const victim = supertest.agent(t.app.express);
+    const victim = supertest.agent(t.app.handleRequest);
     await victim.get('/status/globex').expect(200);
     await victim.post('/status/globex/subscribe').type('form').send(`email=eve%40example.com&_csrf=${encodeURIComponent(stolen)}`).expect(403);
     expect(await mailsTo('eve@example.com')).toEqual([]);
     // The page sets the pre-session cookie and is not for shared caches any more.
-    const page = await supertest(t.app.express).get('/status/globex').expect(200);
+    const page = await supertest(t.app.handleRequest).get('/status/globex').expect(200);
     expect(String(page.headers['set-cookie'])).toContain('incidentd_presession=');
     expect(page.headers['cache-control']).toBe('private, no-cache');
   });
@@ -102,7 +102,7 @@ describe('status page e-mail subscriptions', () => {
     const [confirmMail] = await mailsTo('carol@acme.example', 'status.subscription_confirm');
     const confirmToken = tokenIn(confirmMail!.body, 'subscription/confirm');
     // The links in the mail: no session, only the signed token.
-    const anonymous = supertest(t.app.express);
+    const anonymous = supertest(t.app.handleRequest);
     expect((await anonymous.get(`/status/acme-health/subscription/confirm?token=${confirmToken}`).expect(200)).text).toContain('Confirm subscription');
     await anonymous.post('/status/acme-health/subscription/confirm').type('form').send({ token: confirmToken }).expect(200);
 

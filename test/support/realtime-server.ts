@@ -3,7 +3,7 @@ import type { TestApp } from './test-app';
 
 /** The app on a real HTTP server on a free port, with its socket.io namespaces attached. */
 export async function listenWithRealtime(t: TestApp, options: { reauthenticateMs?: number } = {}): Promise<{ server: Server; base: string; close(): Promise<void> }> {
-  const server = createServer(t.app.express);
+  const server = createServer(t.app.handleRequest);
   t.app.attachRealtime(server, options);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {

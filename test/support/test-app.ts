@@ -55,7 +55,7 @@ export async function startTestApp(
     db,
     clock,
     configStore,
-    http: supertest.agent(app.express),
+    http: supertest.agent(app.handleRequest),
     async tokenFor(roles, extra = {}) {
       const list = Array.isArray(roles) ? roles : [roles];
       userCounter += 1;

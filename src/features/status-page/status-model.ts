@@ -99,16 +99,10 @@ export function publicServices(config: IncidentdConfig, clientId: string): Servi
   return config.services.filter((service) => service.client === clientId && service.public);
 }
 
-/** Reads what the page needs in a handful of queries; called once per change, never per viewer. */
-export async function loadStatusModel(em: EntityManager, deps: { config: IncidentdConfig; client: ClientConfig; maintenance: MaintenanceSource; now: Date }): Promise<StatusModel> {
-  const { client, config, now } = deps;
-  const settings = client.statusPage;
-  const services = publicServices(config, client.id);
-  const publicIds = new Set(services.map((service) => service.id));
-  const since = new Date(now.getTime() - HISTORY_DAYS * DAY_MS);
-
+/** The client's incidents of the history window (and any still open) with their public updates, those that touch the page. */
+async function loadIncidentLives(em: EntityManager, clientId: string, since: Date, publicIds: Set<string>): Promise<IncidentLife[]> {
   const incidents = await em.find(IncidentSchema, {
-    clientId: client.id,
+    clientId,
     security: false,
     state: { $ne: 'cancelled' },
     $or: [{ state: { $in: [...OPEN_STATES] } }, { reportedAt: { $gte: since } }, { resolvedAt: { $gte: since } }],
@@ -118,11 +112,26 @@ export async function loadStatusModel(em: EntityManager, deps: { config: Inciden
     : [];
   const eventsByIncident = new Map<number, IncidentEvent[]>();
   for (const event of events) eventsByIncident.set(event.incident.id, [...(eventsByIncident.get(event.incident.id) ?? []), event]);
-  const lives = incidents
+  return incidents
     .map((incident) => incidentLife(incident, eventsByIncident.get(incident.id) ?? []))
     .filter((life) => life.incident.serviceIds.some((id) => publicIds.has(id)) || life.updates.length > 0);
+}
 
-  const maintenanceRows = await deps.maintenance.scheduledFor(client.id, since, new Date(now.getTime() + MAINTENANCE_HORIZON_DAYS * DAY_MS));
+/** Reads what the page needs in a handful of queries; called once per change, never per viewer. */
+export async function loadStatusModel(em: EntityManager, deps: { config: IncidentdConfig; client: ClientConfig; maintenance: MaintenanceSource; now: Date }): Promise<StatusModel> {
+  const { client, config, now } = deps;
+  const settings = client.statusPage;
+  const services = publicServices(config, client.id);
+  const publicIds = new Set(services.map((service) => service.id));
+  const since = new Date(now.getTime() - HISTORY_DAYS * DAY_MS);
+
+  // The three reads do not depend on each other: side by side, each on its own connection
+  // (a fork per read), since every live update of every open page waits for this build.
+  const [lives, maintenanceRows, overrides] = await Promise.all([
+    loadIncidentLives(em, client.id, since, publicIds),
+    deps.maintenance.scheduledFor(client.id, since, new Date(now.getTime() + MAINTENANCE_HORIZON_DAYS * DAY_MS)),
+    em.fork().find(StatusOverrideSchema, { clientId: client.id, $or: [{ expiresAt: null }, { expiresAt: { $gt: now } }] }),
+  ]);
   const maintenances: PublicMaintenance[] = maintenanceRows
     .map((row) => ({
       id: row.id,
@@ -137,7 +146,6 @@ export async function loadStatusModel(em: EntityManager, deps: { config: Inciden
     }))
     .sort((a, b) => a.scheduledFor.getTime() - b.scheduledFor.getTime());
 
-  const overrides = await em.find(StatusOverrideSchema, { clientId: client.id, $or: [{ expiresAt: null }, { expiresAt: { $gt: now } }] });
   const overrideOf = new Map(overrides.map((override) => [override.serviceId, override.status as ComponentStatus]));
   const overrideSetAt = new Map(overrides.map((override) => [override.serviceId, override.setAt]));
   const days = calendarDays(now, client.timezone);

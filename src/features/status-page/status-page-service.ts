@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/postgresql';
+import { Histogram, type Registry } from 'prom-client';
 import type { ClientConfig, IncidentdConfig } from '../../config/config-schema';
 import type { ConfigStore } from '../../config/config-store';
 import type { Clock } from '../../platform/clock';
@@ -62,8 +63,15 @@ export type StatusPageService = ReturnType<typeof createStatusPageService>;
  * are single-flight per client: changes that arrive during a build cause one more build,
  * not one each, so an alert storm costs a few rebuilds per second at most.
  */
-export function createStatusPageService(deps: { orm: MikroORM; clock: Clock; configStore: ConfigStore; maintenance: MaintenanceSource; bus: EventBus; views: ViewRenderer; logger: Logger }) {
+export function createStatusPageService(deps: { orm: MikroORM; clock: Clock; configStore: ConfigStore; maintenance: MaintenanceSource; bus: EventBus; views: ViewRenderer; logger: Logger; registry: Registry }) {
   const { clock, configStore, logger } = deps;
+  // A change reaches open pages only after a build: part of every update's delivery time.
+  const buildDuration = new Histogram({
+    name: 'incidentd_status_build_seconds',
+    help: 'Time to build a client status page from the database (model, documents, HTML)',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [deps.registry],
+  });
   const entries = new Map<string, CacheEntry>();
   const listeners: ((snapshot: StatusSnapshot, previous: StatusSnapshot | null) => void)[] = [];
   let stopped = false;
@@ -132,7 +140,9 @@ export function createStatusPageService(deps: { orm: MikroORM; clock: Clock; con
         let snapshot: StatusSnapshot;
         do {
           entry.dirty = false;
+          const timer = buildDuration.startTimer();
           snapshot = await build(clientId, entry);
+          timer();
         } while (entry.dirty);
         const previous = entry.snapshot;
         entry.snapshot = snapshot;
