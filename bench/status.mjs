@@ -18,8 +18,11 @@
 // missing viewer is reported as a failure. The live page text ('page') is reported for
 // information, with its own figures.
 //
-// Options (env): BENCH_VIEWERS (10000), BENCH_VIEWER_PROCESSES (4), BENCH_WRK_SECONDS (10),
-// BENCH_WRK_CONNECTIONS (64), BENCH_LOG_LEVEL (warn).
+// Options (env): BENCH_VIEWERS (10000), BENCH_VIEWER_PROCESSES (4), BENCH_VIEWER_CLIENT (protocol:
+// a bare WebSocket speaking the socket.io protocol, or socket.io-client; see status-viewers.mjs),
+// BENCH_WRK_SECONDS (10),
+// BENCH_WRK_CONNECTIONS (64), BENCH_LOG_LEVEL (warn), BENCH_DAEMON_NODE_ARGS (e.g. '--cpu-prof' to
+// profile the daemon).
 import { execFile, execFileSync, fork, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,6 +36,8 @@ const viewers = Number(process.env.BENCH_VIEWERS ?? 10_000);
 const viewerProcesses = Number(process.env.BENCH_VIEWER_PROCESSES ?? 4);
 const wrkSeconds = Number(process.env.BENCH_WRK_SECONDS ?? 10);
 const wrkConnections = Number(process.env.BENCH_WRK_CONNECTIONS ?? 64);
+const viewerClient = process.env.BENCH_VIEWER_CLIENT ?? 'protocol';
+if (!['protocol', 'socket.io-client'].includes(viewerClient)) throw new Error(`BENCH_VIEWER_CLIENT must be protocol or socket.io-client, not ${viewerClient}`);
 const serverUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 const token = 'bench-alertmanager-token-0123456789';
 const client = 'northwind';
@@ -48,7 +53,8 @@ configDoc.set('integrations', [{ name: 'alertmanager', type: 'alertmanager', tok
 const configFile = path.join(mkdtempSync(path.join(tmpdir(), 'incidentd-bench-')), 'incidentd.yaml');
 writeFileSync(configFile, configDoc.toString());
 execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
-const daemon = spawn(process.execPath, [path.join(root, 'dist/src/main.js')], { env: { ...process.env, DATABASE_URL: database.url, INCIDENTD_CONFIG: configFile }, stdio: ['ignore', 'ignore', 'inherit'] });
+const daemonNodeArgs = (process.env.BENCH_DAEMON_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const daemon = spawn(process.execPath, [...daemonNodeArgs, path.join(root, 'dist/src/main.js')], { env: { ...process.env, DATABASE_URL: database.url, INCIDENTD_CONFIG: configFile }, stdio: ['ignore', 'ignore', 'inherit'] });
 await waitReady(`${base}/readyz`);
 const staffToken = JSON.parse(execFileSync(process.execPath, [path.join(root, 'bin/incidentd.js'), 'token', 'rotate', 'admin@incidentd.local', '--json'], { env: { ...process.env, DATABASE_URL: database.url, INCIDENTD_CONFIG: configFile }, encoding: 'utf8' })).token;
 
@@ -70,11 +76,11 @@ try {
   const started = Date.now();
   const children = Array.from({ length: viewerProcesses }, (_, i) => {
     const count = Math.floor(viewers / viewerProcesses) + (i < viewers % viewerProcesses ? 1 : 0);
-    return fork(path.join(root, 'bench/status-viewers.mjs'), [JSON.stringify({ url: base, client, count })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    return fork(path.join(root, 'bench/status-viewers.mjs'), [JSON.stringify({ url: base, client, count, viewerClient })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   });
   const nextMessage = (child) => new Promise((resolve) => child.once('message', resolve));
   const connected = (await Promise.all(children.map(nextMessage))).reduce((sum, m) => sum + m.connected, 0);
-  console.log(`viewers: ${connected} of ${viewers} connected in ${((Date.now() - started) / 1000).toFixed(1)} s; daemon RSS ${rssMb().toFixed(0)} MB`);
+  console.log(`viewers (${viewerClient} client, ${viewerProcesses} processes): ${connected} of ${viewers} connected in ${((Date.now() - started) / 1000).toFixed(1)} s; daemon RSS ${rssMb().toFixed(0)} MB`);
   await new Promise((resolve) => setTimeout(resolve, 2000));
 
   const tell = (message) => Promise.all(children.map((child) => {
@@ -90,10 +96,11 @@ try {
     await new Promise((resolve) => setTimeout(resolve, 5000));
     const reports = await tell({ report: true });
     const reconnected = reports.reduce((sum, r) => sum + r.reconnected, 0);
+    const dropped = reports.reduce((sum, r) => sum + r.dropped, 0);
     const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
     const ms = (value) => (Number.isFinite(value) ? `${value.toFixed(0)} ms` : 'never');
     const result = {};
-    console.log(`${name}: ${reconnected} viewers reconnected during the round (their resync is not counted as a delivery)`);
+    console.log(`${name}: ${dropped} connections dropped, ${reconnected} reconnected during the round (a resync is not counted as a delivery)`);
     for (const [event, part] of [['status', 'component statuses + banner (judged)'], ['page', 'live page text (information)']]) {
       const missing = reports.reduce((sum, r) => sum + r.missing[event], 0);
       // Every viewer counts: one that missed the push is an infinitely late delivery.
@@ -128,6 +135,9 @@ try {
     const count = Number(new RegExp(`incidentd_status_push_seconds_count\\{part="${part}"\\} (\\d+)`).exec(metricsText)?.[1]);
     console.log(`daemon: writing a '${part}' push to all viewers took ${((1000 * sum) / count).toFixed(0)} ms on average (${count} pushes)`);
   }
+  const buildSum = Number(/incidentd_status_build_seconds_sum ([\d.e-]+)/.exec(metricsText)?.[1]);
+  const buildCount = Number(/incidentd_status_build_seconds_count (\d+)/.exec(metricsText)?.[1]);
+  console.log(`daemon: building a page from the database took ${((1000 * buildSum) / buildCount).toFixed(0)} ms on average (${buildCount} builds, all clients)`);
   // 3. summary.json throughput, with every viewer still connected (wrk runs in its own process).
   const stillConnected = () => tell({ count: true }).then((replies) => replies.reduce((sum, r) => sum + r.open, 0));
   const openBefore = await stillConnected();
