@@ -3,7 +3,8 @@
 // pages do). Talks to its parent over IPC:
 //   -> {connected}                      once every viewer is connected
 //   <- {arm: indicator}                 from now on, note when each viewer first receives the
-//                                       statuses ('status') and the live page ('page') with it
+//                                       new statuses (in a 'page' push, or a 'status' push ahead
+//                                       of a large page) and the live page ('page') with them
 //   <- {report: true}  -> {status: [times], page: [times], missing: {status, page}, reconnected, dropped}
 //   <- {count: true}  -> {open}          how many viewers are connected now
 //   <- {exit: true}
@@ -53,9 +54,12 @@ function deliveries() {
       if (event !== 'status' && event !== 'page') return;
       // (Re)connected after the round was armed: this is the resync, not the push.
       if (round > 0 && connectedInRound === round) return;
-      if (expected && state?.indicator === expected && seenInRound[event] !== round) {
-        seenInRound[event] = round;
-        receivedAt[event].push(now());
+      if (!expected || state?.indicator !== expected) return;
+      // 'status': the statuses, whichever push brought them first; 'page': the live page.
+      for (const part of event === 'page' ? ['status', 'page'] : ['status']) {
+        if (seenInRound[part] === round) continue;
+        seenInRound[part] = round;
+        receivedAt[part].push(now());
       }
     },
   };
@@ -85,8 +89,9 @@ function protocolViewer(resolve) {
   const viewer = deliveries();
   let open = false;
   const settle = (error) => {
+    if (!resolve) return;
     if (error) process.stderr.write(`viewer could not connect: ${error}\n`);
-    resolve?.();
+    resolve();
     resolve = null;
   };
   ws.on('message', (data) => {

@@ -30,7 +30,8 @@
     return true;
   }
 
-  // The statuses arrive first: patch the banner and each component in place.
+  // Usually one push brings the live part with the statuses in it. Ahead of a large live part
+  // the statuses come first on their own: patch the banner and each component in place.
   socket.on('status', function (update) {
     if (!isNewer(update)) return;
     var banner = live.querySelector('.banner');
@@ -47,7 +48,7 @@
       label.textContent = component.label;
     });
   });
-  // Then (and on every connect, to resync) the live part and the uptime bars, rendered and
+  // The live part and the uptime bars (also on every connect, to resync), rendered and
   // escaped by the server.
   function replace(container, update) {
     if (!container || !isNewer(update) || update.version === container.getAttribute('data-version')) return;

@@ -11,6 +11,7 @@ import { nextEvent } from '../support/socket-events';
 import { REPO_ROOT, startTestApp, type TestApp } from '../support/test-app';
 import { alertmanagerPayload, AM_TOKEN } from '../support/alert-payloads';
 import { addNote, createIncident, transition } from './status-page-support';
+import { STATUSES_FIRST_ABOVE_BYTES } from '../../src/features/status-page/status-socket';
 
 let t: TestApp;
 let server: Server;
@@ -61,8 +62,7 @@ describe('status page live updates (socket.io /status)', () => {
     expect(initial[0]!.indicator).toBe('none');
     expect(new Set(initial.map((state) => state.version)).size).toBe(1);
 
-    const statuses = viewers.map((socket) => nextEvent<{ indicator: string; components: { id: string; status: string; label: string }[] }>(socket, 'status'));
-    const critical = viewers.map((socket) => nextState(socket, (state) => state.indicator === 'critical'));
+    const critical = viewers.map((socket) => nextEvent<LiveState & { components: { id: string; status: string; label: string }[] }>(socket, 'page', (state) => state.indicator === 'critical'));
     const order = viewers.map((socket) => {
       const seen: string[] = [];
       socket.onAny((event: string, payload: { indicator?: string }) => payload.indicator === 'critical' && seen.push(event));
@@ -70,12 +70,11 @@ describe('status page live updates (socket.io /status)', () => {
     });
     const outage = viewers.map((socket) => nextState(socket, (state) => state.html.includes('The trading portal is unavailable')));
     const id = await createIncident(t, desk, { client: 'globex', services: ['gx-trading-portal'], severity: 1 });
-    // The statuses come first, on their own, then the live page with them.
-    const [status] = await Promise.all(statuses);
-    await Promise.all(critical);
-    for (const seen of order) expect(seen.slice(0, 2)).toEqual(['status', 'page']);
-    expect(status!.indicator).toBe('critical');
-    expect(status!.components).toContainEqual({ id: 'gx-trading-portal', status: 'major_outage', label: 'Major outage' });
+    // A small live part: one push carries the statuses, as HTML and as data.
+    const [page] = await Promise.all(critical);
+    expect(page!.components).toContainEqual({ id: 'gx-trading-portal', status: 'major_outage', label: 'Major outage' });
+    expect(page!.html).toContain('Major outage');
+    for (const seen of order) expect(seen[0]).toBe('page');
     await addNote(t, desk, id, 'The trading portal is unavailable. We are on it.', 'public');
     const pushed = await Promise.all(outage);
     expect(pushed[0]!.indicator).toBe('critical');
@@ -114,6 +113,24 @@ describe('status page live updates (socket.io /status)', () => {
     const anonymous = open('acme-health', { version: shown.version });
     expect(await new Promise<string>((resolve) => anonymous.once('connect_error', (error) => resolve(error.message)))).toBe('not_found');
     await transition(t, desk, id, 'resolved', { resolutionSummary: 'fixed' });
+  });
+
+  it('sends the statuses on their own ahead of a large live part', async () => {
+    const viewer = open('northwind');
+    await nextState(viewer);
+    // Long public updates make the live part larger than STATUSES_FIRST_ABOVE_BYTES.
+    const slow = await createIncident(t, desk, { client: 'northwind', services: ['nw-webshop'], severity: 3 });
+    for (let i = 0; i < 4; i += 1) await addNote(t, desk, slow, `Update ${i}: ${'checkout is slower than usual while we investigate. '.repeat(100)}`, 'public');
+    const large = await nextState(viewer, (state) => state.html.includes('Update 3:'));
+    expect(Buffer.byteLength(large.html)).toBeGreaterThan(STATUSES_FIRST_ABOVE_BYTES);
+
+    const seen: string[] = [];
+    viewer.onAny((event: string, payload: { indicator?: string }) => payload.indicator === 'critical' && seen.push(event));
+    const page = nextState(viewer, (state) => state.indicator === 'critical');
+    const outage = await createIncident(t, desk, { client: 'northwind', services: ['nw-payments'], severity: 1 });
+    await page;
+    expect(seen.slice(0, 2)).toEqual(['status', 'page']);
+    for (const id of [slow, outage]) await transition(t, desk, id, 'resolved', { resolutionSummary: 'fixed' });
   });
 
   it('refuses unknown clients, and non-public pages to anyone but their contacts and staff', async () => {

@@ -37,9 +37,12 @@ export interface StatusSnapshot {
   /** The uptime bars, as HTML, and their own version (they change less often). */
   uptimeHtml: string;
   atom: Buffer;
-  /** What open pages receive over socket.io: the statuses alone (small, sent first), then the whole live part. */
+  /**
+   * What open pages receive over socket.io: the live part (HTML, with the statuses also as
+   * data) and, ahead of a large live part only, the statuses alone (see status-socket.ts).
+   */
   statusPayload: { version: string; sequence: number; indicator: string; description: string; components: { id: string; status: string; label: string }[] };
-  livePayload: { version: string; sequence: number; html: string; indicator: string; description: string };
+  livePayload: StatusSnapshot['statusPayload'] & { html: string };
   uptimePayload: { version: string; sequence: number; html: string };
 }
 
@@ -113,6 +116,7 @@ export function createStatusPageService(deps: { orm: MikroORM; clock: Clock; con
     // The uptime bars have their own version: they are not in the JSON documents, whose ETag this is.
     const version = hash(documents['summary.json'], documents['incidents.json'], liveHtml);
     const sequence = (builds += 1);
+    const statusPayload = { version, sequence, indicator: model.overall.indicator, description: model.overall.description, components: model.components.map((c) => ({ id: c.id, status: c.status, label: STATUS_LABELS[c.status] })) };
     return {
       clientId,
       config,
@@ -124,8 +128,8 @@ export function createStatusPageService(deps: { orm: MikroORM; clock: Clock; con
       liveHtml,
       uptimeHtml,
       atom: Buffer.from(atomFeed(model, pageUrl)),
-      statusPayload: { version, sequence, indicator: model.overall.indicator, description: model.overall.description, components: model.components.map((c) => ({ id: c.id, status: c.status, label: STATUS_LABELS[c.status] })) },
-      livePayload: { version, sequence, html: liveHtml, indicator: model.overall.indicator, description: model.overall.description },
+      statusPayload,
+      livePayload: { ...statusPayload, html: liveHtml },
       uptimePayload: { version: hash(uptimeHtml), sequence, html: uptimeHtml },
     };
   }
