@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { publicStatusOf } from '../../src/features/incidents/incident-rules';
 import { componentStatus, impactOfSeverity, maintenanceStatusAt, overallStatus, uptime, worstStatus } from '../../src/features/status-page/status-rules';
+import { DateTime } from 'luxon';
+import { dayName } from '../../src/features/status-page/status-views';
 
 const H = 3_600_000;
 const day = (date: string, start: number) => ({ date, start, end: start + 24 * H });
@@ -58,5 +60,13 @@ describe('status rules', () => {
     const counted = uptime([{ start: 0, end: 4 * H, status: 'under_maintenance' }], [day('2026-03-01', 0)], { partialOutageWeight: 0.3, excludeMaintenance: false });
     expect(counted.percent).toBe(100);
     expect(uptime([], [day('2026-03-01', 0)], { partialOutageWeight: 0.3, excludeMaintenance: true })).toEqual({ days: [{ date: '2026-03-01', status: 'operational', durations: {} }], percent: 100 });
+  });
+});
+
+describe('uptime bar day names', () => {
+  it('read as luxon\'s English "d LLL yyyy" for every day of a year and more', () => {
+    for (let day = DateTime.fromISO('2026-01-01'); day.year < 2028; day = day.plus({ days: 1 })) {
+      expect(dayName(day.toISODate()!)).toBe(day.setLocale('en').toFormat('d LLL yyyy'));
+    }
   });
 });

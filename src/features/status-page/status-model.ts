@@ -274,13 +274,27 @@ function incidentLife(incident: Incident, events: IncidentEvent[]) {
 export const UPTIME_STEP_MS = 15 * 60_000;
 
 /** The last HISTORY_DAYS calendar days in the client's time zone; today ends at the next UPTIME_STEP_MS boundary. */
-function calendarDays(now: Date, timezone: string): { date: string; start: number; end: number }[] {
+type CalendarDay = { date: string; start: number; end: number };
+/**
+ * The last calendar days computed, per time zone. The 90 days' time zone arithmetic cost more
+ * than the rest of a build together, and they change only with the day and the quarter hour,
+ * while a build runs for every change of every open page.
+ */
+const calendarCache = new Map<string, { key: string; days: CalendarDay[] }>();
+
+function calendarDays(now: Date, timezone: string): CalendarDay[] {
   const today = DateTime.fromJSDate(now, { zone: timezone }).startOf('day');
   const todayEnd = Math.ceil(now.getTime() / UPTIME_STEP_MS) * UPTIME_STEP_MS;
-  return Array.from({ length: HISTORY_DAYS }, (_, i) => {
+  const key = `${today.toMillis()}/${todayEnd}`;
+  const cached = calendarCache.get(timezone);
+  if (cached?.key === key) return cached.days;
+  const days = Array.from({ length: HISTORY_DAYS }, (_, i) => {
     const day = today.minus({ days: HISTORY_DAYS - 1 - i });
     return { date: day.toISODate()!, start: day.toMillis(), end: Math.min(day.plus({ days: 1 }).toMillis(), todayEnd) };
   });
+  // Shared by the builds of the quarter hour: nobody may change it.
+  calendarCache.set(timezone, { key, days: Object.freeze(days.map((day) => Object.freeze(day))) as CalendarDay[] });
+  return calendarCache.get(timezone)!.days;
 }
 
 function nextTransition(now: Date, timezone: string, maintenances: PublicMaintenance[], expiries: (Date | null | undefined)[]): Date {

@@ -12,8 +12,23 @@ import { PUBLIC_STATUS_LABELS, STATUS_LABELS, worstStatus } from './status-rules
 /** Resolved incidents stay on the front page this long; older ones are on the history page. */
 const RECENT_DAYS = 7;
 
+/**
+ * Times as the page shows them, remembered: the zone's short name ('ZZZZ') costs luxon a new
+ * Intl formatter each time, and a build formats the same incident and update times as the
+ * build before it (one per change of any open page).
+ */
+const timeTexts = new Map<string, string>();
+const TIME_TEXTS_KEPT = 10_000;
+
 function timeView(at: Date, timezone: string) {
-  return { iso: at.toISOString(), text: DateTime.fromJSDate(at, { zone: timezone }).toFormat('d LLL yyyy, HH:mm ZZZZ') };
+  const key = `${timezone} ${at.getTime()}`;
+  let text = timeTexts.get(key);
+  if (text === undefined) {
+    if (timeTexts.size >= TIME_TEXTS_KEPT) timeTexts.clear();
+    text = DateTime.fromJSDate(at, { zone: timezone }).toFormat('d LLL yyyy, HH:mm ZZZZ');
+    timeTexts.set(key, text);
+  }
+  return { iso: at.toISOString(), text };
 }
 
 function durationText(ms: number): string {
@@ -89,7 +104,7 @@ export function liveView(model: StatusModel, pageUrl: string) {
  */
 export function uptimeView(model: StatusModel) {
   // Formatted once per day, not once per day and component.
-  const dayNames = new Map((model.components[0]?.uptime.days ?? []).map((day) => [day.date, DateTime.fromISO(day.date).toFormat('d LLL yyyy')]));
+  const dayNames = new Map((model.components[0]?.uptime.days ?? []).map((day) => [day.date, dayName(day.date)]));
   return {
     components: model.components.map((c) => ({
       id: c.id,
@@ -99,6 +114,13 @@ export function uptimeView(model: StatusModel) {
       days: c.uptime.days.map((day) => ({ status: day.status === 'operational' ? null : day.status, label: dayLabel(dayNames.get(day.date) ?? day.date, day.durations) })),
     })),
   };
+}
+
+const MONTH_NAMES = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+/** "2026-11-05" -> "5 Nov 2026" (luxon's 'd LLL yyyy' in English), without a date library: 90 per build. */
+export function dayName(isoDate: string): string {
+  const [year, month, day] = isoDate.split('-').map(Number);
+  return `${day} ${MONTH_NAMES[month! - 1]} ${year}`;
 }
 
 function dayLabel(day: string, durations: Partial<Record<ComponentStatus, number>>): string {
