@@ -1,7 +1,7 @@
 // npm run bench:fanout-floor
 //
 // What this machine can do at best, for comparison with `npm run bench:status`: a bare Node.js
-// TCP server (no HTTP, WebSocket or socket.io) writes one ~300-byte message to each of
+// TCP server (no HTTP, WebSocket or socket.io) writes one small message (BENCH_MESSAGE_BYTES) to each of
 // BENCH_VIEWERS (10,000) connections held by BENCH_VIEWER_PROCESSES (4) other processes, one
 // write per connection, as fast as one event loop can; each receiver notes when the message
 // arrived. Printed per round: how long the write loop took and the delivery p50/p99 over all
@@ -9,7 +9,8 @@
 // bench:status close to this one means the daemon adds little on top of what the kernel
 // and the shared CPUs cost.
 //
-// Options (env): BENCH_VIEWERS (10000), BENCH_VIEWER_PROCESSES (4), BENCH_ROUNDS (10).
+// Options (env): BENCH_VIEWERS (10000), BENCH_VIEWER_PROCESSES (4), BENCH_ROUNDS (10),
+// BENCH_MESSAGE_BYTES (300: the size of each message, to see what size costs).
 import { fork } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 const viewers = Number(process.env.BENCH_VIEWERS ?? 10_000);
 const processes = Number(process.env.BENCH_VIEWER_PROCESSES ?? 4);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 10);
+const messageBytes = Number(process.env.BENCH_MESSAGE_BYTES ?? 300);
 const now = () => performance.timeOrigin + performance.now();
 
 if (process.argv[2] === 'receiver') {
@@ -69,7 +71,9 @@ if (process.argv[2] === 'receiver') {
   const results = [];
   const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
   for (let round = 1; round <= rounds; round += 1) {
-    const message = Buffer.from(`${JSON.stringify({ sentAt: now(), indicator: 'critical', components: Array.from({ length: 4 }, (_, i) => ({ id: `component-${i}`, status: 'major_outage', label: 'Major outage' })) })}\n`);
+    const body = { sentAt: now(), indicator: 'critical', pad: '' };
+    body.pad = 'x'.repeat(Math.max(0, messageBytes - JSON.stringify(body).length - 1));
+    const message = Buffer.from(`${JSON.stringify(body)}\n`);
     const started = performance.now();
     for (const socket of sockets) socket.write(message);
     const loop = performance.now() - started;
@@ -84,7 +88,7 @@ if (process.argv[2] === 'receiver') {
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
   const median = (key) => results.map((r) => r[key]).sort((a, b) => a - b)[Math.floor(results.length / 2)];
-  console.log(`median of ${rounds} rounds (${results[0]?.delivered} connections, ${processes} receiver processes on this machine's ${(await import('node:os')).availableParallelism()} CPUs): write loop ${median('loop').toFixed(0)} ms, p50 ${median('p50').toFixed(0)} ms, p99 ${median('p99').toFixed(0)} ms`);
+  console.log(`median of ${rounds} rounds (${messageBytes}-byte messages, ${results[0]?.delivered} connections, ${processes} receiver processes on this machine's ${(await import('node:os')).availableParallelism()} CPUs): write loop ${median('loop').toFixed(0)} ms, p50 ${median('p50').toFixed(0)} ms, p99 ${median('p99').toFixed(0)} ms`);
   receivers.forEach((child) => child.send('exit'));
   server.close();
   for (const socket of sockets) socket.destroy();
