@@ -9,7 +9,8 @@
  * - Durations are kept as strings in the parsed config (e.g. "15m", "4h", "1h30m",
  *   "2d", "1w") and validated here; consumers convert them with `parseDuration()`.
  * - Times of day are "HH:MM" (24h clock) in the client's time zone; "24:00" is
- *   accepted as an end time meaning "end of day".
+ *   accepted as an end time meaning "end of day". The time of the daily jobs
+ *   (escalation.dailyDigestAt) is in the MSP's own top-level `timezone`.
  * - Ids are slugs (lowercase letters, digits, dashes); CI ids may also contain dots.
  * - `${VAR}` / `${VAR:-default}` in string values is expanded by the loader
  *   (src/config/load-config.ts) before validation; `$${` is a literal `${`.
@@ -776,6 +777,12 @@ export function checkCrossReferences(root: unknown, ctx: IssueSink): void {
 
 export const incidentdConfigSchema = z
   .strictObject({
+    /**
+     * The MSP's own IANA time zone: daily jobs (SLA digest, review action and access review
+     * reminders) run at their "HH:MM" wall-clock time here, whatever zone the server or
+     * container runs in. Clients have their own `timezone`.
+     */
+    timezone: timezoneSchema.default('UTC'),
     /** HTTP server settings (optional; defaults listen on 127.0.0.1:8080). */
     server: serverSchema.prefault({}),
     /** PostgreSQL settings (optional; default is an embedded server in ./data). */

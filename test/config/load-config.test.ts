@@ -113,6 +113,10 @@ describe('config/incidentd.yaml (the shipped example)', () => {
     expect(config.server.port).toBe(9999);
     expect(config.logging.level).toBe('debug');
   });
+
+  it('runs daily jobs in the MSP time zone', () => {
+    expect(okConfig(loadConfigFile(EXAMPLE, {})).timezone).toBe('Europe/London');
+  });
 });
 
 describe('loadConfigFile: valid files', () => {
@@ -446,6 +450,15 @@ describe('loadConfigText: messages', () => {
         'escalationPolicies[0].steps[0].notify[1]: expected one of { team }, { user }, { oncall }, { accountManager: true }, { role }',
       ]),
     );
+  });
+
+  it('takes the MSP time zone for daily jobs, UTC by default, and checks it', () => {
+    expect(okConfig(loadConfigText(minimalClient, 'inline.yaml', {})).timezone).toBe('UTC');
+    expect(okConfig(loadConfigText('timezone: America/New_York\n' + minimalClient, 'inline.yaml', {})).timezone).toBe('America/New_York');
+    const problems = problemsOf(loadConfigText('timezone: Europe/Londn\n' + minimalClient, 'inline.yaml', {}));
+    expect(problems.map((p) => `${p.line}:${p.column} ${p.path}: ${p.message}`)).toEqual([
+      '1:11 timezone: unknown time zone "Europe/Londn"; use an IANA zone like Europe/London or America/New_York',
+    ]);
   });
 
   it('rejects an unknown top-level key', () => {
