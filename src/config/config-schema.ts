@@ -9,7 +9,8 @@
  * - Durations are kept as strings in the parsed config (e.g. "15m", "4h", "1h30m",
  *   "2d", "1w") and validated here; consumers convert them with `parseDuration()`.
  * - Times of day are "HH:MM" (24h clock) in the client's time zone; "24:00" is
- *   accepted as an end time meaning "end of day".
+ *   accepted as an end time meaning "end of day". The time of the daily jobs
+ *   (escalation.dailyDigestAt) is in the MSP's own top-level `timezone`.
  * - Ids are slugs (lowercase letters, digits, dashes); CI ids may also contain dots.
  * - `${VAR}` / `${VAR:-default}` in string values is expanded by the loader
  *   (src/config/load-config.ts) before validation; `$${` is a literal `${`.
@@ -233,14 +234,28 @@ function minutesOfDay(time: string): number {
 // Sections
 // ---------------------------------------------------------------------------
 
-/** HTTP server. */
-export const serverSchema = z.strictObject({
+/**
+ * The URL a daemon listening on host:port is reached at when no publicUrl is configured. A
+ * wildcard address (0.0.0.0, ::) is nothing a browser can open, so it becomes 127.0.0.1.
+ */
+export function defaultPublicUrl(host: string, port: number): string {
+  const wildcard = ['0.0.0.0', '::', '[::]'].includes(host);
+  const name = wildcard ? '127.0.0.1' : host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  return `http://${name}:${port}`;
+}
+
+/** HTTP server, as written (see serverSchema). */
+const serverFieldsSchema = z.strictObject({
   /** Interface to listen on; use 0.0.0.0 to listen on all interfaces. */
   host: nonEmptyString.default('127.0.0.1'),
   /** TCP port to listen on. */
   port: portSchema.default(8080),
-  /** URL users reach incidentd at; used to build links in e-mails and notifications. */
-  publicUrl: httpUrlSchema.default('http://127.0.0.1:8080'),
+  /**
+   * URL users reach incidentd at; used to build links in e-mails and notifications. Absent or
+   * empty (`${PUBLIC_URL:-}` with PUBLIC_URL unset): http://host:port, so changing only the
+   * port keeps links working.
+   */
+  publicUrl: z.preprocess((v) => (v === '' ? undefined : v), httpUrlSchema.optional()),
   /**
    * Behind reverse proxies: the number of proxies in front of incidentd, whose
    * X-Forwarded-For entries are trusted (client addresses drive the sign-in rate limit).
@@ -262,6 +277,9 @@ export const serverSchema = z.strictObject({
   /** Alert webhooks handled at once; beyond this the daemon answers 503 so senders retry (load shedding). */
   maxConcurrentIntake: z.number().int().min(1).default(64),
 });
+
+/** HTTP server; publicUrl is filled in from host and port when it is not set. */
+export const serverSchema = serverFieldsSchema.transform((server) => ({ ...server, publicUrl: server.publicUrl ?? defaultPublicUrl(server.host, server.port) }));
 
 /** PostgreSQL. */
 export const databaseSchema = z.strictObject({
@@ -776,6 +794,12 @@ export function checkCrossReferences(root: unknown, ctx: IssueSink): void {
 
 export const incidentdConfigSchema = z
   .strictObject({
+    /**
+     * The MSP's own IANA time zone: daily jobs (SLA digest, review action and access review
+     * reminders) run at their "HH:MM" wall-clock time here, whatever zone the server or
+     * container runs in. Clients have their own `timezone`.
+     */
+    timezone: timezoneSchema.default('UTC'),
     /** HTTP server settings (optional; defaults listen on 127.0.0.1:8080). */
     server: serverSchema.prefault({}),
     /** PostgreSQL settings (optional; default is an embedded server in ./data). */

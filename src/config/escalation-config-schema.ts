@@ -68,7 +68,7 @@ export const escalationSettingsSchema = z.strictObject({
   combineWindow: durationText.default('2m'),
   /** SLA warnings at these fractions of a target (INC-07). */
   slaWarnAt: z.array(z.number().gt(0).lt(1)).default([0.75, 0.9]),
-  /** Local time (server time zone) of the daily SLA digest for incident managers; empty to disable. */
+  /** Time of day ("HH:MM" in the top-level `timezone`) of the daily SLA digest for incident managers; the review action and access review reminders go out then too. */
   dailyDigestAt: z
     .string()
     .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM')

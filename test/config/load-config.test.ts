@@ -113,6 +113,18 @@ describe('config/incidentd.yaml (the shipped example)', () => {
     expect(config.server.port).toBe(9999);
     expect(config.logging.level).toBe('debug');
   });
+
+  it('builds links with the port it listens on when only PORT is set (PORT=18081 npm start)', () => {
+    expect(okConfig(loadConfigFile(EXAMPLE, { PORT: '18081' })).server.publicUrl).toBe('http://127.0.0.1:18081');
+    // The Docker image listens on all interfaces; a link cannot point at 0.0.0.0.
+    expect(okConfig(loadConfigFile(EXAMPLE, { PORT: '18081', INCIDENTD_HOST: '0.0.0.0' })).server.publicUrl).toBe('http://127.0.0.1:18081');
+    expect(okConfig(loadConfigFile(EXAMPLE, { PORT: '18081', INCIDENTD_HOST: 'incidentd.internal' })).server.publicUrl).toBe('http://incidentd.internal:18081');
+    expect(okConfig(loadConfigFile(EXAMPLE, { PORT: '18081', PUBLIC_URL: 'https://incidents.precision.example' })).server.publicUrl).toBe('https://incidents.precision.example');
+  });
+
+  it('runs daily jobs in the MSP time zone', () => {
+    expect(okConfig(loadConfigFile(EXAMPLE, {})).timezone).toBe('Europe/London');
+  });
 });
 
 describe('loadConfigFile: valid files', () => {
@@ -446,6 +458,30 @@ describe('loadConfigText: messages', () => {
         'escalationPolicies[0].steps[0].notify[1]: expected one of { team }, { user }, { oncall }, { accountManager: true }, { role }',
       ]),
     );
+  });
+
+  it('builds server.publicUrl from host and port when it is absent or empty, and keeps an explicit one', () => {
+    const publicUrl = (server: string) => okConfig(loadConfigText(server + minimalClient, 'inline.yaml', {})).server.publicUrl;
+    expect(publicUrl('')).toBe('http://127.0.0.1:8080');
+    expect(publicUrl('server:\n  port: 9000\n')).toBe('http://127.0.0.1:9000');
+    expect(publicUrl('server:\n  host: incidentd.internal\n  port: 9000\n')).toBe('http://incidentd.internal:9000');
+    expect(publicUrl('server:\n  host: "::"\n  port: 9000\n')).toBe('http://127.0.0.1:9000');
+    expect(publicUrl('server:\n  host: "::1"\n  port: 9000\n')).toBe('http://[::1]:9000');
+    expect(publicUrl('server:\n  port: 9000\n  publicUrl: ""\n')).toBe('http://127.0.0.1:9000');
+    expect(publicUrl('server:\n  port: 9000\n  publicUrl: https://incidents.msp.example/\n')).toBe('https://incidents.msp.example/');
+    const problems = problemsOf(loadConfigText('server:\n  publicUrl: incidents.msp.example\n' + minimalClient, 'inline.yaml', {}));
+    expect(problems.map((p) => `${p.line}:${p.column} ${p.path}: ${p.message}`)).toEqual(['2:14 server.publicUrl: expected an http:// or https:// URL (got "incidents.msp.example")']);
+    const typo = problemsOf(loadConfigText('server:\n  publicURL: https://incidents.msp.example\n' + minimalClient, 'inline.yaml', {}));
+    expect(typo.map((p) => `${p.path}: ${p.message}`)).toEqual(['server.publicURL: unknown key "publicURL" (did you mean "publicUrl"?)']);
+  });
+
+  it('takes the MSP time zone for daily jobs, UTC by default, and checks it', () => {
+    expect(okConfig(loadConfigText(minimalClient, 'inline.yaml', {})).timezone).toBe('UTC');
+    expect(okConfig(loadConfigText('timezone: America/New_York\n' + minimalClient, 'inline.yaml', {})).timezone).toBe('America/New_York');
+    const problems = problemsOf(loadConfigText('timezone: Europe/Londn\n' + minimalClient, 'inline.yaml', {}));
+    expect(problems.map((p) => `${p.line}:${p.column} ${p.path}: ${p.message}`)).toEqual([
+      '1:11 timezone: unknown time zone "Europe/Londn"; use an IANA zone like Europe/London or America/New_York',
+    ]);
   });
 
   it('rejects an unknown top-level key', () => {

@@ -101,6 +101,7 @@ export function createReviewService(deps: { orm: MikroORM; clock: Clock; configS
     logger: deps.logger,
     runnerId: deps.runnerId,
     at: () => configStore.current.escalation.dailyDigestAt,
+    timezone: () => configStore.current.timezone,
     async work(em, scheduledFor) {
       const overdue = await em.find(ReviewActionItemSchema, { status: 'open', dueAt: { $lt: clock.now() } }, { populate: ['review.incident'], orderBy: { dueAt: 'asc' } });
       for (const item of overdue) {

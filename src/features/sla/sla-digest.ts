@@ -10,8 +10,8 @@ import { formatMs } from './sla-service';
 
 /**
  * The daily SLA digest for incident managers (INC-07, INC-08): open incidents whose SLA
- * is breached or more than 75% used, once a day at `escalation.dailyDigestAt`, sent by one
- * replica (see daily-job.ts).
+ * is breached or more than 75% used, once a day at `escalation.dailyDigestAt` in the MSP's
+ * `timezone`, sent by one replica (see daily-job.ts).
  */
 export function createSlaDigest(deps: { orm: MikroORM; clock: Clock; configStore: ConfigStore; outbox: Outbox; logger: Logger; runnerId: string }) {
   return createDailyJob({
@@ -21,6 +21,7 @@ export function createSlaDigest(deps: { orm: MikroORM; clock: Clock; configStore
     logger: deps.logger,
     runnerId: deps.runnerId,
     at: () => deps.configStore.current.escalation.dailyDigestAt,
+    timezone: () => deps.configStore.current.timezone,
     async work(tx, scheduledFor) {
       const connection = tx.getConnection();
       const rows = await connection.execute<{ number: number; title: string; client_id: string | null; kind: string; target_ms: string; consumed_ms: string; outcome: string | null; due_at: string | null }[]>(

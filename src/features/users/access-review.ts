@@ -40,6 +40,7 @@ export function createAccessReview(deps: { orm: MikroORM; clock: Clock; configSt
     logger: deps.logger,
     runnerId: deps.runnerId,
     at: () => deps.configStore.current.escalation.dailyDigestAt,
+    timezone: () => deps.configStore.current.timezone,
     async work(em, scheduledFor) {
       const last = await lastSignOff(em);
       const due = await nextDueAt(em, last);
