@@ -19,27 +19,26 @@ import type { Outbox } from '../notifications/outbox';
 import type { TimerEngine } from '../timers/timer-engine';
 import { usersWithRole } from '../users/users-with-role';
 import { SuspectChangeSchema, type SuspectChange } from './correlation-entities';
-import { rankSuspects, type CandidateChange, type Topology } from './suspect-ranking';
+import { IMPLEMENTED_STATES, rankSuspects, rfcCandidate, type CandidateChange, type Topology } from './suspect-ranking';
 
-/** RFCs that have been worked on: the ones that can have caused something. */
-const IMPLEMENTED_STATES = ['in_progress', 'validating', 'completed', 'reviewed', 'closed'];
 const DEPLOY_PREFIX = 'DEP-';
 
 export const deployLabel = (event: Pick<ChangeEvent, 'id'>) => `${DEPLOY_PREFIX}${event.id}`;
 
-function candidateOfChange(change: ChangeRequest): CandidateChange {
-  return {
+function candidateOfChange(change: ChangeRequest): CandidateChange | null {
+  return rfcCandidate({
     id: formatChangeId(change.number),
-    kind: 'rfc',
+    state: change.state,
     clientIds: change.clientIds,
     serviceIds: change.serviceIds,
     ciIds: change.ciIds,
-    riskLevel: change.riskLevel,
-    outcome: change.outcome,
-    start: change.actualStart ?? null,
-    end: change.actualStart ? (change.actualEnd ?? change.completedAt ?? null) : null,
-    plannedEnd: change.windowEnd ?? null,
-  };
+    riskLevel: change.riskLevel ?? null,
+    outcome: change.outcome ?? null,
+    actualStart: change.actualStart ?? null,
+    actualEnd: change.actualEnd ?? null,
+    completedAt: change.completedAt ?? null,
+    windowEnd: change.windowEnd ?? null,
+  });
 }
 
 function candidateOfEvent(event: ChangeEvent, clientOf: (event: ChangeEvent) => string | null): CandidateChange {
@@ -90,7 +89,7 @@ export function createCorrelationService(deps: { orm: MikroORM; clock: Clock; co
     // One after the other: inside the incident's transaction they share one connection.
     const changes = await em.find(ChangeRequestSchema, {
       clientIds: { $contains: [incident.clientId] },
-      state: { $in: IMPLEMENTED_STATES },
+      state: { $in: [...IMPLEMENTED_STATES] },
       actualStart: { $ne: null, $lte: first },
       $or: [{ actualEnd: { $gte: since } }, { actualEnd: null, $or: [{ windowEnd: null }, { windowEnd: { $gte: since } }] }],
     });
@@ -101,7 +100,7 @@ export function createCorrelationService(deps: { orm: MikroORM; clock: Clock; co
     const events = await em.find(ChangeEventSchema, { occurredAt: { $gte: since, $lte: first }, $or: [{ clientId: incident.clientId }, { clientId: null, ciId: { $in: clientCis } }, { clientId: null, serviceId: { $in: clientServices } }] });
     const clientOf = (event: ChangeEvent) => (event.ciId ? index.cis.get(event.ciId)?.client : event.serviceId ? index.services.get(event.serviceId)?.client : undefined) ?? null;
     const { topology: graph, allCiIds } = topology();
-    const ranked = rankSuspects({ clientId: incident.clientId, serviceIds: incident.serviceIds, ciIds: incident.ciIds, firstAlertAt: first }, [...changes.map(candidateOfChange), ...events.map((event) => candidateOfEvent(event, clientOf))], graph, { lookBackMs, allCiIds }).slice(0, settings.maxSuspects);
+    const ranked = rankSuspects({ clientId: incident.clientId, serviceIds: incident.serviceIds, ciIds: incident.ciIds, firstAlertAt: first }, [...changes.map(candidateOfChange).filter((candidate) => candidate !== null), ...events.map((event) => candidateOfEvent(event, clientOf))], graph, { lookBackMs, allCiIds }).slice(0, settings.maxSuspects);
     const existing = await em.find(SuspectChangeSchema, { incident });
     const byLabel = new Map(existing.map((row) => [row.label, row]));
     const previousTop = existing.filter((row) => row.status === 'suspect').sort((a, b) => a.rank - b.rank)[0]?.label;
