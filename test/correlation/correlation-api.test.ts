@@ -41,7 +41,8 @@ describe('suspect changes (REL-01)', () => {
     const dbChange = await implemented({ cis: ['nw-db-01'], start: '2026-03-10T20:05:00Z', end: '2026-03-10T20:40:00Z' });
     const noise = await implemented({ cis: ['nw-fw-01'], start: '2026-03-09T10:00:00Z', end: '2026-03-09T10:30:00Z', riskLevel: 'low' });
     const incident = await alertOn('nw-web-01', '2026-03-10T20:54:00Z');
-    expect(incident.suspectChanges[0]).toMatchObject({ changeId: dbChange, relation: 'upstream', status: 'suspect', rank: 1 });
+    // Recorded as successful: confirming it records how it really went, failed or with issues.
+    expect(incident.suspectChanges[0]).toMatchObject({ changeId: dbChange, relation: 'upstream', status: 'suspect', rank: 1, outcomeChoices: ['failed', 'successful_with_issues'] });
     expect(incident.suspectChanges[0].reason).toBe(`${dbChange} completed 14 min before the first alert on nw-db-01, which nw-web-01 depends on; risk high; outcome successful`);
     // The firewall is two hops up (web -> load balancer -> firewall) and a day older: a weaker suspect.
     expect(incident.suspectChanges[1]).toMatchObject({ changeId: noise, relation: 'upstream' });
@@ -53,7 +54,7 @@ describe('suspect changes (REL-01)', () => {
     expect(confirmed.status).toBe(200);
     expect(confirmed.body.pirRequired).toBe(true);
     const after = (await t.http.get(`/api/v1/incidents/${incident.id}`).set(as(responder))).body;
-    expect(after.suspectChanges[0]).toMatchObject({ changeId: dbChange, status: 'confirmed', backoutPlan: 'restore the previous postgresql.conf and restart', decidedBy: 'helen.carter@precision.example' });
+    expect(after.suspectChanges[0]).toMatchObject({ changeId: dbChange, status: 'confirmed', backoutPlan: 'restore the previous postgresql.conf and restart', decidedBy: 'helen.carter@precision.example', outcomeChoices: [] });
     const change = (await t.http.get(`/api/v1/changes/${dbChange}`).set(as(setup.manager))).body;
     expect(change.outcome).toBe('successful_with_issues');
     const kpis = (await t.http.get('/api/v1/changes/kpis?client=northwind&from=2026-03-01T00:00:00Z&to=2026-04-01T00:00:00Z').set(as(setup.manager))).body;
@@ -86,6 +87,8 @@ describe('suspect changes (REL-01)', () => {
     const incident = await alertOn('nw-web-02', '2026-04-02T09:20:00Z');
     const suspect = incident.suspectChanges.find((candidate: { kind: string }) => candidate.kind === 'deploy');
     expect(suspect.reason).toMatch(/^deploy "checkout-api v2\.3\.1" deployed 20 min before the first alert on nw-web-02, the same CI/);
+    // No RFC behind it: no outcome to record.
+    expect(suspect.outcomeChoices).toEqual([]);
     await t.http.post(`/api/v1/incidents/${incident.id}/suspects/${suspect.changeId}/confirm`).set(as(responder)).send({}).expect(200);
     const unauthorized = (await t.http.get('/api/v1/change-events?unauthorized=true').set(as(setup.manager))).body.items as { summary: string }[];
     expect(unauthorized.map((event) => event.summary)).toContain('checkout-api v2.3.1');
@@ -157,8 +160,8 @@ describe('alerts during an in-progress change', () => {
     const incident = await alertOn('nw-db-01', '2026-06-09T20:05:00Z');
     expect(incident.expectedDuringChange).toBeNull();
     expect(incident.escalation).toMatchObject({ status: 'active' });
-    // Still the best suspect: in progress on the same CI.
-    expect(incident.suspectChanges[0]).toMatchObject({ changeId: change, relation: 'same_ci' });
+    // Still the best suspect: in progress on the same CI. Its outcome is the implementer's to record.
+    expect(incident.suspectChanges[0]).toMatchObject({ changeId: change, relation: 'same_ci', outcomeChoices: [] });
   });
 
   it('lets expected alerts that clear within the window go without a page', async () => {

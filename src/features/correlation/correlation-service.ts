@@ -56,6 +56,19 @@ function candidateOfEvent(event: ChangeEvent, clientOf: (event: ChangeEvent) => 
   };
 }
 
+/** The outcomes a responder may give a change when confirming it caused an incident (IMP-04). */
+export const CONFIRM_OUTCOMES = ['failed', 'successful_with_issues'] as const;
+export type ConfirmOutcome = (typeof CONFIRM_OUTCOMES)[number];
+
+/**
+ * Whether confirming the change as a cause sets its outcome: one recorded as successful (with
+ * or without issues) did not go as recorded. Failed or backed out stays; one still in
+ * progress gets its outcome from the implementer.
+ */
+function outcomeCorrectable(change: ChangeRequest | null): change is ChangeRequest {
+  return change?.outcome === 'successful' || change?.outcome === 'successful_with_issues';
+}
+
 export type CorrelationService = ReturnType<typeof createCorrelationService>;
 
 /**
@@ -177,6 +190,7 @@ export function createCorrelationService(deps: { orm: MikroORM; clock: Clock; co
   };
 
   function present(row: SuspectChange, change: ChangeRequest | null) {
+    const undecided = row.status === 'suspect';
     return {
       changeId: row.label,
       kind: row.changeEvent ? 'deploy' : 'rfc',
@@ -190,10 +204,12 @@ export function createCorrelationService(deps: { orm: MikroORM; clock: Clock; co
       decisionNote: row.decisionNote,
       // A confirmed cause shows how to undo it (IMP-05).
       backoutPlan: row.status === 'confirmed' && change ? change.backoutPlan : undefined,
+      // What the responder chooses between when confirming: the outcome the RFC gets (empty when confirming leaves it as it is).
+      outcomeChoices: undecided && outcomeCorrectable(change) ? [...CONFIRM_OUTCOMES] : [],
     };
   }
 
-  async function decide(idText: string, label: string, principal: Principal, actor: Actor, decision: { confirm: true; outcome: 'failed' | 'successful_with_issues'; note?: string } | { confirm: false; reason: string }) {
+  async function decide(idText: string, label: string, principal: Principal, actor: Actor, decision: { confirm: true; outcome: ConfirmOutcome; note?: string } | { confirm: false; reason: string }) {
     return incidents.update(idText, principal, actor, { action: decision.confirm ? 'incident.cause_confirmed' : 'incident.suspect_dismissed' }, async (incident, em, now) => {
       const row = await em.findOne(SuspectChangeSchema, { incident, label: label.toUpperCase() }, { populate: ['change', 'changeEvent', 'changeEvent.change'] });
       if (!row) throw new NotFoundError(`${label} is not a suspect of ${formatIncidentId(incident.number)}`);
@@ -211,10 +227,8 @@ export function createCorrelationService(deps: { orm: MikroORM; clock: Clock; co
       const change = row.change ?? row.changeEvent?.change ?? null;
       if (change) {
         const before = { outcome: change.outcome, pirRequired: change.pirRequired };
-        // A change recorded as successful (with or without issues) that caused an incident gets the
-        // outcome the responder chose (the KPIs follow); failed or backed out stays; one still in
-        // progress gets its outcome from the implementer.
-        if (change.outcome === 'successful' || change.outcome === 'successful_with_issues') change.outcome = decision.outcome;
+        // The outcome the responder chose (the KPIs follow).
+        if (outcomeCorrectable(change)) change.outcome = decision.outcome;
         change.pirRequired = true;
         deps.audit.record(em, { actor, action: 'change.caused_incident', entityType: 'change', entityId: row.label, clientId: change.clientIds[0] ?? null, before, after: { outcome: change.outcome, pirRequired: true, incident: formatIncidentId(incident.number) } });
         notes.push(`${formatChangeId(change.number)} outcome ${change.outcome ?? 'pending (in progress)'}; backout plan: ${change.backoutPlan || '(none recorded)'}`);
@@ -237,12 +251,13 @@ export function createCorrelationService(deps: { orm: MikroORM; clock: Clock; co
 
     /** The incident's suspects, best first; decided ones after the undecided. */
     async suspectsOf(em: EntityManager, incident: Incident) {
-      const rows = await em.find(SuspectChangeSchema, { incident }, { populate: ['change'], orderBy: { rank: 'asc' } });
+      const rows = await em.find(SuspectChangeSchema, { incident }, { populate: ['change', 'changeEvent', 'changeEvent.change'], orderBy: { rank: 'asc' } });
       const order = (row: SuspectChange) => (row.status === 'confirmed' ? 0 : row.status === 'suspect' ? 1 : 2);
-      return rows.sort((a, b) => order(a) - order(b) || a.rank - b.rank).map((row) => present(row, row.change ?? null));
+      // A deploy made under an RFC is that RFC's doing (as when it is confirmed).
+      return rows.sort((a, b) => order(a) - order(b) || a.rank - b.rank).map((row) => present(row, row.change ?? row.changeEvent?.change ?? null));
     },
 
-    confirm: (idText: string, label: string, principal: Principal, actor: Actor, input: { outcome?: 'failed' | 'successful_with_issues'; note?: string }) =>
+    confirm: (idText: string, label: string, principal: Principal, actor: Actor, input: { outcome?: ConfirmOutcome; note?: string }) =>
       decide(idText, label, principal, actor, { confirm: true, outcome: input.outcome ?? 'successful_with_issues', note: input.note }),
     dismiss: (idText: string, label: string, principal: Principal, actor: Actor, input: { reason: string }) => decide(idText, label, principal, actor, { confirm: false, reason: input.reason }),
 
