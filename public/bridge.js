@@ -111,6 +111,8 @@
   }
 
   // Suspect changes (change correlation): best first, each with why; confirm or dismiss in place.
+  // The outcomes a confirmation may record: the button's words and the title's.
+  var OUTCOME_WORDS = { failed: ['the change failed', 'failed'], successful_with_issues: ['it worked, with issues', 'successful with issues'] };
   function renderSuspects(s) {
     var expected = document.getElementById('b-expected');
     if (expected) expected.hidden = !s.expectedDuringChange;
@@ -124,17 +126,30 @@
       li.appendChild(document.createTextNode(' (' + suspect.score + ', ' + suspect.status + '): ' + suspect.reason));
       if (suspect.backoutPlan) li.appendChild(el('div', 'Backout plan: ' + suspect.backoutPlan, { class: 'muted' }));
       if (suspect.status === 'suspect') {
-        var confirm = el('button', 'Caused it', { type: 'button', 'data-confirm': suspect.changeId });
-        var dismiss = el('button', 'Not it', { type: 'button', 'data-dismiss': suspect.changeId });
-        li.appendChild(confirm);
-        li.appendChild(dismiss);
+        // A change recorded as successful gets the outcome chosen here: one button each, so
+        // nobody records "with issues" by default for a change that failed (IMP-04).
+        var choices = suspect.outcomeChoices || [];
+        if (choices.length === 0) li.appendChild(el('button', 'Caused it', { type: 'button', 'data-confirm': suspect.changeId }));
+        choices.forEach(function (outcome) {
+          var words = OUTCOME_WORDS[outcome] || [outcome, outcome];
+          li.appendChild(el('button', 'Caused it: ' + words[0], { type: 'button', 'data-confirm': suspect.changeId, 'data-outcome': outcome, title: 'Confirm ' + suspect.changeId + ' as the cause and record its outcome as ' + words[1] }));
+        });
+        li.appendChild(el('button', 'Not it', { type: 'button', 'data-dismiss': suspect.changeId }));
       }
       list.appendChild(li);
     });
   }
   document.getElementById('b-suspects').addEventListener('click', function (event) {
     var target = event.target;
-    if (target.dataset.confirm) api('POST', '/suspects/' + encodeURIComponent(target.dataset.confirm) + '/confirm', {}).then(function () { say('Saved.', false); }, function () {});
+    if (target.dataset.confirm) {
+      // One decision per suspect: its buttons wait for the answer (the next update redraws them).
+      var buttons = target.parentNode.querySelectorAll('button');
+      buttons.forEach(function (button) { button.disabled = true; });
+      var body = target.dataset.outcome ? { outcome: target.dataset.outcome } : {};
+      api('POST', '/suspects/' + encodeURIComponent(target.dataset.confirm) + '/confirm', body).then(function () { say('Saved.', false); }, function () {
+        buttons.forEach(function (button) { button.disabled = false; });
+      });
+    }
     if (target.dataset.dismiss) {
       var reason = window.prompt('Why is ' + target.dataset.dismiss + ' not the cause?');
       if (reason) api('POST', '/suspects/' + encodeURIComponent(target.dataset.dismiss) + '/dismiss', { reason: reason }).then(function () { say('Saved.', false); }, function () {});

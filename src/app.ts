@@ -169,6 +169,8 @@ export async function createApp(deps: AppDependencies) {
     channels: [createEmailChannel({ configStore, templates: emailTemplates }), createWebhookChannel({ configStore })],
   });
   const changes = createChangeManagement({ orm, clock, audit, configStore, outbox, timers, incidents, views, emailTemplates, registry: metrics.registry, links, calendarSecret: await getOrCreateInstanceSecret(orm, 'change-calendar') });
+  // A change that stops being implemented releases the alerts held during it (in its transaction).
+  changes.core.onTransition(correlation.changeTransitioned);
   // Status pages: one cached rendering per client, rebuilt on incident events (bus),
   // maintenance changes and overrides; subscribers are mailed through the outbox.
   const statusPages = createStatusPageService({ orm, clock, configStore, maintenance: deps.maintenance ?? changeMaintenanceSource({ orm, configStore, onChanged: changes.core.onChanged }), bus, views, logger, registry: metrics.registry });

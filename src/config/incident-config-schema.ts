@@ -112,8 +112,18 @@ export const correlationSchema = z.strictObject({
   lookBack: durationText.default('72h'),
   /** How many suspects an incident keeps (best first). */
   maxSuspects: z.number().int().min(1).max(20).default(5),
-  /** Alerts on the CIs of an in-progress change are expected: nobody is paged and SLA clocks wait until its window ends. */
+  /**
+   * Alerts on the CIs of an in-progress change are expected: nobody is paged, SLA clocks wait
+   * and the client is not told until the change ends (completed, failed or backed out);
+   * alerts still firing then make a normal incident.
+   */
   holdDuringChanges: z.boolean().default(true),
+  /**
+   * A change still in progress when its window ends (an overrun, IMP-01) keeps its alerts held
+   * this much longer, while its implementers finish or back out; then they page as a normal
+   * incident. 0s releases them when the window ends.
+   */
+  overrunGrace: durationText.default('30m'),
 });
 
 /** Per-client overrides of `incidents`. */

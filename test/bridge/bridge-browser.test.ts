@@ -127,10 +127,15 @@ describe('the bridge in a browser (INC-11)', () => {
     expect(tasks).toEqual([expect.objectContaining({ status: 'done', version: 2 })]);
 
     // Confirming the suspect on one page shows the cause and its backout plan on the other.
-    await helen.locator(`#b-suspects li[data-change="${dbChange}"]`, { hasText: 'which nw-web-01 depends on' }).waitFor({ timeout: 1000 });
-    await helen.click(`#b-suspects button[data-confirm="${dbChange}"]`);
-    await daniel.locator(`#b-suspects li[data-change="${dbChange}"]`, { hasText: 'confirmed' }).waitFor({ timeout: 1000 });
-    await daniel.locator(`#b-suspects li[data-change="${dbChange}"]`, { hasText: 'Backout plan: restore the previous postgresql.conf' }).waitFor({ timeout: 1000 });
+    // The change was recorded as successful: Helen says how it really went (IMP-04).
+    const suspect = (page: Page) => page.locator(`#b-suspects li[data-change="${dbChange}"]`);
+    await suspect(helen).filter({ hasText: 'which nw-web-01 depends on' }).waitFor({ timeout: 1000 });
+    expect(await suspect(helen).locator('button').allTextContents()).toEqual(['Caused it: the change failed', 'Caused it: it worked, with issues', 'Not it']);
+    await suspect(helen).locator('button[data-outcome="failed"]').click();
+    await suspect(daniel).filter({ hasText: 'confirmed' }).waitFor({ timeout: 1000 });
+    await suspect(daniel).filter({ hasText: 'Backout plan: restore the previous postgresql.conf' }).waitFor({ timeout: 1000 });
+    expect(await suspect(daniel).locator('button').count()).toBe(0);
+    expect((await t.http.get(`/api/v1/changes/${dbChange}`).set('Authorization', `Bearer ${token}`)).body.outcome).toBe('failed');
 
     mkdirSync(ARTIFACTS, { recursive: true });
     await helen.screenshot({ path: path.join(ARTIFACTS, 'bridge.png'), fullPage: true });

@@ -79,6 +79,9 @@ export interface ChangeStep {
   note?: string;
 }
 
+/** Another feature's part of a state change (e.g. correlation releasing alerts held during it); `from` is the state before. */
+export type TransitionHook = (em: EntityManager, change: ChangeRequest, from: ChangeState, now: Date) => Promise<void> | void;
+
 export type ChangeCore = ReturnType<typeof createChangeCore>;
 
 /**
@@ -184,6 +187,7 @@ export function createChangeCore(deps: { orm: MikroORM; clock: Clock; audit: Aud
    * version, change, audit, commit. Concurrent actions on one change run one after the other.
    */
   const listeners: ((change: ChangeRequest) => void)[] = [];
+  const transitionHooks: TransitionHook[] = [];
 
   async function mutate(
     idText: string,
@@ -202,6 +206,7 @@ export function createChangeCore(deps: { orm: MikroORM; clock: Clock; audit: Aud
         const before = changeSnapshot(target);
         const now = clock.now();
         const step = await change(target, em, now);
+        for (const hook of transitionHooks) if (target.state !== before.state) await hook(em, target, before.state as ChangeState, now);
         target.updatedAt = now;
         audit.record(em, { actor, action: step.action, entityType: 'change', entityId: formatChangeId(target.number), clientId: target.clientIds[0] ?? null, before, after: { ...changeSnapshot(target), ...(step.note ? { note: step.note } : {}) }, requestId: options.requestId });
         await em.flush();
@@ -235,6 +240,10 @@ export function createChangeCore(deps: { orm: MikroORM; clock: Clock; audit: Aud
     /** Called after every committed change of an RFC (for live views such as the status page). */
     onChanged(listener: (change: ChangeRequest) => void): void {
       listeners.push(listener);
+    },
+    /** Called inside the transaction of every state change of an RFC: what other features write there commits with it. */
+    onTransition(hook: TransitionHook): void {
+      transitionHooks.push(hook);
     },
     moveTo,
     applyRisk,

@@ -6,7 +6,7 @@ import type { Role } from '../auth/roles';
 import { STAFF_ROLES } from '../auth/roles';
 import type { Incident } from '../incidents/incident-entities';
 import { presentIncident } from '../incidents/incident-presenter';
-import type { CorrelationService } from './correlation-service';
+import { CONFIRM_OUTCOMES, type CorrelationService } from './correlation-service';
 
 const RESPONDERS: readonly Role[] = ['admin', 'service_desk', 'tier2', 'tier3', 'incident_manager'];
 
@@ -20,8 +20,8 @@ export function registerCorrelationRoutes(api: ApiRouter, correlation: Correlati
     '/incidents/:id/suspects/:change/confirm',
     {
       access: { roles: RESPONDERS },
-      summary: "Confirm the incident was caused by this change (CHG-… or DEP-…): its outcome is corrected, its backout plan shown, a review required; a deploy without an approved RFC is recorded as unauthorized",
-      body: z.object({ outcome: z.enum(['failed', 'successful_with_issues']).optional(), note: z.string().trim().max(2000).optional() }),
+      summary: "Confirm the incident was caused by this change (CHG-… or DEP-…): an RFC recorded as successful gets the chosen outcome (failed or successful_with_issues, the default; the suspect's outcomeChoices), its backout plan shown, a review required; a deploy without an approved RFC is recorded as unauthorized",
+      body: z.object({ outcome: z.enum(CONFIRM_OUTCOMES).optional(), note: z.string().trim().max(2000).optional() }),
     },
     async ({ principal, actor, params, body }) => presentIncident(await correlation.confirm(params.id!, params.change!, principal, actor, body)),
   );

@@ -66,6 +66,48 @@ export interface Suspect {
   reason: string;
 }
 
+/**
+ * RFC states in which work was done on the change: only these can have caused something.
+ * A scheduled (or approved, cancelled, ...) RFC has touched nothing, even with its window open.
+ */
+export const IMPLEMENTED_STATES: readonly string[] = ['in_progress', 'validating', 'completed', 'reviewed', 'closed'];
+
+/** What change management records of an RFC, as far as ranking is concerned. */
+export interface RfcRecord {
+  id: string;
+  state: string;
+  clientIds: string[];
+  serviceIds: string[];
+  ciIds: string[];
+  riskLevel: string | null;
+  outcome: string | null;
+  actualStart: Date | null;
+  actualEnd: Date | null;
+  completedAt?: Date | null;
+  windowEnd: Date | null;
+}
+
+/**
+ * The candidate an RFC makes, or null when its state says no work was done on it. One
+ * reading for the service and the scenario set: an in-progress RFC runs until its planned
+ * end, a finished one ended when the implementer said so.
+ */
+export function rfcCandidate(rfc: RfcRecord): CandidateChange | null {
+  if (!IMPLEMENTED_STATES.includes(rfc.state) || !rfc.actualStart) return null;
+  return {
+    id: rfc.id,
+    kind: 'rfc',
+    clientIds: rfc.clientIds,
+    serviceIds: rfc.serviceIds,
+    ciIds: rfc.ciIds,
+    riskLevel: rfc.riskLevel,
+    outcome: rfc.outcome,
+    start: rfc.actualStart,
+    end: rfc.actualEnd ?? rfc.completedAt ?? null,
+    plannedEnd: rfc.windowEnd,
+  };
+}
+
 const TOPOLOGY: Record<Relation, number> = { same_ci: 1, upstream: 0.75, downstream: 0.5, same_service: 0.45, same_client: 0.15 };
 const RISK: Record<string, number> = { high: 1, medium: 0.85, low: 0.7 };
 const OUTCOME: Record<string, number> = { failed: 1, backed_out: 1, successful_with_issues: 0.95, successful: 0.8 };
