@@ -163,6 +163,9 @@ export function createChangeApprovals(deps: {
     } else if (rest.length === 0) {
       core.moveTo(change, 'approved');
       change.approvedAt = now;
+      // What the approvers saw; moving the change out of it asks them again (IMP-01).
+      change.approvedWindowStart = change.windowStart;
+      change.approvedWindowEnd = change.windowEnd;
       // COM-01: clients hear of an emergency change as soon as it is approved; there is no notice period to wait for.
       if (change.type === 'emergency') await notices.toClients(em, config, change, 'emergency');
     }

@@ -39,6 +39,10 @@ export const ChangeRequestSchema = defineEntity({
     alertsDuringWindow: p.text().default('hold'),
     windowStart: p.datetime().nullable(),
     windowEnd: p.datetime().nullable(),
+    // The window the current approval covers (IMP-01): moving the change out of it asks the
+    // approvers again. Null while not approved, and for an emergency approved without a window.
+    approvedWindowStart: p.datetime().nullable(),
+    approvedWindowEnd: p.datetime().nullable(),
     riskAnswers: p.json<Record<string, unknown>>().nullable(),
     riskScore: p.integer().nullable(),
     riskLevel: p.text().nullable(),

@@ -101,6 +101,9 @@ export function createChangeWorkflow(deps: { core: ChangeCore; approvals: Change
     if (problems.length === 0) {
       core.moveTo(change, 'approved');
       change.approvedAt = now;
+      // The catalog pre-approves this window; a move out of it is checked against the template again.
+      change.approvedWindowStart = change.windowStart;
+      change.approvedWindowEnd = change.windowEnd;
       await approvals.requestApprovals(em, change, now);
       return `pre-approved standard change "${template!.id}"`;
     }
