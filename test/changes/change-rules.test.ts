@@ -4,7 +4,7 @@ import { canDecideFor, describeGroup, requesterManager, requiredApprovals, segre
 import { eligibilityProblems } from '../../src/features/changes/change-catalog';
 import { assessRisk, dependentsOf, relatedCis } from '../../src/features/changes/change-risk';
 import { missingFields, reviewRequired, transitionProblem, type ChangeFields } from '../../src/features/changes/change-rules';
-import { insideMaintenanceWindows, leadTimeFor, scheduleViolations, type ScheduleCheckInput } from '../../src/features/changes/change-scheduling';
+import { insideMaintenanceWindows, leadTimeFor, pastWindowProblems, scheduleViolations, type ScheduleCheckInput } from '../../src/features/changes/change-scheduling';
 import { EXAMPLE_CONFIG } from '../support/test-app';
 
 const config = loadConfigOrThrow(EXAMPLE_CONFIG);
@@ -21,6 +21,18 @@ describe('workflow state machine', () => {
     expect(transitionProblem('draft', 'in_progress')).toBe('cannot move a draft change to in_progress; allowed from draft: submitted, cancelled');
     expect(transitionProblem('closed', 'cancelled')).toContain('nothing (final state)');
     expect(transitionProblem('in_progress', 'cancelled')).not.toBeNull();
+  });
+});
+
+describe('windows in the past', () => {
+  const now = new Date('2026-03-02T10:00:00Z');
+  const at = (start: string, end: string) => ({ start: new Date(start), end: new Date(end) });
+
+  it('refuses a window that began, naming the field, with a minute for clocks and travel', () => {
+    expect(pastWindowProblems(at('2026-03-02T09:00:00Z', '2026-03-02T11:00:00Z'), now).map((p) => p.path)).toEqual(['window.start']);
+    expect(pastWindowProblems(at('2026-03-02T09:59:30Z', '2026-03-02T11:00:00Z'), now)).toEqual([]);
+    expect(pastWindowProblems(at('2026-03-02T09:59:30Z', '2026-03-02T09:59:50Z'), now).map((p) => p.path)).toEqual(['window.end']);
+    expect(pastWindowProblems(at('2026-03-10T20:00:00Z', '2026-03-10T23:00:00Z'), now)).toEqual([]);
   });
 });
 

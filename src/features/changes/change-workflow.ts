@@ -17,7 +17,7 @@ import { usersWithRole } from '../users/users-with-role';
 import type { ChangeNotices } from './change-notices';
 import { relatedCis } from './change-risk';
 import { formatChangeId, missingFields, WINDOW_HOLDING_STATES, reviewRequired, type ChangeFields, type ChangeState, type ChangeType, type Outcome, type RiskLevel, type Step } from './change-rules';
-import { scheduleViolations, type ScheduleViolation, type Window } from './change-scheduling';
+import { pastWindowProblems, scheduleViolations, type ScheduleViolation, type Window } from './change-scheduling';
 import { changeSnapshot, type ChangeCore, type ChangeStep } from './change-service';
 
 export const REMINDER_TIMER = 'change.reminder';
@@ -39,6 +39,12 @@ function requireImplementer(change: ChangeRequest, principal: Principal, what: s
 
 function windowOf(change: ChangeRequest): Window | null {
   return change.windowStart && change.windowEnd ? { start: change.windowStart, end: change.windowEnd } : null;
+}
+
+/** 400 naming the field when a window lies in the past (every change type; see pastWindowProblems). */
+function requireFutureWindow(change: ChangeRequest, window: Window, now: Date): void {
+  const problems = pastWindowProblems(window, now);
+  if (problems.length) throw new ValidationError(`${formatChangeId(change.number)}: ${problems.map((problem) => problem.message).join('; ')}`, problems);
 }
 
 /** The recorded exception, when the window lies within the one it was accepted for; else null. */
@@ -140,6 +146,9 @@ export function createChangeWorkflow(deps: { core: ChangeCore; approvals: Change
         const resubmission = change.state === 'rejected' || change.state === 'deferred';
         core.moveTo(change, 'submitted');
         requireFields(change, 'submit');
+        // A requested schedule that already began cannot be assessed, approved or kept (any type).
+        const requested = windowOf(change);
+        if (requested) requireFutureWindow(change, requested, now);
         change.submittedAt = now;
         if (resubmission) change.resubmissions += 1;
         let note = resubmission ? `re-submitted (${change.resubmissions})` : 'submitted';
@@ -182,6 +191,8 @@ export function createChangeWorkflow(deps: { core: ChangeCore; approvals: Change
         if (!['approved', 'scheduled'].includes(change.state)) throw new ConflictError(`exceptions are recorded for approved or scheduled changes; ${formatChangeId(change.number)} is ${change.state}`);
         const window = input.window ? { start: new Date(input.window.start), end: new Date(input.window.end) } : windowOf(change);
         if (!window) throw new ValidationError('no window to check', [{ path: 'window', message: 'give the window the exception is for' }]);
+        // No exception covers the past: it is never a window to schedule into.
+        requireFutureWindow(change, window, now);
         const violations = await violationsFor(em, change, window, now);
         if (violations.length === 0) throw new ConflictError('the window breaks no scheduling rule; no exception is needed');
         change.scheduleException = { accepted: violations.map((v) => v.key), violations: violations.map((v) => v.message), riskAcceptance: input.riskAcceptance, approvedBy: principal.email, at: now.toISOString(), window: { start: window.start.toISOString(), end: window.end.toISOString() } };
@@ -198,6 +209,7 @@ export function createChangeWorkflow(deps: { core: ChangeCore; approvals: Change
         core.moveTo(change, 'scheduled');
         const window = input.window ? { start: new Date(input.window.start), end: new Date(input.window.end) } : windowOf(change);
         if (!window || window.end <= window.start) throw new ValidationError('a change is scheduled into a window', [{ path: 'window', message: 'give a window that ends after it starts' }]);
+        requireFutureWindow(change, window, now);
         // SCH-04: one scheduling at a time, so two overlapping changes cannot both pass the conflict check.
         await em.getConnection().execute("select pg_advisory_xact_lock(hashtext('change-schedule'))", [], 'all', em.getTransactionContext());
         const exception = exceptionFor(change, window);
