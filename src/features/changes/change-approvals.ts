@@ -134,6 +134,26 @@ export function createChangeApprovals(deps: {
     }
   }
 
+  /**
+   * The change moved out of the window its approvals were given for: they no longer cover
+   * it. The current round's approvals are marked withdrawn (who decided what and why stays on
+   * the rows); a pending one is superseded. Returns the withdrawn approvals.
+   */
+  async function withdrawApprovals(em: EntityManager, change: ChangeRequest): Promise<ChangeApproval[]> {
+    const round = await em.find(ChangeApprovalSchema, { change, round: change.approvalRound }, { orderBy: { id: 'asc' } });
+    const withdrawn: ChangeApproval[] = [];
+    for (const row of round) {
+      if (row.status === 'approved' || row.status === 'approved_with_conditions') {
+        row.status = 'withdrawn';
+        withdrawn.push(row);
+      } else if (row.status === 'pending') row.status = 'superseded';
+    }
+    change.approvedAt = null;
+    change.approvedWindowStart = null;
+    change.approvedWindowEnd = null;
+    return withdrawn;
+  }
+
   /** Records one decision; the change follows: one rejection rejects, one deferral defers, all approvals approve. */
   async function decideInTransaction(em: EntityManager, change: ChangeRequest, decider: Decider, input: DecisionInput, now: Date, onlyApproval?: ChangeApproval): Promise<string> {
     if (change.state !== 'awaiting_approval') throw new ConflictError(`${formatChangeId(change.number)} is ${change.state}, not awaiting approval`);
@@ -205,6 +225,7 @@ export function createChangeApprovals(deps: {
 
   return {
     requestApprovals,
+    withdrawApprovals,
 
     decide(idText: string, principal: Principal, actor: Actor, input: DecisionInput & { expectedVersion?: number; requestId?: string }) {
       return core.mutate(idText, principal, actor, input, async (change, em, now) => {

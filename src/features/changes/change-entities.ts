@@ -94,6 +94,7 @@ export const ChangeApprovalSchema = defineEntity({
     // The rule(s) that required it, for "why do I need this approval?".
     reason: p.text(),
     // pending | approved | approved_with_conditions | rejected | deferred | superseded
+    // | withdrawn (approved, but the change then moved out of the approved window)
     status: p.text(),
     requestedAt: p.datetime(),
     decidedAt: p.datetime().nullable(),

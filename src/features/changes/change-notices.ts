@@ -13,7 +13,7 @@ import type { Window } from './change-scheduling';
  * transaction of the event it reports, with an event key that names the event, so one
  * event never yields two messages to the same person.
  */
-export type ClientNoticeKind = 'scheduled' | 'emergency' | 'reminder' | 'postponed' | 'cancelled' | 'completed';
+export type ClientNoticeKind = 'scheduled' | 'emergency' | 'reminder' | 'postponed' | 'on_hold' | 'cancelled' | 'completed';
 
 /** Active users holding a role, by e-mail. */
 /** Who is told about changes affecting a client: its primary and notify contacts and its account manager. */
@@ -28,6 +28,8 @@ const NOTICES: Record<ClientNoticeKind, { headline: string; intro: string }> = {
   emergency: { headline: 'Emergency change', intro: 'We need to make an urgent change to your services to prevent or resolve a problem.' },
   reminder: { headline: 'Reminder: planned change', intro: 'A reminder: the planned change below starts soon.' },
   postponed: { headline: 'Planned change moved', intro: 'The planned change below has been moved to a new time.' },
+  // Moved out of its approved window: the new time waits for approval, so it is not announced yet.
+  on_hold: { headline: 'Planned change postponed', intro: 'The planned change below will not take place at the time we announced. We will tell you the new time once it is confirmed.' },
   cancelled: { headline: 'Planned change cancelled', intro: 'The planned change below has been cancelled; nothing will change.' },
   completed: { headline: 'Change completed', intro: 'The change below has been carried out successfully.' },
 };
@@ -76,7 +78,10 @@ export function createChangeNotices(deps: { outbox: Outbox; templates: EmailTemp
         if (options.onlyClient && options.onlyClient !== clientId) continue;
         const client = config.clients.find((candidate) => candidate.id === clientId);
         if (!client) continue;
-        const email = templates.render('change-notice', { ...wordingOf(kind, change), client: { name: client.name }, timezone: client.timezone, change: clientView(config, change, clientId), previousStart: options.previousStart?.toISOString() ?? null, reason: options.reason ?? null }, brandOf(client));
+        const view = clientView(config, change, clientId);
+        // An unconfirmed time is never announced as the plan.
+        if (kind === 'on_hold') view.window = null;
+        const email = templates.render('change-notice', { ...wordingOf(kind, change), client: { name: client.name }, timezone: client.timezone, change: view, previousStart: options.previousStart?.toISOString() ?? null, reason: options.reason ?? null }, brandOf(client));
         await outbox.enqueue(em, {
           kind: `change.${kind}`,
           incidentId: null,
@@ -86,7 +91,7 @@ export function createChangeNotices(deps: { outbox: Outbox; templates: EmailTemp
           body: email.text,
           html: email.html,
           // The window is part of the event; each move is an event of its own (also back to an earlier window), hence the version.
-          eventKey: `change:${id}:${kind}:${clientId}:${change.windowStart?.toISOString() ?? 'unscheduled'}${kind === 'postponed' ? `:v${change.version}` : ''}`,
+          eventKey: `change:${id}:${kind}:${clientId}:${change.windowStart?.toISOString() ?? 'unscheduled'}${kind === 'postponed' || kind === 'on_hold' ? `:v${change.version}` : ''}`,
         });
       }
     },

@@ -65,6 +65,9 @@ export function insideMaintenanceWindows(windows: MaintenanceWindow[], timezone:
 
 export const overlaps = (a: Window, b: Window) => a.start < b.end && b.start < a.end;
 
+/** Whether `inner` lies within `outer`: work inside an approved window stays inside what was approved. */
+export const within = (inner: Window, outer: Window) => inner.start.getTime() >= outer.start.getTime() && inner.end.getTime() <= outer.end.getTime();
+
 /**
  * How far a planned start may lie behind the daemon's clock: the caller's clock and the
  * request's travel time ("start now" for an emergency arrives a little late). Anything older
