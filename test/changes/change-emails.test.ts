@@ -26,7 +26,7 @@ const about = (id: string, to: string) => sink.to(to).filter((mail) => mail.subj
 /** Nothing the MSP keeps to itself: people, CIs, plans, risk scoring. */
 function expectNoInternals(mail: ReceivedMail) {
   for (const part of [mail.subject, mail.text, mail.html]) {
-    for (const internal of ['impl@test.example', 'req@test.example', 'nw-web-01', 'ah-fs-01', 'apt-get', 'Install KB', 'Uninstall KB', 'score', 'paul.mensah']) expect(part).not.toContain(internal);
+    for (const internal of ['impl@test.example', 'req@test.example', 'nw-web-01', 'ah-fs-01', 'apt-get', 'Install KB', 'Uninstall KB', 'score', 'Risk', 'paul.mensah']) expect(part).not.toContain(internal);
   }
 }
 
@@ -57,6 +57,21 @@ describe('change e-mails through templates (COM-01..03)', () => {
     const page = await t.http.get(links[0]!);
     expect(page.status).toBe(200);
     expect(page.text).toContain('Patch the file server');
+  });
+
+  it('asks staff approvers in an e-mail of its own: what is asked, the window, the risk and a link to the change (CHG-06)', async () => {
+    const id = await steps.awaitingApproval(requester, manager, rfc({ title: 'Tune the shop web server', cis: ['nw-web-02'], services: [], window: { start: '2026-03-12T20:00:00Z', end: '2026-03-12T22:00:00Z' } }));
+    await deliver();
+    const [mail] = about(id, 'paul.mensah@precision.example');
+    expect(mail!.subject).toBe(`${id}: approval requested (change manager): Tune the shop web server`);
+    expect(mail!.text).toContain('Your decision is requested as change manager.');
+    expect(mail!.text).toContain('When:       Thu 12 Mar 2026, 20:00 GMT - Thu 12 Mar 2026, 22:00 GMT');
+    expect(mail!.text).toContain('Risk:       low (score');
+    expect(mail!.text).toContain(`/api/v1/changes/${id}`);
+    expect(mail!.html).toMatch(new RegExp(`<a href="http://[^"]+/api/v1/changes/${id}"`));
+    expect(mail!.html).toContain('<strong>low</strong>');
+    // Not the generic staff page (plain text in a monospace block).
+    expect(mail!.html).not.toContain('ui-monospace');
   });
 
   it('tells clients of an emergency change once the emergency CAB approves it (COM-01)', async () => {

@@ -4,7 +4,7 @@ import { canDecideFor, describeGroup, requesterManager, requiredApprovals, segre
 import { eligibilityProblems } from '../../src/features/changes/change-catalog';
 import { assessRisk, dependentsOf, relatedCis } from '../../src/features/changes/change-risk';
 import { missingFields, reviewRequired, transitionProblem, type ChangeFields } from '../../src/features/changes/change-rules';
-import { insideMaintenanceWindows, leadTimeFor, scheduleViolations, type ScheduleCheckInput } from '../../src/features/changes/change-scheduling';
+import { insideMaintenanceWindows, leadTimeFor, pastWindowProblems, scheduleViolations, within, type ScheduleCheckInput } from '../../src/features/changes/change-scheduling';
 import { EXAMPLE_CONFIG } from '../support/test-app';
 
 const config = loadConfigOrThrow(EXAMPLE_CONFIG);
@@ -21,6 +21,33 @@ describe('workflow state machine', () => {
     expect(transitionProblem('draft', 'in_progress')).toBe('cannot move a draft change to in_progress; allowed from draft: submitted, cancelled');
     expect(transitionProblem('closed', 'cancelled')).toContain('nothing (final state)');
     expect(transitionProblem('in_progress', 'cancelled')).not.toBeNull();
+  });
+
+  it('sends an approved or scheduled change back to its approvers, never one being implemented', () => {
+    expect(transitionProblem('approved', 'awaiting_approval')).toBeNull();
+    expect(transitionProblem('scheduled', 'awaiting_approval')).toBeNull();
+    expect(transitionProblem('in_progress', 'awaiting_approval')).not.toBeNull();
+    expect(transitionProblem('in_progress', 'scheduled')).not.toBeNull();
+  });
+});
+
+describe('windows in the past and the approved window', () => {
+  const now = new Date('2026-03-02T10:00:00Z');
+  const at = (start: string, end: string) => ({ start: new Date(start), end: new Date(end) });
+
+  it('refuses a window that began, naming the field, with a minute for clocks and travel', () => {
+    expect(pastWindowProblems(at('2026-03-02T09:00:00Z', '2026-03-02T11:00:00Z'), now).map((p) => p.path)).toEqual(['window.start']);
+    expect(pastWindowProblems(at('2026-03-02T09:59:30Z', '2026-03-02T11:00:00Z'), now)).toEqual([]);
+    expect(pastWindowProblems(at('2026-03-02T09:59:30Z', '2026-03-02T09:59:50Z'), now).map((p) => p.path)).toEqual(['window.end']);
+    expect(pastWindowProblems(at('2026-03-10T20:00:00Z', '2026-03-10T23:00:00Z'), now)).toEqual([]);
+  });
+
+  it('counts a narrower window inside the approved one as within it', () => {
+    const approved = at('2026-03-10T20:00:00Z', '2026-03-10T23:00:00Z');
+    expect(within(at('2026-03-10T21:00:00Z', '2026-03-10T22:00:00Z'), approved)).toBe(true);
+    expect(within(approved, approved)).toBe(true);
+    expect(within(at('2026-03-10T22:00:00Z', '2026-03-10T23:30:00Z'), approved)).toBe(false);
+    expect(within(at('2026-03-11T20:00:00Z', '2026-03-11T23:00:00Z'), approved)).toBe(false);
   });
 });
 

@@ -182,10 +182,13 @@ describe('scheduling (SCH-01..04, CHG-12) and implementation (IMP-01..06)', () =
     const conflict = await act(manager, second, 'schedule');
     expect(conflict.status).toBe(409);
     expect(conflict.body.error.details.violations).toEqual([{ code: 'conflict', key: `conflict:${first}`, message: `${first} works on nw-pos-sync-01 (the same or dependent CIs) at an overlapping time` }]);
+    // A free slot outside the approved window: the approver is asked again, then it is scheduled there.
     const moved = await act(manager, second, 'schedule', { window: { start: '2026-03-12T22:00:00Z', end: '2026-03-12T23:00:00Z' } });
-    expect(moved.status).toBe(200);
-    // Moving a scheduled change tells the clients it was postponed.
-    await act(manager, second, 'schedule', { window: { start: '2026-03-13T20:00:00Z', end: '2026-03-13T21:00:00Z' } }).expect(200);
+    expect(moved.body.state).toBe('awaiting_approval');
+    await act(manager, second, 'approve', { rationale: 'the later slot is fine' }).expect(200);
+    await act(manager, second, 'schedule').expect(200);
+    // Moving a scheduled change (inside its approved window) tells the clients it was postponed.
+    await act(manager, second, 'schedule', { window: { start: '2026-03-12T22:30:00Z', end: '2026-03-12T23:00:00Z' } }).expect(200);
     expect((await outbox('change.postponed')).map((n) => n.body).join()).toContain('Previously planned for Thu 12 Mar 2026, 22:00 GMT.');
   });
 });

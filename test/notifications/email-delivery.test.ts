@@ -149,7 +149,7 @@ describe('e-mail delivery through SMTP', () => {
 describe('e-mail templates', () => {
   it('renders every template from its sample with a one-line subject and both parts', () => {
     const templates = t.app.services.emailTemplates;
-    expect(templates.names()).toEqual(['change-approval-request', 'change-notice', 'incident-opened', 'incident-restored', 'incident-update', 'staff-page', 'update-reminder']);
+    expect(templates.names()).toEqual(['change-approval-request', 'change-approval-staff', 'change-notice', 'incident-opened', 'incident-restored', 'incident-update', 'staff-page', 'update-reminder']);
     for (const name of templates.names()) {
       const email = templates.render(name, templates.sample(name), { name: 'Northwind Traders', signature: 'Service Desk' });
       expect(email.subject, name).toMatch(/^\S.{10,}$/);

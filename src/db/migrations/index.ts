@@ -8,6 +8,7 @@ import { Migration0006Changes } from './0006-changes';
 import { Migration0007Reviews } from './0007-reviews';
 import { Migration0008Bridge } from './0008-bridge';
 import { Migration0009Correlation } from './0009-correlation';
+import { Migration0010ChangeApprovedWindow } from './0010-change-approved-window';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the built JS and the
@@ -24,4 +25,5 @@ export const migrations: MigrationObject[] = [
   { name: '0007-reviews', class: Migration0007Reviews },
   { name: '0008-bridge', class: Migration0008Bridge },
   { name: '0009-correlation', class: Migration0009Correlation },
+  { name: '0010-change-approved-window', class: Migration0010ChangeApprovedWindow },
 ];

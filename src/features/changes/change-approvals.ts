@@ -14,6 +14,7 @@ import { ChangeApprovalSchema, ChangeRequestSchema, type ChangeApproval, type Ch
 import { usersWithRole } from '../users/users-with-role';
 import type { ChangeNotices } from './change-notices';
 import { formatChangeId, type ChangeType, type RiskLevel } from './change-rules';
+import type { Window } from './change-scheduling';
 import { changeSnapshot, type ChangeCore } from './change-service';
 import { catalogIndex } from '../catalog/catalog-index';
 
@@ -66,8 +67,10 @@ export function createChangeApprovals(deps: {
   /**
    * Opens a new approval round in the caller's transaction: one row per required group,
    * a request to each group's members. A standard change's catalog approval is given at once.
+   * `previousWindow`: the round is asked again because the change moved out of the window
+   * approved before; the requests say so.
    */
-  async function requestApprovals(em: EntityManager, change: ChangeRequest, now: Date): Promise<ChangeApproval[]> {
+  async function requestApprovals(em: EntityManager, change: ChangeRequest, now: Date, context: { previousWindow?: Window } = {}): Promise<ChangeApproval[]> {
     const config = configStore.current;
     const index = catalogIndex(config);
     change.approvalRound += 1;
@@ -103,14 +106,14 @@ export function createChangeApprovals(deps: {
     await em.flush();
     for (const row of rows) {
       if (row.status !== 'pending') continue;
-      if (row.approverGroup.startsWith('client:')) await sendClientLinks(em, change, row, now);
+      if (row.approverGroup.startsWith('client:')) await sendClientLinks(em, change, row, now, context.previousWindow);
       else {
-        await notices.toStaff(em, change, {
-          kind: 'change.approval_request',
+        await notices.approvalRequestToStaff(em, config, change, {
+          approvalId: row.id,
           recipients: await membersOf(em, row.approverGroup),
-          subject: `approval requested (${describeGroup(row.approverGroup)}): ${change.title}`,
-          body: `Your decision is requested as ${describeGroup(row.approverGroup)} (${row.reason}).\nType: ${change.type}, risk: ${change.riskLevel ?? 'not assessed'}.\nDecide with POST /api/v1/changes/${formatChangeId(change.number)}/approve, /reject or /defer.`,
-          eventKey: `approval:${row.id}`,
+          group: describeGroup(row.approverGroup),
+          reason: row.reason,
+          previousWindow: context.previousWindow,
         });
       }
       if (row.approverGroup === 'ecab') {
@@ -121,14 +124,34 @@ export function createChangeApprovals(deps: {
     return rows;
   }
 
-  async function sendClientLinks(em: EntityManager, change: ChangeRequest, row: ChangeApproval, now: Date): Promise<void> {
+  async function sendClientLinks(em: EntityManager, change: ChangeRequest, row: ChangeApproval, now: Date, previousWindow: Window | undefined): Promise<void> {
     const config = configStore.current;
     const clientId = row.approverGroup.slice('client:'.length);
     const expiresAt = new Date(now.getTime() + (parseDuration(config.changeApproval.clientLinkValidity) ?? 14 * 86_400_000));
     for (const email of clientApprovers(config, clientId)) {
       const token = signer.sign(LINK_PURPOSE, `${row.id}-${emailDigest(email)}`, expiresAt);
-      await notices.approvalLink(em, config, change, { approvalId: row.id, clientId, email, link: `${config.server.publicUrl}/changes/approvals/${token}`, expiresAt });
+      await notices.approvalLink(em, config, change, { approvalId: row.id, clientId, email, link: `${config.server.publicUrl}/changes/approvals/${token}`, expiresAt, previousWindow });
     }
+  }
+
+  /**
+   * The change moved out of the window its approvals were given for: they no longer cover
+   * it. The current round's approvals are marked withdrawn (who decided what and why stays on
+   * the rows); a pending one is superseded. Returns the withdrawn approvals.
+   */
+  async function withdrawApprovals(em: EntityManager, change: ChangeRequest): Promise<ChangeApproval[]> {
+    const round = await em.find(ChangeApprovalSchema, { change, round: change.approvalRound }, { orderBy: { id: 'asc' } });
+    const withdrawn: ChangeApproval[] = [];
+    for (const row of round) {
+      if (row.status === 'approved' || row.status === 'approved_with_conditions') {
+        row.status = 'withdrawn';
+        withdrawn.push(row);
+      } else if (row.status === 'pending') row.status = 'superseded';
+    }
+    change.approvedAt = null;
+    change.approvedWindowStart = null;
+    change.approvedWindowEnd = null;
+    return withdrawn;
   }
 
   /** Records one decision; the change follows: one rejection rejects, one deferral defers, all approvals approve. */
@@ -163,6 +186,9 @@ export function createChangeApprovals(deps: {
     } else if (rest.length === 0) {
       core.moveTo(change, 'approved');
       change.approvedAt = now;
+      // What the approvers saw; moving the change out of it asks them again (IMP-01).
+      change.approvedWindowStart = change.windowStart;
+      change.approvedWindowEnd = change.windowEnd;
       // COM-01: clients hear of an emergency change as soon as it is approved; there is no notice period to wait for.
       if (change.type === 'emergency') await notices.toClients(em, config, change, 'emergency');
     }
@@ -199,6 +225,7 @@ export function createChangeApprovals(deps: {
 
   return {
     requestApprovals,
+    withdrawApprovals,
 
     decide(idText: string, principal: Principal, actor: Actor, input: DecisionInput & { expectedVersion?: number; requestId?: string }) {
       return core.mutate(idText, principal, actor, input, async (change, em, now) => {

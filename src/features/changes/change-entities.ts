@@ -39,6 +39,10 @@ export const ChangeRequestSchema = defineEntity({
     alertsDuringWindow: p.text().default('hold'),
     windowStart: p.datetime().nullable(),
     windowEnd: p.datetime().nullable(),
+    // The window the current approval covers (IMP-01): moving the change out of it asks the
+    // approvers again. Null while not approved, and for an emergency approved without a window.
+    approvedWindowStart: p.datetime().nullable(),
+    approvedWindowEnd: p.datetime().nullable(),
     riskAnswers: p.json<Record<string, unknown>>().nullable(),
     riskScore: p.integer().nullable(),
     riskLevel: p.text().nullable(),
@@ -90,6 +94,7 @@ export const ChangeApprovalSchema = defineEntity({
     // The rule(s) that required it, for "why do I need this approval?".
     reason: p.text(),
     // pending | approved | approved_with_conditions | rejected | deferred | superseded
+    // | withdrawn (approved, but the change then moved out of the approved window)
     status: p.text(),
     requestedAt: p.datetime(),
     decidedAt: p.datetime().nullable(),

@@ -1,17 +1,19 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { ClientConfig, IncidentdConfig } from '../../config/config-schema';
+import { senderName } from '../notifications/email-channel';
 import type { Branding, EmailTemplates } from '../notifications/email-templates';
 import type { Outbox } from '../notifications/outbox';
 import type { ChangeRequest } from './change-entities';
 import { clientServices } from './change-presenter';
 import { formatChangeId } from './change-rules';
+import type { Window } from './change-scheduling';
 
 /**
  * Change communications (COM-01..03): every notice is an outbox row written in the
  * transaction of the event it reports, with an event key that names the event, so one
  * event never yields two messages to the same person.
  */
-export type ClientNoticeKind = 'scheduled' | 'emergency' | 'reminder' | 'postponed' | 'cancelled' | 'completed';
+export type ClientNoticeKind = 'scheduled' | 'emergency' | 'reminder' | 'postponed' | 'on_hold' | 'cancelled' | 'completed';
 
 /** Active users holding a role, by e-mail. */
 /** Who is told about changes affecting a client: its primary and notify contacts and its account manager. */
@@ -26,6 +28,8 @@ const NOTICES: Record<ClientNoticeKind, { headline: string; intro: string }> = {
   emergency: { headline: 'Emergency change', intro: 'We need to make an urgent change to your services to prevent or resolve a problem.' },
   reminder: { headline: 'Reminder: planned change', intro: 'A reminder: the planned change below starts soon.' },
   postponed: { headline: 'Planned change moved', intro: 'The planned change below has been moved to a new time.' },
+  // Moved out of its approved window: the new time waits for approval, so it is not announced yet.
+  on_hold: { headline: 'Planned change postponed', intro: 'The planned change below will not take place at the time we announced. We will tell you the new time once it is confirmed.' },
   cancelled: { headline: 'Planned change cancelled', intro: 'The planned change below has been cancelled; nothing will change.' },
   completed: { headline: 'Change completed', intro: 'The change below has been carried out successfully.' },
 };
@@ -74,7 +78,10 @@ export function createChangeNotices(deps: { outbox: Outbox; templates: EmailTemp
         if (options.onlyClient && options.onlyClient !== clientId) continue;
         const client = config.clients.find((candidate) => candidate.id === clientId);
         if (!client) continue;
-        const email = templates.render('change-notice', { ...wordingOf(kind, change), client: { name: client.name }, timezone: client.timezone, change: clientView(config, change, clientId), previousStart: options.previousStart?.toISOString() ?? null, reason: options.reason ?? null }, brandOf(client));
+        const view = clientView(config, change, clientId);
+        // An unconfirmed time is never announced as the plan.
+        if (kind === 'on_hold') view.window = null;
+        const email = templates.render('change-notice', { ...wordingOf(kind, change), client: { name: client.name }, timezone: client.timezone, change: view, previousStart: options.previousStart?.toISOString() ?? null, reason: options.reason ?? null }, brandOf(client));
         await outbox.enqueue(em, {
           kind: `change.${kind}`,
           incidentId: null,
@@ -84,12 +91,55 @@ export function createChangeNotices(deps: { outbox: Outbox; templates: EmailTemp
           body: email.text,
           html: email.html,
           // The window is part of the event; each move is an event of its own (also back to an earlier window), hence the version.
-          eventKey: `change:${id}:${kind}:${clientId}:${change.windowStart?.toISOString() ?? 'unscheduled'}${kind === 'postponed' ? `:v${change.version}` : ''}`,
+          eventKey: `change:${id}:${kind}:${clientId}:${change.windowStart?.toISOString() ?? 'unscheduled'}${kind === 'postponed' || kind === 'on_hold' ? `:v${change.version}` : ''}`,
         });
       }
     },
 
-    /** A message to MSP staff (approval requests, decisions, escalations, overruns), sent in the staff-page template. */
+    /**
+     * An approval request to staff approvers (CHG-06, CHG-08, CHG-09) in its own template:
+     * what is asked of whom and why, the window (and the approved one it left, when asked
+     * again), the risk, and the link to the change.
+     */
+    async approvalRequestToStaff(em: EntityManager, config: IncidentdConfig, change: ChangeRequest, input: { approvalId: number; recipients: string[]; group: string; reason: string; previousWindow?: Window }): Promise<void> {
+      const id = formatChangeId(change.number);
+      const clients = change.clientIds.map((clientId) => config.clients.find((candidate) => candidate.id === clientId));
+      const context = {
+        group: input.group,
+        reason: input.reason,
+        // Windows are read in the (first) client's time zone, where its maintenance windows are defined.
+        timezone: clients[0]?.timezone ?? 'UTC',
+        change: {
+          id,
+          title: change.title,
+          description: change.description,
+          type: change.type,
+          standardChange: change.standardChangeId,
+          risk: change.riskLevel,
+          riskScore: change.riskScore,
+          window: change.windowStart && change.windowEnd ? { start: change.windowStart.toISOString(), end: change.windowEnd.toISOString() } : null,
+          clients: change.clientIds.map((clientId, i) => clients[i]?.name ?? clientId),
+          cis: change.ciIds,
+          expectedImpact: change.expectedImpact,
+          requester: change.requesterEmail,
+        },
+        previousWindow: input.previousWindow ? { start: input.previousWindow.start.toISOString(), end: input.previousWindow.end.toISOString() } : null,
+        link: `${deps.publicUrl()}/api/v1/changes/${id}`,
+      };
+      // Staff mail carries the MSP's own name, as the staff pages do (email-channel.ts).
+      const email = templates.render('change-approval-staff', context, { name: config.smtp ? senderName(config.smtp.from) : 'incidentd' });
+      await outbox.enqueue(em, {
+        kind: 'change.approval_request',
+        incidentId: null,
+        recipients: input.recipients,
+        subject: email.subject,
+        body: email.text,
+        html: email.html,
+        eventKey: `change:${id}:approval:${input.approvalId}`,
+      });
+    },
+
+    /** A message to MSP staff (decisions, escalations, overruns), sent in the staff-page template. */
     async toStaff(em: EntityManager, change: ChangeRequest, message: { kind: string; recipients: string[]; subject: string; body: string; eventKey: string }): Promise<void> {
       const id = formatChangeId(change.number);
       await outbox.enqueue(em, {
@@ -103,10 +153,18 @@ export function createChangeNotices(deps: { outbox: Outbox; templates: EmailTemp
     },
 
     /** An approval request to one client approver, branded, with their own signed link (CHG-06, COM-01). */
-    async approvalLink(em: EntityManager, config: IncidentdConfig, change: ChangeRequest, input: { approvalId: number; clientId: string; email: string; link: string; expiresAt: Date }): Promise<void> {
+    async approvalLink(em: EntityManager, config: IncidentdConfig, change: ChangeRequest, input: { approvalId: number; clientId: string; email: string; link: string; expiresAt: Date; previousWindow?: Window }): Promise<void> {
       const client = config.clients.find((candidate) => candidate.id === input.clientId);
       if (!client) return;
-      const context = { client: { name: client.name }, timezone: client.timezone, change: { ...clientView(config, change, client.id), risk: change.riskLevel ?? 'not assessed' }, link: input.link, expiresAt: input.expiresAt.toISOString() };
+      // The client view only: the risk class is the MSP's own scrutiny and approver routing (CHG-04, CHG-06), not part of what the client is told.
+      const context = {
+        client: { name: client.name },
+        timezone: client.timezone,
+        change: clientView(config, change, client.id),
+        previousWindow: input.previousWindow ? { start: input.previousWindow.start.toISOString(), end: input.previousWindow.end.toISOString() } : null,
+        link: input.link,
+        expiresAt: input.expiresAt.toISOString(),
+      };
       const email = templates.render('change-approval-request', context, brandOf(client));
       await outbox.enqueue(em, {
         kind: 'change.approval_request',

@@ -33,6 +33,8 @@ export function presentChange(change: ChangeRequest) {
     expectedImpact: change.expectedImpact,
     alertsDuringWindow: change.alertsDuringWindow,
     window: change.windowStart && change.windowEnd ? { start: iso(change.windowStart), end: iso(change.windowEnd) } : null,
+    // The window the current approval covers; moving the change out of it asks the approvers again.
+    approvedWindow: change.approvedWindowStart && change.approvedWindowEnd ? { start: iso(change.approvedWindowStart), end: iso(change.approvedWindowEnd) } : null,
     risk: change.riskLevel ? { level: change.riskLevel, score: change.riskScore, answers: change.riskAnswers, factors: change.riskFactors } : null,
     assessmentNotes: change.assessmentNotes,
     conditions: change.conditions,

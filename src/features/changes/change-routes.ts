@@ -122,7 +122,7 @@ export function registerChangeRoutes(api: ApiRouter, deps: { core: ChangeCore; w
 
   api.post(
     '/changes/:id/schedule',
-    { access: { roles: MANAGERS }, summary: 'Schedule (or move) an approved change into its window: maintenance windows, lead time, freezes (409 naming the freeze), conflicts (SCH-01..04); notifies clients', body: z.object({ window: windowSchema.optional(), expectedImpact: text(2000).optional(), expectedVersion }) },
+    { access: { roles: MANAGERS }, summary: 'Schedule (or move) an approved change into its window: maintenance windows, lead time, freezes (409 naming the freeze), conflicts (SCH-01..04); notifies clients. A window in the past is refused (400, window.start). Out of the approved window a normal or emergency change goes back to awaiting_approval and its approvers are asked again; a standard change must still fit its template (409 standard_change_ineligible). Once implementation started: 409 implementation_started', body: z.object({ window: windowSchema.optional(), expectedImpact: text(2000).optional(), expectedVersion }) },
     async ({ body, principal, actor, params, requestId }) => presentChange(await workflow.schedule(params.id!, principal, actor, { ...body, requestId })),
   );
 

@@ -27,16 +27,20 @@ export type ChangeState = (typeof CHANGE_STATES)[number];
 export const OUTCOMES = ['successful', 'successful_with_issues', 'failed', 'backed_out'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
-/** Where each state may go. Rejected and deferred changes go back to submitted (rework). */
+/**
+ * Where each state may go. Rejected and deferred changes go back to submitted (rework); an
+ * approved or scheduled change moved out of the window it was approved for goes back to
+ * awaiting approval (the approvers approved a different plan).
+ */
 const TRANSITIONS: Record<ChangeState, readonly ChangeState[]> = {
   draft: ['submitted', 'cancelled'],
   submitted: ['assessment', 'awaiting_approval', 'approved', 'cancelled'],
   assessment: ['awaiting_approval', 'cancelled'],
   awaiting_approval: ['approved', 'rejected', 'deferred', 'cancelled'],
-  approved: ['scheduled', 'cancelled'],
+  approved: ['scheduled', 'awaiting_approval', 'cancelled'],
   rejected: ['submitted', 'cancelled'],
   deferred: ['submitted', 'cancelled'],
-  scheduled: ['scheduled', 'in_progress', 'cancelled'],
+  scheduled: ['scheduled', 'awaiting_approval', 'in_progress', 'cancelled'],
   in_progress: ['validating', 'completed'],
   validating: ['completed'],
   completed: ['reviewed', 'closed'],
@@ -65,6 +69,9 @@ export const EDITABLE_STATES: readonly ChangeState[] = ['draft', 'rejected', 'de
 
 /** Changes that hold their window: another change overlapping them on related CIs conflicts (SCH-04). */
 export const WINDOW_HOLDING_STATES: readonly ChangeState[] = ['scheduled', 'in_progress', 'validating'];
+
+/** Implementation has started (or is over): the window can no longer be moved. */
+export const IMPLEMENTATION_STARTED_STATES: readonly ChangeState[] = ['in_progress', 'validating', 'completed', 'reviewed', 'closed'];
 
 /** Changes on the forward schedule (SCH-05) and the status pages' maintenance: holding their window, or done in it. */
 export const ON_SCHEDULE_STATES: readonly ChangeState[] = [...WINDOW_HOLDING_STATES, 'completed', 'reviewed', 'closed'];

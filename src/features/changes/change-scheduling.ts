@@ -65,6 +65,30 @@ export function insideMaintenanceWindows(windows: MaintenanceWindow[], timezone:
 
 export const overlaps = (a: Window, b: Window) => a.start < b.end && b.start < a.end;
 
+/** Whether `inner` lies within `outer`: work inside an approved window stays inside what was approved. */
+export const within = (inner: Window, outer: Window) => inner.start.getTime() >= outer.start.getTime() && inner.end.getTime() <= outer.end.getTime();
+
+/**
+ * How far a planned start may lie behind the daemon's clock: the caller's clock and the
+ * request's travel time ("start now" for an emergency arrives a little late). Anything older
+ * is in the past.
+ */
+export const PAST_START_TOLERANCE_MS = 60_000;
+
+/**
+ * A window is planned from now on, for every change type: nothing is scheduled, submitted
+ * or moved into the past. There is no path for recording an emergency change after the fact:
+ * the policy wants the ECAB's approval before implementation (CHG-08), and work found without
+ * a record is an unauthorized change (REL-02). Not a ScheduleViolation on purpose: no
+ * exception (CHG-12) can accept it. Empty when the window is fine.
+ */
+export function pastWindowProblems(window: Window, now: Date): { path: string; message: string }[] {
+  const problems: { path: string; message: string }[] = [];
+  if (window.start.getTime() < now.getTime() - PAST_START_TOLERANCE_MS) problems.push({ path: 'window.start', message: `the window starts in the past (${window.start.toISOString()}, now ${now.toISOString()}); plan it from now on` });
+  else if (window.end.getTime() <= now.getTime()) problems.push({ path: 'window.end', message: `the window ends in the past (${window.end.toISOString()}, now ${now.toISOString()})` });
+  return problems;
+}
+
 /** The lead time a client's policy asks of a change type: a single duration means normal changes only (SCH-02). */
 export function leadTimeFor(leadTime: string | { normal?: string; standard?: string }, type: ChangeType): string | undefined {
   if (typeof leadTime === 'string') return type === 'normal' ? leadTime : undefined;

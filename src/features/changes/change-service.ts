@@ -60,6 +60,8 @@ export function changeSnapshot(change: ChangeRequest) {
     riskScore: change.riskScore,
     windowStart: change.windowStart?.toISOString() ?? null,
     windowEnd: change.windowEnd?.toISOString() ?? null,
+    approvedWindowStart: change.approvedWindowStart?.toISOString() ?? null,
+    approvedWindowEnd: change.approvedWindowEnd?.toISOString() ?? null,
     clientIds: change.clientIds,
     serviceIds: change.serviceIds,
     ciIds: change.ciIds,

@@ -8,7 +8,7 @@ import type { Principal } from '../auth/principal';
 import { catalogIndex } from '../catalog/catalog-index';
 import type { IncidentService } from '../incidents/incident-service';
 import type { TimerEngine } from '../timers/timer-engine';
-import { segregationProblem } from './change-approval-rules';
+import { describeGroup, segregationProblem } from './change-approval-rules';
 import type { ChangeApprovals } from './change-approvals';
 import type { ChangeValidations } from './change-validation';
 import { eligibilityProblems } from './change-catalog';
@@ -16,8 +16,8 @@ import { ChangeApprovalSchema, ChangeRequestSchema, type ChangeRequest } from '.
 import { usersWithRole } from '../users/users-with-role';
 import type { ChangeNotices } from './change-notices';
 import { relatedCis } from './change-risk';
-import { formatChangeId, missingFields, WINDOW_HOLDING_STATES, reviewRequired, type ChangeFields, type ChangeState, type ChangeType, type Outcome, type RiskLevel, type Step } from './change-rules';
-import { scheduleViolations, type ScheduleViolation, type Window } from './change-scheduling';
+import { formatChangeId, IMPLEMENTATION_STARTED_STATES, missingFields, transitionProblem, WINDOW_HOLDING_STATES, reviewRequired, type ChangeFields, type ChangeState, type ChangeType, type Outcome, type RiskLevel, type Step } from './change-rules';
+import { pastWindowProblems, scheduleViolations, within, type ScheduleViolation, type Window } from './change-scheduling';
 import { changeSnapshot, type ChangeCore, type ChangeStep } from './change-service';
 
 export const REMINDER_TIMER = 'change.reminder';
@@ -41,6 +41,25 @@ function windowOf(change: ChangeRequest): Window | null {
   return change.windowStart && change.windowEnd ? { start: change.windowStart, end: change.windowEnd } : null;
 }
 
+/** The window the current approval covers; null when not approved, or approved without one (an emergency "as soon as possible"). */
+function approvedWindowOf(change: ChangeRequest): Window | null {
+  return change.approvedWindowStart && change.approvedWindowEnd ? { start: change.approvedWindowStart, end: change.approvedWindowEnd } : null;
+}
+
+/** Whether this window leaves what the approvers approved: a narrower window inside it does not (IMP-01). */
+function leavesApprovedWindow(change: ChangeRequest, window: Window): boolean {
+  const approved = approvedWindowOf(change);
+  return approved !== null && !within(window, approved);
+}
+
+const describeWindow = (window: Window) => `${window.start.toISOString()} - ${window.end.toISOString()}`;
+
+/** 400 naming the field when a window lies in the past (every change type; see pastWindowProblems). */
+function requireFutureWindow(change: ChangeRequest, window: Window, now: Date): void {
+  const problems = pastWindowProblems(window, now);
+  if (problems.length) throw new ValidationError(`${formatChangeId(change.number)}: ${problems.map((problem) => problem.message).join('; ')}`, problems);
+}
+
 /** The recorded exception, when the window lies within the one it was accepted for; else null. */
 function exceptionFor(change: ChangeRequest, window: Window): { accepted: string[] } | null {
   const exception = change.scheduleException as { accepted?: string[]; window?: { start: string; end: string } } | null;
@@ -59,7 +78,11 @@ export type ChangeWorkflow = ReturnType<typeof createChangeWorkflow>;
 export function createChangeWorkflow(deps: { core: ChangeCore; approvals: ChangeApprovals; notices: ChangeNotices; validations: ChangeValidations; timers: TimerEngine; configStore: ConfigStore; incidents: IncidentService; audit: AuditService }) {
   const { core, approvals, notices, timers, configStore } = deps;
 
-  /** Everything that stands in the way of this window, minus what an exception accepted. */
+  /**
+   * Everything that stands in the way of this window. Notice (SCH-02) counts from submission,
+   * or from now for a window outside the approved one: that window is proposed now, and its
+   * approvers and the client need the same notice as for a first submission.
+   */
   async function violationsFor(em: EntityManager, change: ChangeRequest, window: Window, now: Date): Promise<ScheduleViolation[]> {
     const config = configStore.current;
     const index = catalogIndex(config);
@@ -67,7 +90,7 @@ export function createChangeWorkflow(deps: { core: ChangeCore; approvals: Change
     return scheduleViolations({
       type: change.type as ChangeType,
       window,
-      submittedAt: change.submittedAt ?? now,
+      submittedAt: leavesApprovedWindow(change, window) ? now : (change.submittedAt ?? now),
       clients: change.clientIds.map((id) => index.clients.get(id)).filter((client) => client !== undefined),
       freezes: config.freezes,
       relatedCiIds: relatedCis(change.ciIds, config.configurationItems),
@@ -85,24 +108,31 @@ export function createChangeWorkflow(deps: { core: ChangeCore; approvals: Change
     }
   }
 
-  async function submitStandard(em: EntityManager, change: ChangeRequest, now: Date): Promise<string> {
+  /** Why this change in this window is not a standard change of its catalog entry; empty when it is (CHG-10). */
+  function standardProblems(change: ChangeRequest, window: Window | null, now: Date): string[] {
     const config = configStore.current;
     const index = catalogIndex(config);
     const template = config.standardChanges.find((candidate) => candidate.id === change.standardChangeId);
-    const problems = template
-      ? eligibilityProblems(
-          template,
-          { implementationPlan: change.implementationPlan, window: windowOf(change), riskLevel: change.riskLevel as RiskLevel | null },
-          change.ciIds.map((id) => index.cis.get(id)).filter((ci) => ci !== undefined),
-          change.clientIds.map((id) => index.clients.get(id)).filter((client) => client !== undefined),
-          now,
-        )
-      : [`no catalog entry "${change.standardChangeId ?? '(none)'}"`];
+    if (!template) return [`no catalog entry "${change.standardChangeId ?? '(none)'}"`];
+    return eligibilityProblems(
+      template,
+      { implementationPlan: change.implementationPlan, window, riskLevel: change.riskLevel as RiskLevel | null },
+      change.ciIds.map((id) => index.cis.get(id)).filter((ci) => ci !== undefined),
+      change.clientIds.map((id) => index.clients.get(id)).filter((client) => client !== undefined),
+      now,
+    );
+  }
+
+  async function submitStandard(em: EntityManager, change: ChangeRequest, now: Date): Promise<string> {
+    const problems = standardProblems(change, windowOf(change), now);
     if (problems.length === 0) {
       core.moveTo(change, 'approved');
       change.approvedAt = now;
+      // The catalog pre-approves this window; a move out of it is checked against the template again.
+      change.approvedWindowStart = change.windowStart;
+      change.approvedWindowEnd = change.windowEnd;
       await approvals.requestApprovals(em, change, now);
-      return `pre-approved standard change "${template!.id}"`;
+      return `pre-approved standard change "${change.standardChangeId}"`;
     }
     // Outside the template: it is a normal change and goes through assessment and approval.
     change.type = 'normal';
@@ -128,6 +158,30 @@ export function createChangeWorkflow(deps: { core: ChangeCore; approvals: Change
     });
   }
 
+  /**
+   * The change moves out of the window its approvals were given for (CHG-06, CHG-08): they
+   * are withdrawn, the change waits for approval again, and the approvers are asked again
+   * through the usual requests (a new round; client links of the old round stop working).
+   * Clients who were told the old time hear that it no longer holds (COM-02); the new time
+   * is announced once it is approved and scheduled.
+   */
+  async function askAgain(em: EntityManager, change: ChangeRequest, move: { from: ChangeState; previous: Window | null; approved: Window; window: Window; expectedImpact?: string }, now: Date): Promise<ChangeStep> {
+    const round = change.approvalRound;
+    const withdrawn = await approvals.withdrawApprovals(em, change);
+    core.moveTo(change, 'awaiting_approval');
+    change.windowStart = move.window.start;
+    change.windowEnd = move.window.end;
+    if (move.expectedImpact !== undefined) change.expectedImpact = move.expectedImpact;
+    change.scheduledAt = null;
+    if (move.from === 'scheduled' && move.previous) await notices.toClients(em, configStore.current, change, 'on_hold', { previousStart: move.previous.start });
+    const rows = await approvals.requestApprovals(em, change, now, { previousWindow: move.approved });
+    const given = withdrawn.map((row) => `${describeGroup(row.approverGroup)} (${row.decidedBy})`).join(', ') || 'none';
+    return {
+      action: 'change.reapproval_requested',
+      note: `moved from ${move.previous ? describeWindow(move.previous) : '(no window)'} to ${describeWindow(move.window)}, outside the approved window ${describeWindow(move.approved)}; approvals of round ${round} withdrawn: ${given}; approval requested again from: ${rows.map((row) => describeGroup(row.approverGroup)).join(', ')}`,
+    };
+  }
+
   return {
     violationsFor,
 
@@ -137,6 +191,9 @@ export function createChangeWorkflow(deps: { core: ChangeCore; approvals: Change
         const resubmission = change.state === 'rejected' || change.state === 'deferred';
         core.moveTo(change, 'submitted');
         requireFields(change, 'submit');
+        // A requested schedule that already began cannot be assessed, approved or kept (any type).
+        const requested = windowOf(change);
+        if (requested) requireFutureWindow(change, requested, now);
         change.submittedAt = now;
         if (resubmission) change.resubmissions += 1;
         let note = resubmission ? `re-submitted (${change.resubmissions})` : 'submitted';
@@ -179,6 +236,8 @@ export function createChangeWorkflow(deps: { core: ChangeCore; approvals: Change
         if (!['approved', 'scheduled'].includes(change.state)) throw new ConflictError(`exceptions are recorded for approved or scheduled changes; ${formatChangeId(change.number)} is ${change.state}`);
         const window = input.window ? { start: new Date(input.window.start), end: new Date(input.window.end) } : windowOf(change);
         if (!window) throw new ValidationError('no window to check', [{ path: 'window', message: 'give the window the exception is for' }]);
+        // No exception covers the past: it is never a window to schedule into.
+        requireFutureWindow(change, window, now);
         const violations = await violationsFor(em, change, window, now);
         if (violations.length === 0) throw new ConflictError('the window breaks no scheduling rule; no exception is needed');
         change.scheduleException = { accepted: violations.map((v) => v.key), violations: violations.map((v) => v.message), riskAcceptance: input.riskAcceptance, approvedBy: principal.email, at: now.toISOString(), window: { start: window.start.toISOString(), end: window.end.toISOString() } };
@@ -188,13 +247,29 @@ export function createChangeWorkflow(deps: { core: ChangeCore; approvals: Change
       });
     },
 
+    /**
+     * Schedules an approved change, or moves a scheduled one (SCH-01..04). A window outside
+     * the approved one is a different plan from the one approved: the approvals are withdrawn
+     * and asked again (normal and emergency changes), or the catalog template is checked
+     * again (standard changes). Once implementation has started the window stays (IMP-01).
+     */
     schedule(idText: string, principal: Principal, actor: Actor, input: Options & { window?: { start: string; end: string }; expectedImpact?: string }) {
       return core.mutate(idText, principal, actor, input, async (change, em, now) => {
-        const rescheduling = change.state === 'scheduled';
-        const previousStart = change.windowStart;
-        core.moveTo(change, 'scheduled');
-        const window = input.window ? { start: new Date(input.window.start), end: new Date(input.window.end) } : windowOf(change);
+        const id = formatChangeId(change.number);
+        const from = change.state as ChangeState;
+        if (IMPLEMENTATION_STARTED_STATES.includes(from)) {
+          throw new ConflictError(
+            `${id} is ${from.replace(/_/g, ' ')}: implementation started${change.actualStart ? ` at ${change.actualStart.toISOString()}` : ''}, so its window can no longer be moved; complete it (or back it out) and raise a new change for what is left`,
+            { reason: 'implementation_started', state: from, actualStart: change.actualStart?.toISOString() ?? null },
+          );
+        }
+        const problem = transitionProblem(from, 'scheduled');
+        if (problem) throw new ConflictError(problem, { from, to: 'scheduled' });
+        const rescheduling = from === 'scheduled';
+        const previous = windowOf(change);
+        const window = input.window ? { start: new Date(input.window.start), end: new Date(input.window.end) } : previous;
         if (!window || window.end <= window.start) throw new ValidationError('a change is scheduled into a window', [{ path: 'window', message: 'give a window that ends after it starts' }]);
+        requireFutureWindow(change, window, now);
         // SCH-04: one scheduling at a time, so two overlapping changes cannot both pass the conflict check.
         await em.getConnection().execute("select pg_advisory_xact_lock(hashtext('change-schedule'))", [], 'all', em.getTransactionContext());
         const exception = exceptionFor(change, window);
@@ -205,17 +280,32 @@ export function createChangeWorkflow(deps: { core: ChangeCore; approvals: Change
         const freeze = blocking.find((violation) => violation.code === 'freeze');
         if (freeze) throw new ConflictError(`cannot schedule into a freeze: ${freeze.message}; the change manager may record an exception with risk acceptance`, { violations: blocking });
         if (blocking.length) throw new ConflictError(`the window breaks scheduling rules: ${blocking.map((v) => v.message).join('; ')}`, { violations: blocking });
+        const approved = approvedWindowOf(change);
+        const config = configStore.current;
+        let carried = '';
+        if (approved && leavesApprovedWindow(change, window)) {
+          if (change.type !== 'standard') return askAgain(em, change, { from, previous, approved, window, expectedImpact: input.expectedImpact }, now);
+          // Pre-approved by the catalog (CHG-10): the new window must fit the template as at submission.
+          const problems = standardProblems(change, window, now);
+          if (problems.length) {
+            throw new ConflictError(`${id} would no longer be a standard change of "${change.standardChangeId}" in that window: ${problems.join('; ')}; keep a window inside the template, or cancel it and raise a normal change`, { reason: 'standard_change_ineligible', problems });
+          }
+          change.approvedWindowStart = window.start;
+          change.approvedWindowEnd = window.end;
+          carried = `; catalog pre-approval "${change.standardChangeId}" re-checked and moved from ${describeWindow(approved)}`;
+        }
+        core.moveTo(change, 'scheduled');
         change.windowStart = window.start;
         change.windowEnd = window.end;
         if (input.expectedImpact !== undefined) change.expectedImpact = input.expectedImpact;
         change.scheduledAt = now;
-        const config = configStore.current;
+        const previousStart = previous?.start;
         if (rescheduling && previousStart && previousStart.getTime() !== window.start.getTime()) {
           await notices.toClients(em, config, change, 'postponed', { previousStart });
         } else await notices.toClients(em, config, change, 'scheduled');
         await tellCabOfSignificant(em, change);
         scheduleReminders(em, change, now);
-        return { action: rescheduling ? 'change.rescheduled' : 'change.scheduled', note: `${window.start.toISOString()} - ${window.end.toISOString()}${accepted.size ? ` (exception: ${[...accepted].join(', ')})` : ''}` };
+        return { action: rescheduling ? 'change.rescheduled' : 'change.scheduled', note: `${describeWindow(window)}${accepted.size ? ` (exception: ${[...accepted].join(', ')})` : ''}${carried}` };
       });
     },
 
