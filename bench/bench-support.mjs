@@ -1,5 +1,6 @@
 // Helpers shared by the benchmark scripts.
 import { createServer } from 'node:http';
+import { readFileSync } from 'node:fs';
 
 /** A port nobody listens on right now. */
 export function freePort() {
@@ -40,4 +41,22 @@ export async function createBenchDatabase(serverUrl, prefix) {
       await admin.end();
     },
   };
+}
+
+/**
+ * The machine's CPU time since boot from /proc/stat, to tell afterwards how much of a run the
+ * hypervisor took for other guests ("steal"): on a shared virtual machine that varies from run
+ * to run and moves every latency figure with it. `cpuShare(before, after)` gives the shares.
+ */
+export function cpuTimes() {
+  const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = fields.map(Number);
+  return { busy: user + nice + system + irq + softirq, idle: idle + iowait, steal };
+}
+
+export function cpuShare(before, after) {
+  const delta = (key) => after[key] - before[key];
+  const total = delta('busy') + delta('idle') + delta('steal');
+  const pct = (key) => `${((100 * delta(key)) / total).toFixed(0)} %`;
+  return `CPU over the run: busy ${pct('busy')}, idle ${pct('idle')}, stolen by the hypervisor ${pct('steal')}`;
 }

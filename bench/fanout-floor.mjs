@@ -14,6 +14,7 @@
 import { fork } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { cpuShare, cpuTimes } from './bench-support.mjs';
 
 const viewers = Number(process.env.BENCH_VIEWERS ?? 10_000);
 const processes = Number(process.env.BENCH_VIEWER_PROCESSES ?? 4);
@@ -69,6 +70,7 @@ if (process.argv[2] === 'receiver') {
   console.log(`${connected} of ${viewers} connections from ${processes} processes`);
   await new Promise((resolve) => setTimeout(resolve, 1000));
   const results = [];
+  const cpuBefore = cpuTimes();
   const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
   for (let round = 1; round <= rounds; round += 1) {
     const body = { sentAt: now(), indicator: 'critical', pad: '' };
@@ -89,6 +91,7 @@ if (process.argv[2] === 'receiver') {
   }
   const median = (key) => results.map((r) => r[key]).sort((a, b) => a - b)[Math.floor(results.length / 2)];
   console.log(`median of ${rounds} rounds (${messageBytes}-byte messages, ${results[0]?.delivered} connections, ${processes} receiver processes on this machine's ${(await import('node:os')).availableParallelism()} CPUs): write loop ${median('loop').toFixed(0)} ms, p50 ${median('p50').toFixed(0)} ms, p99 ${median('p99').toFixed(0)} ms`);
+  console.log(cpuShare(cpuBefore, cpuTimes()));
   receivers.forEach((child) => child.send('exit'));
   server.close();
   for (const socket of sockets) socket.destroy();

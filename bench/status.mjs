@@ -23,14 +23,14 @@
 // a bare WebSocket speaking the socket.io protocol, or socket.io-client; see status-viewers.mjs),
 // BENCH_WRK_SECONDS (10),
 // BENCH_WRK_CONNECTIONS (64), BENCH_LOG_LEVEL (warn), BENCH_DAEMON_NODE_ARGS (e.g. '--cpu-prof' to
-// profile the daemon).
+// profile the daemon), BENCH_PIN (e.g. '0/1': the daemon on CPU 0, the viewers on CPU 1, with taskset).
 import { execFile, execFileSync, fork, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
-import { createBenchDatabase, freePort, waitReady } from './bench-support.mjs';
+import { cpuShare, cpuTimes, createBenchDatabase, freePort, waitReady } from './bench-support.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const viewers = Number(process.env.BENCH_VIEWERS ?? 10_000);
@@ -38,6 +38,8 @@ const viewerProcesses = Number(process.env.BENCH_VIEWER_PROCESSES ?? 4);
 const wrkSeconds = Number(process.env.BENCH_WRK_SECONDS ?? 10);
 const wrkConnections = Number(process.env.BENCH_WRK_CONNECTIONS ?? 64);
 const viewerClient = process.env.BENCH_VIEWER_CLIENT ?? 'protocol';
+// BENCH_PIN="daemon-cpus/viewer-cpus" (e.g. "0/1"): keep the load generator off the daemon's CPUs.
+const pin = process.env.BENCH_PIN ? Object.fromEntries(['daemon', 'viewers'].map((role, i) => [role, process.env.BENCH_PIN.split('/')[i]])) : null;
 if (!['protocol', 'socket.io-client'].includes(viewerClient)) throw new Error(`BENCH_VIEWER_CLIENT must be protocol or socket.io-client, not ${viewerClient}`);
 const serverUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 const token = 'bench-alertmanager-token-0123456789';
@@ -57,6 +59,7 @@ execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' 
 const daemonNodeArgs = (process.env.BENCH_DAEMON_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const daemon = spawn(process.execPath, [...daemonNodeArgs, path.join(root, 'dist/src/main.js')], { env: { ...process.env, DATABASE_URL: database.url, INCIDENTD_CONFIG: configFile }, stdio: ['ignore', 'ignore', 'inherit'] });
 await waitReady(`${base}/readyz`);
+if (pin) execFileSync('taskset', ['-a', '-p', '-c', pin.daemon, String(daemon.pid)], { stdio: 'ignore' });
 const staffToken = JSON.parse(execFileSync(process.execPath, [path.join(root, 'bin/incidentd.js'), 'token', 'rotate', 'admin@incidentd.local', '--json'], { env: { ...process.env, DATABASE_URL: database.url, INCIDENTD_CONFIG: configFile }, encoding: 'utf8' })).token;
 
 let peakRss = 0;
@@ -77,7 +80,9 @@ try {
   const started = Date.now();
   const children = Array.from({ length: viewerProcesses }, (_, i) => {
     const count = Math.floor(viewers / viewerProcesses) + (i < viewers % viewerProcesses ? 1 : 0);
-    return fork(path.join(root, 'bench/status-viewers.mjs'), [JSON.stringify({ url: base, client, count, viewerClient })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(path.join(root, 'bench/status-viewers.mjs'), [JSON.stringify({ url: base, client, count, viewerClient })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    if (pin) execFileSync('taskset', ['-a', '-p', '-c', pin.viewers, String(child.pid)], { stdio: 'ignore' });
+    return child;
   });
   const nextMessage = (child) => new Promise((resolve) => child.once('message', resolve));
   const connected = (await Promise.all(children.map(nextMessage))).reduce((sum, m) => sum + m.connected, 0);
@@ -92,16 +97,18 @@ try {
   /** Arms the viewers, makes the change, waits, and prints how long delivery took. */
   async function measure(name, indicator, change) {
     await tell({ arm: indicator });
+    const cpuBefore = cpuTimes();
     const sentAt = performance.timeOrigin + performance.now();
     await change();
     await new Promise((resolve) => setTimeout(resolve, 5000));
+    const cpuAfter = cpuTimes();
     const reports = await tell({ report: true });
     const reconnected = reports.reduce((sum, r) => sum + r.reconnected, 0);
     const dropped = reports.reduce((sum, r) => sum + r.dropped, 0);
     const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
     const ms = (value) => (Number.isFinite(value) ? `${value.toFixed(0)} ms` : 'never');
     const result = {};
-    console.log(`${name}: ${dropped} connections dropped, ${reconnected} reconnected during the round (a resync is not counted as a delivery)`);
+    console.log(`${name}: ${dropped} connections dropped, ${reconnected} reconnected during the round (a resync is not counted as a delivery); ${cpuShare(cpuBefore, cpuAfter)} (5 s)`);
     for (const [event, part] of [['status', 'component statuses + banner (judged)'], ['page', 'live page text (information)']]) {
       const missing = reports.reduce((sum, r) => sum + r.missing[event], 0);
       // Every viewer counts: one that missed the push is an infinitely late delivery.
@@ -142,12 +149,14 @@ try {
   // 3. summary.json throughput, with every viewer still connected (wrk runs in its own process).
   const stillConnected = () => tell({ count: true }).then((replies) => replies.reduce((sum, r) => sum + r.open, 0));
   const openBefore = await stillConnected();
+  const wrkCpuBefore = cpuTimes();
   const wrk = await new Promise((resolve, reject) => execFile('wrk', ['-t2', `-c${wrkConnections}`, `-d${wrkSeconds}s`, '--latency', `${base}/status/${client}/api/v2/summary.json`], { encoding: 'utf8' }, (error, stdout) => (error ? reject(error) : resolve(stdout))));
+  const wrkCpu = cpuShare(wrkCpuBefore, cpuTimes());
   const openAfter = await stillConnected();
   const rssWithViewers = rssMb();
   const rate = Number(/Requests\/sec:\s+([\d.]+)/.exec(wrk)?.[1]);
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(wrk)?.[1] ?? '0';
-  console.log(`summary.json: ${rate.toFixed(0)} requests/s over ${wrkSeconds} s with ${wrkConnections} connections (${non2xx} non-2xx); p99 ${/99%\s+(\S+)/.exec(wrk)?.[1]}; viewers connected before/after: ${openBefore}/${openAfter}`);
+  console.log(`summary.json: ${rate.toFixed(0)} requests/s over ${wrkSeconds} s with ${wrkConnections} connections (${non2xx} non-2xx); p99 ${/99%\s+(\S+)/.exec(wrk)?.[1]}; viewers connected before/after: ${openBefore}/${openAfter}; ${wrkCpu}`);
   // 4. RSS, with the viewers still connected.
   console.log(`daemon RSS with ${openAfter} viewers connected: peak ${peakRss.toFixed(0)} MB, now ${rssWithViewers.toFixed(0)} MB`);
   children.forEach((child) => child.send({ exit: true }));
