@@ -213,3 +213,66 @@ describe('submitting a window that already began (SCH-02)', () => {
     expect(res.body.error.details.map((d: { path: string }) => d.path)).toEqual(['window.start']);
   });
 });
+
+describe('what clients were told follows every move (COM-02; review findings)', () => {
+  const clientMails = async (kind: string, id: string) => (await steps.outbox(kind)).filter((n) => n.subject.includes(id) && n.recipient === 'it-ops@northwind.example');
+
+  it('announces the confirmed time again after a round of approval, even when the start stays the same', async () => {
+    const window = { start: '2026-03-12T20:00:00Z', end: '2026-03-12T21:00:00Z' };
+    const id = await steps.scheduled(requester, manager, rfc({ window, testResults: 'staging: green' }));
+    const longer = { start: window.start, end: '2026-03-12T23:00:00Z' };
+    expect((await steps.act(manager, id, 'schedule', { window: longer })).body.state).toBe('awaiting_approval');
+    expect(await clientMails('change.on_hold', id)).toHaveLength(1);
+    await steps.act(manager, id, 'approve', { rationale: 'longer window is fine' }).expect(200);
+    expect((await steps.act(manager, id, 'schedule')).body.state).toBe('scheduled');
+    expect(await clientMails('change.scheduled', id)).toHaveLength(2);
+  });
+
+  it('tells clients put on hold that the change is cancelled', async () => {
+    const id = await steps.scheduled(requester, manager, rfc({ window: { start: '2026-03-13T20:00:00Z', end: '2026-03-13T21:00:00Z' }, testResults: 'staging: green' }));
+    await steps.act(manager, id, 'schedule', { window: { start: '2026-03-14T20:00:00Z', end: '2026-03-14T21:00:00Z' } }).expect(200);
+    await steps.act(manager, id, 'cancel', { reason: 'no longer needed' }).expect(200);
+    expect(await clientMails('change.cancelled', id)).toHaveLength(1);
+  });
+
+  it('puts an announced emergency change on hold when it is moved, and tells clients when the ECAB then rejects it', async () => {
+    const { id } = await steps.create(requester, rfc({ type: 'emergency', title: 'Hotfix payment API', cis: ['nw-pay-api-01'], services: ['nw-payments'], window: { start: '2026-03-03T12:00:00Z', end: '2026-03-03T13:00:00Z' } }));
+    await steps.act(requester, id, 'submit').expect(200);
+    await steps.act(manager, id, 'approve', { rationale: 'approved for tomorrow noon' }).expect(200);
+    expect(await clientMails('change.emergency', id)).toHaveLength(1);
+    expect((await steps.act(manager, id, 'schedule', { window: { start: '2026-03-03T15:00:00Z', end: '2026-03-03T16:00:00Z' } })).body.state).toBe('awaiting_approval');
+    expect(await clientMails('change.on_hold', id)).toHaveLength(1);
+    await steps.act(manager, id, 'reject', { rationale: 'wait for the vendor fix instead' }).expect(200);
+    const cancelled = await clientMails('change.cancelled', id);
+    expect(cancelled).toHaveLength(1);
+    expect(cancelled[0]!.body).not.toContain('vendor');
+  });
+
+  it('holds an emergency change approved without a window to the first window it is scheduled into', async () => {
+    const { id } = await steps.create(requester, rfc({ type: 'emergency', title: 'Hotfix payment API', cis: ['nw-pay-api-01'], services: ['nw-payments'], window: null }));
+    await steps.act(requester, id, 'submit').expect(200);
+    await steps.act(manager, id, 'approve', { rationale: 'outage ongoing' }).expect(200);
+    // (Not the window of the other emergency tests: they share the CI.)
+    expect((await steps.act(manager, id, 'schedule', { window: { start: '2026-03-02T13:05:00Z', end: '2026-03-02T14:00:00Z' } })).body).toMatchObject({ state: 'scheduled', approvedWindow: { start: '2026-03-02T13:05:00.000Z' } });
+    expect((await steps.act(manager, id, 'schedule', { window: { start: '2026-03-09T13:05:00Z', end: '2026-03-09T14:00:00Z' } })).body.state).toBe('awaiting_approval');
+  });
+
+  it('refuses to start a change scheduled outside the window its approval covers (moved before approvals covered windows)', async () => {
+    const window = { start: '2026-03-15T20:00:00Z', end: '2026-03-15T21:00:00Z' };
+    const id = await steps.scheduled(requester, manager, rfc({ window, testResults: 'staging: green' }));
+    // What migration 0010 records for a change moved under the old rules: approved for another day.
+    await t.orm.em.fork().getConnection().execute('update change_request set approved_window_start = ?, approved_window_end = ? where number = ?', ['2026-03-14T20:00:00Z', '2026-03-14T21:00:00Z', Number(id.replace(/\D/g, ''))]);
+    t.clock.set('2026-03-15T20:05:00Z');
+    const res = await steps.act(implementer, id, 'start');
+    expect(res.status).toBe(409);
+    expect(res.body.error.details).toMatchObject({ reason: 'outside_approved_window' });
+  });
+
+  it('never shows a client approver\'s one-time link to staff', async () => {
+    const id = await steps.awaitingApproval(requester, manager, rfc({ clients: ['acme-health'], services: [], cis: ['ah-fs-01'], window: { start: '2026-03-22T14:00:00Z', end: '2026-03-22T16:00:00Z' } }));
+    const desk = await t.tokenFor('service_desk');
+    const listed = JSON.stringify((await t.http.get('/api/v1/notifications?recipient=kevin.obrien@acmehealth.example').set(as(desk)).expect(200)).body);
+    expect(listed).toContain(id);
+    expect(listed).not.toMatch(/\/changes\/approvals\//);
+  });
+});

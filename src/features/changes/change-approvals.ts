@@ -183,6 +183,9 @@ export function createChangeApprovals(deps: {
     if (input.decision !== 'approve') {
       core.moveTo(change, input.decision === 'reject' ? 'rejected' : 'deferred');
       for (const other of rest) other.status = 'superseded';
+      // Clients told of it (a time, or "on hold" after a move) hear that it will not take place as told.
+      const told = input.decision === 'reject' ? await notices.lastToldClients(em, change) : null;
+      if (told && told !== 'cancelled') await notices.toClients(em, config, change, 'cancelled', { reason: 'The change was not approved.' });
     } else if (rest.length === 0) {
       core.moveTo(change, 'approved');
       change.approvedAt = now;

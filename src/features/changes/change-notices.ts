@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { ClientConfig, IncidentdConfig } from '../../config/config-schema';
 import { senderName } from '../notifications/email-channel';
 import type { Branding, EmailTemplates } from '../notifications/email-templates';
+import { NotificationSchema } from '../notifications/notification-entities';
 import type { Outbox } from '../notifications/outbox';
 import type { ChangeRequest } from './change-entities';
 import { clientServices } from './change-presenter';
@@ -67,6 +68,13 @@ export function clientView(config: IncidentdConfig, change: ChangeRequest, clien
   };
 }
 
+/** Notices that can be sent again for the same window start (a move, a new approval round). */
+const VERSIONED_NOTICES = new Set<ClientNoticeKind>(['scheduled', 'emergency', 'postponed', 'on_hold']);
+/** The notices that tell clients what stands of a change: a time, no time yet, or off. */
+const STANDING_NOTICES: ClientNoticeKind[] = ['scheduled', 'emergency', 'postponed', 'on_hold', 'cancelled'];
+/** Of those, the ones that announce a time. */
+export const TIME_ANNOUNCED: ClientNoticeKind[] = ['scheduled', 'emergency', 'postponed'];
+
 export function createChangeNotices(deps: { outbox: Outbox; templates: EmailTemplates; publicUrl: () => string }) {
   const { outbox, templates } = deps;
 
@@ -90,10 +98,26 @@ export function createChangeNotices(deps: { outbox: Outbox; templates: EmailTemp
           subject: email.subject,
           body: email.text,
           html: email.html,
-          // The window is part of the event; each move is an event of its own (also back to an earlier window), hence the version.
-          eventKey: `change:${id}:${kind}:${clientId}:${change.windowStart?.toISOString() ?? 'unscheduled'}${kind === 'postponed' || kind === 'on_hold' ? `:v${change.version}` : ''}`,
+          // The window is part of the event; each move is an event of its own (also back to an
+          // earlier window, or the same start after a round of approval), hence the version.
+          eventKey: `change:${id}:${kind}:${clientId}:${change.windowStart?.toISOString() ?? 'unscheduled'}${VERSIONED_NOTICES.has(kind) ? `:v${change.version}` : ''}`,
         });
       }
+    },
+
+    /**
+     * What the clients were last told of this change ("scheduled", "emergency", "postponed",
+     * "on_hold", "cancelled"), or null: a move or a cancellation must reach whoever was told
+     * something that no longer holds, whatever state the change went through meanwhile (e.g.
+     * waiting for approval again).
+     */
+    async lastToldClients(em: EntityManager, change: ChangeRequest): Promise<ClientNoticeKind | null> {
+      const [latest] = await em.find(
+        NotificationSchema,
+        { kind: { $in: STANDING_NOTICES.map((kind) => `change.${kind}`) }, dedupKey: { $like: `change:${formatChangeId(change.number)}:%` } },
+        { orderBy: { id: 'desc' }, limit: 1, fields: ['kind'] },
+      );
+      return latest ? (latest.kind.slice('change.'.length) as ClientNoticeKind) : null;
     },
 
     /**
@@ -175,6 +199,8 @@ export function createChangeNotices(deps: { outbox: Outbox; templates: EmailTemp
         body: email.text,
         html: email.html,
         eventKey: `change:${formatChangeId(change.number)}:approval:${input.approvalId}`,
+        // The signed one-time link answers as the client: never shown to staff or copied to webhooks.
+        personal: true,
       });
     },
   };

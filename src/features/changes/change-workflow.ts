@@ -14,7 +14,7 @@ import type { ChangeValidations } from './change-validation';
 import { eligibilityProblems } from './change-catalog';
 import { ChangeApprovalSchema, ChangeRequestSchema, type ChangeRequest } from './change-entities';
 import { usersWithRole } from '../users/users-with-role';
-import type { ChangeNotices } from './change-notices';
+import { TIME_ANNOUNCED, type ChangeNotices } from './change-notices';
 import { relatedCis } from './change-risk';
 import { formatChangeId, IMPLEMENTATION_STARTED_STATES, missingFields, transitionProblem, WINDOW_HOLDING_STATES, reviewRequired, type ChangeFields, type ChangeState, type ChangeType, type Outcome, type RiskLevel, type Step } from './change-rules';
 import { pastWindowProblems, scheduleViolations, within, type ScheduleViolation, type Window } from './change-scheduling';
@@ -173,7 +173,9 @@ export function createChangeWorkflow(deps: { core: ChangeCore; approvals: Change
     change.windowEnd = move.window.end;
     if (move.expectedImpact !== undefined) change.expectedImpact = move.expectedImpact;
     change.scheduledAt = null;
-    if (move.from === 'scheduled' && move.previous) await notices.toClients(em, configStore.current, change, 'on_hold', { previousStart: move.previous.start });
+    // Clients told a time (a scheduled change, or an emergency change announced at its approval) hear it no longer holds.
+    const told = await notices.lastToldClients(em, change);
+    if (move.previous && told && TIME_ANNOUNCED.includes(told)) await notices.toClients(em, configStore.current, change, 'on_hold', { previousStart: move.previous.start });
     const rows = await approvals.requestApprovals(em, change, now, { previousWindow: move.approved });
     const given = withdrawn.map((row) => `${describeGroup(row.approverGroup)} (${row.decidedBy})`).join(', ') || 'none';
     return {
@@ -294,6 +296,12 @@ export function createChangeWorkflow(deps: { core: ChangeCore; approvals: Change
           change.approvedWindowEnd = window.end;
           carried = `; catalog pre-approval "${change.standardChangeId}" re-checked and moved from ${describeWindow(approved)}`;
         }
+        // Approved without a window (an emergency "as soon as possible"): the first window it is
+        // scheduled into is the one the approval covers from now on; moving out of it asks again.
+        if (!approved && change.type !== 'standard') {
+          change.approvedWindowStart = window.start;
+          change.approvedWindowEnd = window.end;
+        }
         core.moveTo(change, 'scheduled');
         change.windowStart = window.start;
         change.windowEnd = window.end;
@@ -315,6 +323,10 @@ export function createChangeWorkflow(deps: { core: ChangeCore; approvals: Change
         core.moveTo(change, 'in_progress');
         if (now < change.windowStart!) throw new ConflictError(`the approved window starts at ${change.windowStart!.toISOString()}; starting early is refused`);
         if (now >= change.windowEnd!) throw new ConflictError(`the approved window ended at ${change.windowEnd!.toISOString()}; reschedule the change`);
+        // A window outside what was approved (a change moved before approvals covered a window, see migration 0010) needs approval again first.
+        if (leavesApprovedWindow(change, windowOf(change)!)) {
+          throw new ConflictError(`${formatChangeId(change.number)} is scheduled outside the window its approval covers (${describeWindow(approvedWindowOf(change)!)}); schedule it again to ask the approvers`, { reason: 'outside_approved_window' });
+        }
         requireFields(change, 'start');
         change.actualStart = now;
         timers.schedule(em, { kind: OVERRUN_TIMER, incidentId: null, dueAt: change.windowEnd!, payload: { changeId: change.id } });
@@ -385,11 +397,12 @@ export function createChangeWorkflow(deps: { core: ChangeCore; approvals: Change
     cancel(idText: string, principal: Principal, actor: Actor, input: Options & { reason: string }) {
       return core.mutate(idText, principal, actor, input, async (change, em, now) => {
         core.requireOwnerOrManager(change, principal, 'cancel');
-        const wasScheduled = change.state === 'scheduled';
         core.moveTo(change, 'cancelled');
         change.cancelledAt = now;
         await em.nativeUpdate(ChangeApprovalSchema, { change, status: 'pending' }, { status: 'superseded' });
-        if (wasScheduled) await notices.toClients(em, configStore.current, change, 'cancelled', { reason: input.reason });
+        // Whoever was told of it hears it is off: scheduled, or on hold waiting for approval again after a move.
+        const told = await notices.lastToldClients(em, change);
+        if (told && told !== 'cancelled') await notices.toClients(em, configStore.current, change, 'cancelled', { reason: input.reason });
         return { action: 'change.cancelled', note: input.reason };
       });
     },
