@@ -219,12 +219,27 @@ describe('the hold follows the change, not its planned window', () => {
     const change = await startedChange('2026-07-07T20:00:00Z', '2026-07-07T22:00:00Z');
     const incident = await alertOn('nw-web-01', '2026-07-07T20:10:00Z');
     expect(incident.expectedDuringChange).toBe(change);
+    // Held: not on the client's status page; released: there.
+    const onStatusPage = async () => {
+      await t.app.services.statusPages.get('northwind');
+      await t.app.services.statusPages.refresh('northwind');
+      return (await t.http.get('/status/northwind/api/v2/incidents.json').expect(200)).body.incidents.map((shown: { id: string }) => shown.id);
+    };
+    expect(await onStatusPage()).not.toContain(incident.id);
     t.clock.set('2026-07-07T20:40:00Z');
     expect((await act(setup.implementer, change, 'complete', { outcome: 'successful' })).body.state).toBe('completed');
+    // Live views (bridge, status page) hear of the release.
+    const announced: number[] = [];
+    const listener = (event: { number: number }) => announced.push(event.number);
+    t.app.bus.on('incident.changed', listener);
     await t.app.services.timers.runDue();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    t.app.bus.off('incident.changed', listener);
+    expect(announced).toContain(incident.number);
 
     const released = await detail(incident.id);
     expect(released.expectedDuringChange).toBeNull();
+    expect(await onStatusPage()).toContain(incident.id);
     expect(releases(released)).toEqual([`1 alert(s) still firing when ${change} completed (successful): now a normal incident, possibly caused by ${change}`]);
     expect(released.suspectChanges[0]).toMatchObject({ changeId: change, relation: 'same_ci' });
     expect(released.escalation).toMatchObject({ status: 'active' });

@@ -78,6 +78,20 @@ describe('durable timers', () => {
       { status: 'pending', attempts: 0 },
     ]);
   });
+
+  it('announce, once committed, the incidents a handler says it changed besides its own (a timer about a change)', async () => {
+    const announced: number[][] = [];
+    const engine = createTimerEngine({ orm: t.orm, clock: t.clock, logger: createLogger('silent'), registry: new Registry(), runnerId: 'engine-d', fired: (ids) => announced.push(ids) });
+    engine.register('test.touches', async ({ touched }) => {
+      touched(4242);
+      touched(4343);
+    });
+    const em = t.orm.em.fork();
+    engine.schedule(em, { kind: 'test.touches', incidentId: null, dueAt: t.clock.now(), payload: {} });
+    await em.flush();
+    expect(await engine.runDue()).toBe(1);
+    expect(announced).toEqual([[4242, 4343]]);
+  });
 });
 
 describe('webhook channel', () => {

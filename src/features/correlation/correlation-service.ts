@@ -264,11 +264,15 @@ export function createCorrelationService(deps: { orm: MikroORM; clock: Clock; co
 
   timers.register(WINDOW_END_TIMER, ({ em, timer, now }) => (timer.incident ? settleHold(em, timer.incident.id, Number(timer.payload.change), 'window_end', now) : Promise.resolve()));
   timers.register(OVERRUN_END_TIMER, ({ em, timer, now }) => (timer.incident ? settleHold(em, timer.incident.id, Number(timer.payload.change), 'overrun_end', now) : Promise.resolve()));
-  timers.register(CHANGE_ENDED_TIMER, async ({ em, timer, now }) => {
+  timers.register(CHANGE_ENDED_TIMER, async ({ em, timer, now, touched }) => {
     const number = Number(timer.payload.change);
     // For one incident (just held), or every incident the change holds, one by one in id order.
     const ids = timer.incident ? [timer.incident.id] : (await em.find(IncidentSchema, { expectedDuringChange: number }, { orderBy: { id: 'asc' } })).map((incident) => incident.id);
-    for (const id of ids) await settleHold(em, id, number, 'change_ended', now);
+    for (const id of ids) {
+      await settleHold(em, id, number, 'change_ended', now);
+      // Released (or not): the bridge and the status page show it once this commits.
+      touched(id);
+    }
   });
 
   /**

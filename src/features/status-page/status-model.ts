@@ -105,6 +105,9 @@ async function loadIncidentLives(em: EntityManager, clientId: string, since: Dat
     clientId,
     security: false,
     state: { $ne: 'cancelled' },
+    // Alerts held as expected during a change are not told to the client (the change's
+    // maintenance is); released as a normal incident, it shows.
+    expectedDuringChange: null,
     $or: [{ state: { $in: [...OPEN_STATES] } }, { reportedAt: { $gte: since } }, { resolvedAt: { $gte: since } }],
   });
   const events = incidents.length

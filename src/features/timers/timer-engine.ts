@@ -20,6 +20,8 @@ export interface TimerContext {
   em: EntityManager;
   timer: Timer;
   now: Date;
+  /** Another incident the handler changed (a timer about a change, say): announced to live views with the timer's own once committed. */
+  touched: (incidentId: number) => void;
 }
 export type TimerHandler = (context: TimerContext) => Promise<void>;
 
@@ -32,7 +34,7 @@ interface Outcome {
   kind: string;
   ok: boolean;
   lateSeconds?: number;
-  incidentId?: number;
+  incidentIds: number[];
 }
 const POLL_INTERVAL_MS = 200;
 const RETRY_DELAY_MS = 30_000;
@@ -85,11 +87,11 @@ export function createTimerEngine(deps: {
   });
 
 
-  function markFired(timer: Timer, outcomes: Outcome[]): void {
+  function markFired(timer: Timer, outcomes: Outcome[], touched: number[]): void {
     timer.status = 'fired';
     timer.firedAt = clock.now();
     timer.firedBy = runnerId;
-    outcomes.push({ kind: timer.kind, ok: true, lateSeconds: Math.max(0, (timer.firedAt.getTime() - timer.dueAt.getTime()) / 1000), incidentId: timer.incident?.id });
+    outcomes.push({ kind: timer.kind, ok: true, lateSeconds: Math.max(0, (timer.firedAt.getTime() - timer.dueAt.getTime()) / 1000), incidentIds: [...(timer.incident ? [timer.incident.id] : []), ...touched] });
   }
 
   /** Counted (and announced) once committed: a rolled-back batch fires again and must not count twice. */
@@ -98,7 +100,7 @@ export function createTimerEngine(deps: {
       fired.inc({ kind: outcome.kind, result: outcome.ok ? 'ok' : 'error' });
       if (outcome.lateSeconds !== undefined) lateness.observe({ kind: outcome.kind }, outcome.lateSeconds);
     }
-    const incidentIds = [...new Set(outcomes.map((outcome) => outcome.incidentId).filter((id): id is number => id !== undefined))];
+    const incidentIds = [...new Set(outcomes.flatMap((outcome) => outcome.incidentIds))];
     if (incidentIds.length) deps.fired?.(incidentIds);
   }
 
@@ -125,8 +127,9 @@ export function createTimerEngine(deps: {
         for (const timer of timers) {
           const handler = handlers.get(timer.kind);
           if (!handler) throw new Error(`no handler for timer kind ${timer.kind}`);
-          await handler({ em, timer, now: clock.now() });
-          markFired(timer, outcomes);
+          const touched: number[] = [];
+          await handler({ em, timer, now: clock.now(), touched: (id) => touched.push(id) });
+          markFired(timer, outcomes, touched);
         }
         await em.flush();
         return timers.length;
@@ -148,18 +151,19 @@ export function createTimerEngine(deps: {
       const [timer] = await em.find(TimerSchema, { id, status: 'pending' }, { lockMode: LockMode.PESSIMISTIC_PARTIAL_WRITE });
       if (!timer) return; // another engine took it meanwhile
       try {
+        const touched: number[] = [];
         await em.transactional(async (inner) => {
           const handler = handlers.get(timer.kind);
           if (!handler) throw new Error(`no handler for timer kind ${timer.kind}`);
-          await handler({ em: inner, timer, now: clock.now() });
+          await handler({ em: inner, timer, now: clock.now(), touched: (id) => touched.push(id) });
         });
-        markFired(timer, outcomes);
+        markFired(timer, outcomes, touched);
       } catch (error) {
         timer.attempts += 1;
         timer.lastError = error instanceof Error ? error.message : String(error);
         if (timer.attempts >= MAX_ATTEMPTS) timer.status = 'failed';
         else timer.dueAt = new Date(clock.now().getTime() + RETRY_DELAY_MS);
-        outcomes.push({ kind: timer.kind, ok: false });
+        outcomes.push({ kind: timer.kind, ok: false, incidentIds: [] });
         logger[timer.status === 'failed' ? 'error' : 'warn']({ err: error, timerId: timer.id, kind: timer.kind, attempts: timer.attempts }, timer.status === 'failed' ? 'timer failed for good' : 'timer failed; retrying later');
       }
       await em.flush();
