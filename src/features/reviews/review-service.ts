@@ -13,7 +13,7 @@ import { formatIncidentId } from '../incidents/incident-rules';
 import type { IncidentObserver, IncidentService } from '../incidents/incident-service';
 import { addTimelineEvent } from '../incidents/incident-timeline';
 import type { Outbox } from '../notifications/outbox';
-import { createDailyJob } from '../timers/daily-job';
+import { atDailyDigestTime, createDailyJob } from '../timers/daily-job';
 import { draftReviewFacts, type ReviewFacts } from './review-facts';
 import { PostIncidentReviewSchema, ReviewActionItemSchema, type PostIncidentReview, type ReviewActionItem } from './review-entities';
 
@@ -100,8 +100,7 @@ export function createReviewService(deps: { orm: MikroORM; clock: Clock; configS
     clock,
     logger: deps.logger,
     runnerId: deps.runnerId,
-    at: () => configStore.current.escalation.dailyDigestAt,
-    timezone: () => configStore.current.timezone,
+    ...atDailyDigestTime(configStore),
     async work(em, scheduledFor) {
       const overdue = await em.find(ReviewActionItemSchema, { status: 'open', dueAt: { $lt: clock.now() } }, { populate: ['review.incident'], orderBy: { dueAt: 'asc' } });
       for (const item of overdue) {

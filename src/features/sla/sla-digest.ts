@@ -4,7 +4,7 @@ import type { Clock } from '../../platform/clock';
 import type { Logger } from '../../platform/logger';
 import type { Outbox } from '../notifications/outbox';
 import { formatIncidentId } from '../incidents/incident-rules';
-import { createDailyJob } from '../timers/daily-job';
+import { atDailyDigestTime, createDailyJob } from '../timers/daily-job';
 import { usersWithRole } from '../users/users-with-role';
 import { formatMs } from './sla-service';
 
@@ -20,8 +20,7 @@ export function createSlaDigest(deps: { orm: MikroORM; clock: Clock; configStore
     clock: deps.clock,
     logger: deps.logger,
     runnerId: deps.runnerId,
-    at: () => deps.configStore.current.escalation.dailyDigestAt,
-    timezone: () => deps.configStore.current.timezone,
+    ...atDailyDigestTime(deps.configStore),
     async work(tx, scheduledFor) {
       const connection = tx.getConnection();
       const rows = await connection.execute<{ number: number; title: string; client_id: string | null; kind: string; target_ms: string; consumed_ms: string; outcome: string | null; due_at: string | null }[]>(

@@ -1,5 +1,6 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import cron, { type ScheduledTask } from 'node-cron';
+import type { ConfigStore } from '../../config/config-store';
 import type { Clock } from '../../platform/clock';
 import type { Logger } from '../../platform/logger';
 import { localDay, localDayOf, todaysRun } from './daily-schedule';
@@ -20,6 +21,11 @@ const RETRY_DELAY_MS = 5 * 60_000;
  * and not done" question anyway. The time and zone are read at every tick, so a
  * configuration reload takes effect within a minute.
  */
+/** The daily jobs' time: `escalation.dailyDigestAt` in the MSP's `timezone`, read afresh at every tick. */
+export function atDailyDigestTime(configStore: ConfigStore): { at: () => string | null | undefined; timezone: () => string } {
+  return { at: () => configStore.current.escalation.dailyDigestAt, timezone: () => configStore.current.timezone };
+}
+
 export function createDailyJob(deps: {
   name: string;
   orm: MikroORM;

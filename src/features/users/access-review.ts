@@ -8,7 +8,7 @@ import type { Logger } from '../../platform/logger';
 import { AuditEventSchema } from '../audit/audit-event-entity';
 import type { AuditService } from '../audit/audit-service';
 import type { Outbox } from '../notifications/outbox';
-import { createDailyJob } from '../timers/daily-job';
+import { atDailyDigestTime, createDailyJob } from '../timers/daily-job';
 import type { UserService } from './user-service';
 import { usersWithRole } from './users-with-role';
 
@@ -39,8 +39,7 @@ export function createAccessReview(deps: { orm: MikroORM; clock: Clock; configSt
     clock: deps.clock,
     logger: deps.logger,
     runnerId: deps.runnerId,
-    at: () => deps.configStore.current.escalation.dailyDigestAt,
-    timezone: () => deps.configStore.current.timezone,
+    ...atDailyDigestTime(deps.configStore),
     async work(em, scheduledFor) {
       const last = await lastSignOff(em);
       const due = await nextDueAt(em, last);
