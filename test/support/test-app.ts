@@ -8,7 +8,7 @@ import { createOrm, migrateToLatest } from '../../src/db/database';
 import type { Role } from '../../src/features/auth/roles';
 import type { MaintenanceSource } from '../../src/features/status-page/maintenance-source';
 import { FakeClock } from '../../src/platform/clock';
-import { createLogger } from '../../src/platform/logger';
+import { createLogger, type Logger } from '../../src/platform/logger';
 import type { TcpProxy } from './tcp-proxy';
 import { createTestDatabase, type TestDatabase } from './test-database';
 
@@ -31,11 +31,11 @@ let userCounter = 0;
 
 /** A complete app on its own fresh database, built exactly as the daemon builds it. */
 export async function startTestApp(
-  options: { configFile?: string; loginRateLimit?: { windowMs: number; limit: number }; databaseProxy?: TcpProxy; alertBatchSize?: number; maintenance?: MaintenanceSource } = {},
+  options: { configFile?: string; loginRateLimit?: { windowMs: number; limit: number }; databaseProxy?: TcpProxy; alertBatchSize?: number; maintenance?: MaintenanceSource; logger?: Logger } = {},
 ): Promise<TestApp> {
   const configFile = options.configFile ?? EXAMPLE_CONFIG;
   const db = await createTestDatabase();
-  const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
+  const logger = options.logger ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
   let url = db.url;
   if (options.databaseProxy) {
     const target = new URL(db.url);
