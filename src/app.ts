@@ -18,6 +18,7 @@ import { createLoginRoutes, passwordChangeGate } from './features/auth/login-rou
 import { createSessionService } from './features/auth/session-service';
 import { registerCatalogRoutes } from './features/catalog/catalog-routes';
 import { createHealthRoutes } from './features/health/health-routes';
+import { createMetricsEndpoint } from './features/health/metrics-endpoint';
 import { createIntakeMetrics } from './features/alert-intake/intake-metrics';
 import { createIntakeRouter } from './features/alert-intake/intake-routes';
 import { alertmanagerPayloadSchema, genericPayloadSchema, grafanaPayloadSchema } from './features/alert-intake/payloads';
@@ -212,7 +213,12 @@ export async function createApp(deps: AppDependencies) {
   });
   app.use(helmet());
   app.use('/assets', express.static(path.join(rootDir, 'public'), { maxAge: '1h' }));
-  app.use(createHealthRoutes({ orm, metrics, isShuttingDown: () => shuttingDown }));
+  app.use(createHealthRoutes({ orm, isShuttingDown: () => shuttingDown }));
+  // Metrics have a listener of their own (server.metricsListen, opened by the daemon); here
+  // only when that is off and a token guards them. Before user authentication: the bearer
+  // token is the metrics token, not a user's.
+  const serveMetrics = createMetricsEndpoint({ registry: metrics.registry, token: config.server.metricsToken, logger });
+  if (!config.server.metricsListen && config.server.metricsToken) app.get('/metrics', (req, res) => serveMetrics(req, res));
 
   // Alert webhooks come before the user authentication and CSRF middleware: they carry
   // integration tokens, and user-token lookups would only slow the hot path down.
@@ -295,6 +301,8 @@ export async function createApp(deps: AppDependencies) {
     handleRequest,
     /** The Express application alone, behind the fast path. */
     express: app,
+    /** `GET /metrics` for Prometheus, for the metrics listener (server.metricsListen). */
+    serveMetrics,
     api,
     metrics,
     services: { users, sessions, audit, incidents, alertProcessor, timers, sla, slaDigest, escalation, oncall, outbox, notificationSender, communications, restorationFeedback, emailTemplates, links, reviews, bridge, changes, statusPages, statusSubscriptions, correlation, accessReview },

@@ -122,8 +122,8 @@ describe('browser sign-in', () => {
       if (res.status === 429) expect(res.text).toContain('Too many failed sign-in attempts');
     }
     expect(statuses).toEqual([401, 401, 401, 429, 429]);
-    const metrics = await limited.http.get('/metrics');
-    expect(metrics.text).toMatch(/incidentd_login_attempts_total\{result="rate_limited"\} 2/);
+    const metrics = await limited.scrapeMetrics();
+    expect(metrics).toMatch(/incidentd_login_attempts_total\{result="rate_limited"\} 2/);
   });
 
   it('limits guesses per account too, whatever address they come from', async () => {

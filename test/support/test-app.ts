@@ -22,6 +22,8 @@ export interface TestApp {
   clock: FakeClock;
   configStore: ConfigStore;
   http: supertest.Agent;
+  /** The text Prometheus would scrape from the metrics listener (with the metrics token when one is set). */
+  scrapeMetrics(): Promise<string>;
   /** Creates a user with the given role(s) and returns its bearer token. */
   tokenFor(roles: Role | Role[], options?: { clientId?: string; email?: string }): Promise<string>;
   close(): Promise<void>;
@@ -56,6 +58,12 @@ export async function startTestApp(
     clock,
     configStore,
     http: supertest.agent(app.handleRequest),
+    async scrapeMetrics() {
+      const token = configStore.current.server.metricsToken;
+      const res = await supertest(app.serveMetrics).get('/metrics').set(token ? { Authorization: `Bearer ${token}` } : {});
+      if (res.status !== 200) throw new Error(`metrics scrape answered ${res.status}: ${res.text}`);
+      return res.text;
+    },
     async tokenFor(roles, extra = {}) {
       const list = Array.isArray(roles) ? roles : [roles];
       userCounter += 1;
