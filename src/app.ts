@@ -15,6 +15,7 @@ import { createAuthenticate } from './features/auth/authenticate';
 import { createChangeManagement } from './features/changes/change-management';
 import { createCsrf } from './features/auth/csrf';
 import { createLoginRoutes, passwordChangeGate } from './features/auth/login-routes';
+import { createLoginThrottle, type LoginThrottleLimits } from './features/auth/login-throttle';
 import { createSessionService } from './features/auth/session-service';
 import { registerCatalogRoutes } from './features/catalog/catalog-routes';
 import { createHealthRoutes } from './features/health/health-routes';
@@ -83,8 +84,8 @@ export interface AppDependencies {
   logger: Logger;
   /** Project root, where views/ and public/ live. */
   rootDir?: string;
-  /** Failed sign-ins allowed per client address per window. */
-  loginRateLimit?: { windowMs: number; limit: number };
+  /** Sign-in throttling limits (defaults in login-throttle.ts; tests use small ones). */
+  loginThrottle?: Partial<LoginThrottleLimits>;
   /** Alerts per processing batch (tests use small batches to make processors contend). */
   alertBatchSize?: number;
   /** Planned maintenance for status pages (default: scheduled changes; tests pass their own). */
@@ -147,6 +148,7 @@ export async function createApp(deps: AppDependencies) {
   // Client communications (first notice, update cadence, restoration) and the outbox's senders.
   const emailTemplates = createEmailTemplates(path.join(rootDir, 'views', 'emails'));
   const links = createLinkSigner(await getOrCreateInstanceSecret(orm, 'link-signing'), clock);
+  const loginThrottle = createLoginThrottle({ orm, clock, signer: links, limits: deps.loginThrottle });
   const communications = createClientCommunications({ clock, configStore, timers, outbox, templates: emailTemplates, links, resolveTargets: escalation.resolveTargets });
   incidents.observe(communications.observer);
   const restorationFeedback = createRestorationFeedback({ orm, clock, links, incidents, followUp: communications.clientReportsNotFixed });
@@ -235,7 +237,7 @@ export async function createApp(deps: AppDependencies) {
   app.use(csrf.protect);
   app.use(passwordChangeGate);
 
-  app.use(createLoginRoutes({ users, sessions, csrf, views, metrics, secureCookies: config.server.secureCookies, loginRateLimit: deps.loginRateLimit ?? { windowMs: 15 * 60_000, limit: 10 } }));
+  app.use(createLoginRoutes({ users, sessions, csrf, views, metrics, secureCookies: config.server.secureCookies, throttle: loginThrottle }));
 
   app.use('/status', createStatusPageRouter({ statusPages, subscriptions: statusSubscriptions, views, csrf, configStore }));
 
@@ -305,7 +307,7 @@ export async function createApp(deps: AppDependencies) {
     serveMetrics,
     api,
     metrics,
-    services: { users, sessions, audit, incidents, alertProcessor, timers, sla, slaDigest, escalation, oncall, outbox, notificationSender, communications, restorationFeedback, emailTemplates, links, reviews, bridge, changes, statusPages, statusSubscriptions, correlation, accessReview },
+    services: { users, sessions, loginThrottle, audit, incidents, alertProcessor, timers, sla, slaDigest, escalation, oncall, outbox, notificationSender, communications, restorationFeedback, emailTemplates, links, reviews, bridge, changes, statusPages, statusSubscriptions, correlation, accessReview },
     bus,
     reloadConfig,
     /** Live updates over socket.io, on the HTTP server the app is served by. */

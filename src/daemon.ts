@@ -110,6 +110,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   // Housekeeping that may run in every replica at once (both are idempotent).
   const sessionPurge = setInterval(() => {
     app.services.sessions.purgeExpired().catch((error) => logger.warn({ err: error }, 'session purge failed'));
+    app.services.loginThrottle.purgeExpired().catch((error) => logger.warn({ err: error }, 'sign-in counter purge failed'));
   }, 60 * 60_000);
   sessionPurge.unref();
   const closer = setInterval(() => {

@@ -5,6 +5,7 @@ import { createApp, type App } from '../../src/app';
 import { ConfigStore } from '../../src/config/config-store';
 import { loadConfigOrThrow } from '../../src/config/load-config';
 import { createOrm, migrateToLatest } from '../../src/db/database';
+import type { LoginThrottleLimits } from '../../src/features/auth/login-throttle';
 import type { Role } from '../../src/features/auth/roles';
 import type { MaintenanceSource } from '../../src/features/status-page/maintenance-source';
 import { FakeClock } from '../../src/platform/clock';
@@ -33,7 +34,7 @@ let userCounter = 0;
 
 /** A complete app on its own fresh database, built exactly as the daemon builds it. */
 export async function startTestApp(
-  options: { configFile?: string; loginRateLimit?: { windowMs: number; limit: number }; databaseProxy?: TcpProxy; alertBatchSize?: number; maintenance?: MaintenanceSource; logger?: Logger } = {},
+  options: { configFile?: string; loginThrottle?: Partial<LoginThrottleLimits>; databaseProxy?: TcpProxy; alertBatchSize?: number; maintenance?: MaintenanceSource; logger?: Logger } = {},
 ): Promise<TestApp> {
   const configFile = options.configFile ?? EXAMPLE_CONFIG;
   const db = await createTestDatabase();
@@ -50,7 +51,7 @@ export async function startTestApp(
   await migrateToLatest(orm, logger);
   const clock = new FakeClock('2026-03-02T10:00:00Z');
   const configStore = new ConfigStore(configFile, loadConfigOrThrow(configFile));
-  const app = await createApp({ configStore, orm, clock, logger, rootDir: REPO_ROOT, loginRateLimit: options.loginRateLimit, alertBatchSize: options.alertBatchSize, maintenance: options.maintenance });
+  const app = await createApp({ configStore, orm, clock, logger, rootDir: REPO_ROOT, loginThrottle: options.loginThrottle, alertBatchSize: options.alertBatchSize, maintenance: options.maintenance });
   return {
     app,
     orm,

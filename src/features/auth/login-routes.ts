@@ -1,11 +1,11 @@
 import express, { type Request, type RequestHandler, type Response } from 'express';
 import { AppError, ValidationError } from '../../platform/errors';
-import { rateLimit } from 'express-rate-limit';
 import type { Metrics } from '../../platform/metrics';
 import type { ViewRenderer } from '../../platform/http/views';
 import { MIN_PASSWORD_LENGTH, type UserService } from '../users/user-service';
 import { actorOf } from '../../platform/http/api-router';
 import type { Csrf } from './csrf';
+import { DEVICE_COOKIE, DEVICE_COOKIE_TTL_MS, type LoginThrottle } from './login-throttle';
 import { SESSION_COOKIE, SESSION_TTL_MS, type SessionService } from './session-service';
 
 /** Only same-site relative paths, so `?next=` cannot send someone to another site. */
@@ -32,7 +32,7 @@ export function createLoginRoutes(deps: {
   views: ViewRenderer;
   metrics: Metrics;
   secureCookies: boolean;
-  loginRateLimit: { windowMs: number; limit: number };
+  throttle: LoginThrottle;
 }) {
   const router = express.Router();
 
@@ -48,36 +48,34 @@ export function createLoginRoutes(deps: {
     );
   };
 
-  // Counts failed attempts only: a person who mistypes twice is not locked out, a
-  // password-guessing script is. Per client address, and per account whatever the
-  // address, so spreading guesses over many addresses does not help either.
-  const failedSignInLimit = (keyGenerator?: (req: Request) => string) =>
-    rateLimit({
-      windowMs: deps.loginRateLimit.windowMs,
-      limit: deps.loginRateLimit.limit,
-      skipSuccessfulRequests: true,
-      standardHeaders: 'draft-8',
-      legacyHeaders: false,
-      ...(keyGenerator ? { keyGenerator } : {}),
-      handler: (req, res) => {
-        deps.metrics.loginAttempts.inc({ result: 'rate_limited' });
-        renderLogin(req, res, 429, 'Too many failed sign-in attempts. Wait a few minutes and try again.');
-      },
-    });
-  const addressLimiter = failedSignInLimit();
-  const accountLimiter = failedSignInLimit((req) => `account:${typeof req.body?.email === 'string' ? req.body.email.trim().toLowerCase() : ''}`);
-
   router.get('/login', deps.csrf.ensurePresession, (req, res) => renderLogin(req, res, 200));
 
-  router.post('/login', addressLimiter, accountLimiter, async (req, res) => {
+  // Throttled per account, per address and per known browser (see login-throttle.ts).
+  router.post('/login', async (req, res) => {
     const email = typeof req.body?.email === 'string' ? req.body.email : '';
     const password = typeof req.body?.password === 'string' ? req.body.password : '';
-    const principal = email && password ? await deps.users.authenticatePassword(email, password) : null;
+    if (!email || !password) return renderLogin(req, res, 401, 'Wrong email or password, or the account is disabled.');
+    const attempt = await deps.throttle.attempt({ email, address: req.ip ?? '', deviceCookie: req.cookies?.[DEVICE_COOKIE] });
+    if (!attempt.allowed) {
+      deps.metrics.loginAttempts.inc({ result: 'rate_limited' });
+      const minutes = Math.ceil(attempt.retryAfterSeconds / 60);
+      res.setHeader('Retry-After', String(attempt.retryAfterSeconds));
+      return renderLogin(
+        req,
+        res,
+        429,
+        `Too many failed sign-ins ${attempt.reason === 'account' ? 'for this account' : 'from your network'}. A browser that signed in to this account before is not held up; from this one, try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
+      );
+    }
+    const principal = await deps.users.authenticatePassword(email, password);
     if (!principal) {
       deps.metrics.loginAttempts.inc({ result: 'failed' });
       return renderLogin(req, res, 401, 'Wrong email or password, or the account is disabled.');
     }
+    await attempt.succeeded();
     deps.metrics.loginAttempts.inc({ result: 'succeeded' });
+    // This browser is now a known one for the account (renewed at every sign-in).
+    res.cookie(DEVICE_COOKIE, deps.throttle.deviceCookie(email), { httpOnly: true, sameSite: 'lax', secure: deps.secureCookies, path: '/login', maxAge: DEVICE_COOKIE_TTL_MS });
     const session = await deps.sessions.create(principal.userId);
     res.cookie(SESSION_COOKIE, session.id, {
       httpOnly: true,
