@@ -87,29 +87,32 @@ export function createLoginRoutes(deps: {
     res.redirect(303, safeNext(req.body?.next));
   });
 
-  const renderPasswordForm = (req: Request, res: Response, status: number, error?: string) => {
+  const renderPasswordForm = async (req: Request, res: Response, status: number, error?: string) => {
     res.status(status).type('html').send(
       deps.views.render('account-password', {
         title: 'Choose a password',
         required: req.principal?.passwordChangeRequired ?? false,
         minLength: MIN_PASSWORD_LENGTH,
+        // Offered only to someone who has API tokens to revoke.
+        activeTokens: req.principal ? await deps.users.activeTokenCount(req.principal.userId) : 0,
         csrfToken: deps.csrf.token(req, res),
         error,
       }),
     );
   };
 
-  router.get(PASSWORD_PAGE, (req, res) => {
+  router.get(PASSWORD_PAGE, async (req, res) => {
     if (!req.principal || req.principal.via !== 'session') return res.redirect(303, `/login?next=${PASSWORD_PAGE}`);
-    renderPasswordForm(req, res, 200);
+    await renderPasswordForm(req, res, 200);
   });
 
   router.post(PASSWORD_PAGE, async (req, res) => {
     if (!req.principal || req.principal.via !== 'session') return res.redirect(303, `/login?next=${PASSWORD_PAGE}`);
-    const { currentPassword = '', newPassword = '', confirmPassword = '' } = req.body ?? {};
+    const { currentPassword = '', newPassword = '', confirmPassword = '', revokeTokens } = req.body ?? {};
     if (newPassword !== confirmPassword) return renderPasswordForm(req, res, 400, 'The two new passwords differ.');
     try {
-      await deps.users.changePassword(req.principal.userId, String(currentPassword), String(newPassword), actorOf(req.principal));
+      // Other sessions end; this one, where the person just proved who they are, stays.
+      await deps.users.changePassword(req.principal.userId, String(currentPassword), String(newPassword), actorOf(req.principal), { keepSessionHash: req.principal.sessionIdHash, revokeTokens: revokeTokens === 'yes' });
     } catch (error) {
       if (!(error instanceof ValidationError)) throw error;
       const details = (error.details as { message: string }[] | undefined)?.map((d) => d.message).join('; ');
