@@ -16,6 +16,7 @@ import { createChangeManagement } from './features/changes/change-management';
 import { createCsrf } from './features/auth/csrf';
 import { createLoginRoutes, passwordChangeGate } from './features/auth/login-routes';
 import { createLoginThrottle, type LoginThrottleLimits } from './features/auth/login-throttle';
+import { listenForAccessRevocations } from './features/auth/access-revocations';
 import { createSessionService } from './features/auth/session-service';
 import { registerCatalogRoutes } from './features/catalog/catalog-routes';
 import { createHealthRoutes } from './features/health/health-routes';
@@ -181,6 +182,7 @@ export async function createApp(deps: AppDependencies) {
   const alertProcessor = createAlertProcessor({ orm, clock, configStore, incidents, audit, bus, logger, intakeBusy: intake.busy, batchSize: deps.alertBatchSize });
 
   let shuttingDown = false;
+  let accessRevocations: ReturnType<typeof listenForAccessRevocations> | undefined;
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.server.trustProxy);
@@ -315,12 +317,17 @@ export async function createApp(deps: AppDependencies) {
       const io = createSocketServer(httpServer, configStore.current.server.publicUrl);
       attachStaffSocket(io, { orm, users, sessions, bus, configStore, logger, ...options });
       attachBridgeSocket(io, { orm, users, sessions, bus, configStore, logger, bridge, ...options });
-      attachStatusSocket(io, { statusPages, configStore, users, sessions, logger, registry: metrics.registry, ...options });
+      attachStatusSocket(io, { statusPages, configStore, users, sessions, bus, logger, registry: metrics.registry, ...options });
+      // Revoked access, wherever it was revoked, ends live connections at once.
+      accessRevocations ??= listenForAccessRevocations({ connectionString: orm.config.get('clientUrl')!, logger, onRevoked: (userId) => bus.emit('access.revoked', { userId }) });
       return io;
     },
+    /** Resolves once live connections hear about revoked access (see access-revocations.ts). */
+    listeningForRevokedAccess: () => accessRevocations?.listening ?? Promise.resolve(),
     /** Readiness turns 503 so load balancers stop sending work while we drain. */
     beginShutdown: () => {
       shuttingDown = true;
+      void accessRevocations?.stop();
       // No more status page rebuilds by the clock while the database closes.
       statusPages.stop();
     },

@@ -75,6 +75,7 @@ export async function startTestApp(
       return created.token;
     },
     async close() {
+      app.beginShutdown();
       await orm.close(true);
       await db.drop();
     },

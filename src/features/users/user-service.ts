@@ -3,6 +3,7 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Clock } from '../../platform/clock';
 import { ConflictError, NotFoundError, ValidationError } from '../../platform/errors';
 import type { Actor, AuditService } from '../audit/audit-service';
+import { announceAccessRevoked } from '../auth/access-revocations';
 import type { Principal } from '../auth/principal';
 import { isRole, type Role } from '../auth/roles';
 import { generateApiToken, generatePassword, hashPassword, hashToken, verifyPassword } from './credentials';
@@ -142,6 +143,7 @@ export function createUserService(deps: {
         user.disabledAt = clock.now();
         await em.nativeUpdate(ApiTokenSchema, { user, revokedAt: null }, { revokedAt: clock.now() });
         await em.getConnection().execute('delete from web_session where user_id = ?', [user.id], 'run', em.getTransactionContext());
+        await announceAccessRevoked(em, user.id);
         audit.record(em, { actor, action: 'user.disabled', entityType: 'user', entityId: user.id, before: { disabled: false }, after: { disabled: true } });
       });
     },
@@ -154,6 +156,7 @@ export function createUserService(deps: {
         if (user.disabledAt) throw new ConflictError(`user ${email} is disabled`);
         const revoked = await em.nativeUpdate(ApiTokenSchema, { user, revokedAt: null }, { revokedAt: clock.now() });
         em.create(ApiTokenSchema, { user, tokenHash: hashToken(token), prefix: token.slice(0, 10), createdAt: clock.now() });
+        if (revoked > 0) await announceAccessRevoked(em, user.id);
         audit.record(em, { actor, action: 'user.token_rotated', entityType: 'user', entityId: user.id, after: { revokedTokens: revoked, newTokenPrefix: token.slice(0, 10) } });
       });
       return token;
@@ -169,6 +172,7 @@ export function createUserService(deps: {
         user.passwordHash = passwordHash;
         user.passwordMustChange = true;
         await em.getConnection().execute('delete from web_session where user_id = ?', [user.id], 'run', em.getTransactionContext());
+        await announceAccessRevoked(em, user.id);
         audit.record(em, { actor, action: 'user.password_reset', entityType: 'user', entityId: user.id });
       });
       return password;
@@ -194,6 +198,7 @@ export function createUserService(deps: {
         const ended = await em.getConnection().execute<{ affectedRows: number }>('delete from web_session where user_id = ? and id_hash <> ?', [user.id, options.keepSessionHash ?? ''], 'run', em.getTransactionContext());
         const sessionsEnded = ended.affectedRows;
         const tokensRevoked = options.revokeTokens ? await em.nativeUpdate(ApiTokenSchema, { user, revokedAt: null }, { revokedAt: clock.now() }) : 0;
+        if (sessionsEnded + tokensRevoked > 0) await announceAccessRevoked(em, user.id);
         audit.record(em, { actor, action: 'user.password_changed', entityType: 'user', entityId: user.id, after: { otherSessionsEnded: sessionsEnded, tokensRevoked } });
         return { sessionsEnded, tokensRevoked };
       });
