@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { createApp, type App } from './app';
 import { ConfigStore } from './config/config-store';
 import type { IncidentdConfig } from './config/config-schema';
@@ -62,6 +63,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   warnAboutExampleSecrets(config, logger);
 
   const server = createServer(app.handleRequest);
+  const liveConnections = trackUpgradedConnections(server);
   const io = app.attachRealtime(server);
   server.listen(config.server.port, config.server.host);
   try {
@@ -108,9 +110,17 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       clearInterval(sessionPurge);
       clearInterval(closer);
       app.beginShutdown();
-      // socket.io keeps long-lived connections open; close them so the HTTP server can finish.
-      io.disconnectSockets(true);
-      await closeServer(server, HTTP_DRAIN_MS, logger);
+      // Stop accepting first, then drop the live connections (status pages, bridge, staff
+      // views) before draining requests: with thousands of viewers, closing them politely
+      // took longer than the whole shutdown deadline. Their pages reconnect by themselves,
+      // to this daemon once it is back or to another replica. (Not io.disconnectSockets():
+      // a client told "server disconnect" does not reconnect.)
+      const drained = closeServer(server, HTTP_DRAIN_MS, logger);
+      const dropped = liveConnections.dropAll();
+      // Long-polling clients: their waiting request is answered, so the drain does not wait for it.
+      io.engine.close();
+      logger.info({ dropped }, 'live connections closed');
+      await drained;
       await Promise.all([app.services.alertProcessor.stop(), app.services.timers.stop(), app.services.notificationSender.stop(), app.services.slaDigest.stop(), app.services.reviews.reminders.stop(), app.services.accessReview.reminders.stop()]);
       await db.close();
       logger.info('shutdown complete');
@@ -118,6 +128,28 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     return stopping;
   };
   return { app, db, server, logger, url, shutdown };
+}
+
+/**
+ * WebSocket connections outlive any drain: server.close() waits for them, and
+ * closeAllConnections() does not see upgraded sockets. A polite close (the WebSocket closing
+ * handshake) waits up to 30 s for each peer's answer, so at shutdown they are simply destroyed;
+ * browsers take that as a network failure and reconnect.
+ */
+function trackUpgradedConnections(server: Server) {
+  const open = new Set<Duplex>();
+  server.on('upgrade', (_req, socket: Duplex) => {
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+  });
+  return {
+    dropAll(): number {
+      const count = open.size;
+      for (const socket of open) socket.destroy();
+      open.clear();
+      return count;
+    },
+  };
 }
 
 /**
