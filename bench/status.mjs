@@ -30,6 +30,7 @@
 // profile the daemon), BENCH_PIN (e.g. '0/1': the daemon on CPU 0, the viewers on CPU 1, with taskset).
 import { execFile, execFileSync, fork, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,7 +64,9 @@ configDoc.set('logging', { level: process.env.BENCH_LOG_LEVEL ?? 'warn' });
 configDoc.set('integrations', [{ name: 'alertmanager', type: 'alertmanager', token }]);
 const configFile = path.join(mkdtempSync(path.join(tmpdir(), 'incidentd-bench-')), 'incidentd.yaml');
 writeFileSync(configFile, configDoc.toString());
-execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
+// Compiles only when the sources changed since the last build (like npm start).
+const buildScript = createRequire(import.meta.url)('../scripts/build.js');
+if (!buildScript.isUpToDate()) buildScript.build();
 const daemonNodeArgs = (process.env.BENCH_DAEMON_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const daemon = spawn(process.execPath, [...daemonNodeArgs, path.join(root, 'dist/src/main.js')], { env: { ...process.env, DATABASE_URL: database.url, INCIDENTD_CONFIG: configFile }, stdio: ['ignore', 'ignore', 'inherit'] });
 await waitReady(`${base}/readyz`);
@@ -166,7 +169,8 @@ try {
   console.log(`summary.json (${load.client}): ${rate.toFixed(0)} requests/s over ${wrkSeconds} s with ${wrkConnections} connections (${non2xx} non-2xx); p99 ${load.p99}; viewers connected before/after: ${openBefore}/${openAfter}; ${wrkCpu}`);
   // 4. RSS, with the viewers still connected.
   console.log(`daemon RSS with ${openAfter} viewers connected: peak ${peakRss.toFixed(0)} MB, now ${rssWithViewers.toFixed(0)} MB`);
-  // 5. Shutdown with every viewer still connected: live connections go first.
+  // 5. Shutdown with every viewer still connected: the drain must not wait for them.
+  clearInterval(rssSampler);
   const stopStarted = Date.now();
   const stopped = new Promise((resolve) => daemon.once('exit', (code) => resolve(code)));
   daemon.kill('SIGTERM');
