@@ -215,7 +215,11 @@ export async function createApp(deps: AppDependencies) {
     });
     next();
   });
-  app.use(helmet());
+  // `upgrade-insecure-requests` makes browsers fetch a page's CSS, scripts and socket.io over
+  // https (localhost excepted): under plain http on any other host name every page broke. It
+  // and HSTS are sent only when the public URL is https, i.e. when https is actually served.
+  const servedOverHttps = new URL(config.server.publicUrl).protocol === 'https:';
+  app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: servedOverHttps ? [] : null } }, strictTransportSecurity: servedOverHttps }));
   app.use('/assets', express.static(path.join(rootDir, 'public'), { maxAge: '1h' }));
   app.use(createHealthRoutes({ orm, isShuttingDown: () => shuttingDown }));
   // Metrics have a listener of their own (server.metricsListen, opened by the daemon); here

@@ -1,4 +1,6 @@
 import { createServer, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Server as SocketServer } from 'socket.io';
 import { createApp, type App } from './app';
 import { listenForMetrics } from './features/health/metrics-endpoint';
 import { ConfigStore } from './config/config-store';
@@ -65,6 +67,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   warnAboutExampleSecrets(config, logger);
 
   const server = createServer(app.handleRequest);
+  const connections = trackConnections(server);
   const io = app.attachRealtime(server);
   server.listen(config.server.port, config.server.host);
   try {
@@ -125,9 +128,17 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       clearInterval(sessionPurge);
       clearInterval(closer);
       app.beginShutdown();
-      // socket.io keeps long-lived connections open; close them so the HTTP server can finish.
-      io.disconnectSockets(true);
-      await closeServer(server, HTTP_DRAIN_MS, logger);
+      // The drain waits for requests, not for live connections (status pages, the bridge,
+      // staff views over WebSockets): with 10,000 viewers, closing those one by one took
+      // longer than the whole deadline. They end with the process, their pages see a network
+      // failure and reconnect (to this daemon once it is back, or to another replica).
+      // Long-polling clients hold a request open: it is answered now so the drain need not
+      // wait for it. (Not io.disconnectSockets(): a client told "server disconnect" does not
+      // reconnect.)
+      const drained = drainRequests(server, connections, HTTP_DRAIN_MS, logger);
+      closeLongPolls(io);
+      await drained;
+      logger.info({ liveConnections: connections.upgraded() }, 'requests drained; live connections end with the process');
       // Scrapes are answered while requests drain; a scrape in progress now is simply cut.
       metrics?.server.closeAllConnections();
       metrics?.server.close();
@@ -141,18 +152,66 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 }
 
 /**
+ * The server's connections, told apart: those carrying HTTP requests, which the drain waits
+ * for, and upgraded ones (WebSockets), which it does not. (server.close() calls back only
+ * once every connection, upgraded ones included, has closed; closeAllConnections() does not
+ * see upgraded ones at all.)
+ */
+function trackConnections(server: Server) {
+  const plain = new Set<Duplex>();
+  const upgraded = new Set<Duplex>();
+  let onNoPlain: (() => void) | undefined;
+  const forget = (socket: Duplex) => {
+    if (plain.delete(socket) && plain.size === 0) onNoPlain?.();
+  };
+  server.on('connection', (socket: Duplex) => {
+    plain.add(socket);
+    socket.once('close', () => forget(socket));
+  });
+  server.on('upgrade', (_req, socket: Duplex) => {
+    forget(socket);
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
+  });
+  return {
+    upgraded: () => upgraded.size,
+    /** Resolves once no connection carries (or waits for) an HTTP request. */
+    noPlainConnections: () =>
+      plain.size === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            onNoPlain = resolve;
+          }),
+  };
+}
+
+/**
+ * Long-polling socket.io clients (no WebSocket) wait in an open request: answer it with a
+ * close, or the drain would wait for it. Only those: closing a WebSocket client sends a closing
+ * frame and waits for the peer's answer, which with 10,000 viewers took seconds; WebSockets end
+ * with the process. (`clients` is documented by engine.io; its typings mark it protected.)
+ */
+function closeLongPolls(io: SocketServer): void {
+  const clients = (io.engine as unknown as { clients: Record<string, { transport: { name: string }; close(discard: boolean): void }> }).clients;
+  for (const client of Object.values(clients)) {
+    if (client.transport.name !== 'websocket') client.close(true);
+  }
+}
+
+/**
  * Stops accepting connections and waits for in-flight requests; idle keep-alive
  * connections are closed at once, anything still running after `drainMs` is cut.
  */
-async function closeServer(server: Server, drainMs: number, logger: Logger): Promise<void> {
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+async function drainRequests(server: Server, connections: ReturnType<typeof trackConnections>, drainMs: number, logger: Logger): Promise<void> {
+  server.close();
   server.closeIdleConnections();
+  // A request finishing leaves its keep-alive connection idle: close those as they appear.
   const idleSweep = setInterval(() => server.closeIdleConnections(), 250);
   const timer = setTimeout(() => {
     logger.warn('drain time over; closing remaining connections');
     server.closeAllConnections();
   }, drainMs);
-  await closed;
+  await connections.noPlainConnections();
   clearInterval(idleSweep);
   clearTimeout(timer);
 }

@@ -12,13 +12,27 @@ export async function main(configFile = process.env.INCIDENTD_CONFIG || DEFAULT_
     process.stderr.write(`incidentd: invalid configuration, not starting:\n${loaded.problems.map((p) => `  ${formatProblem(p)}`).join('\n')}\n`);
     process.exit(1);
   }
+  // Signals are taken from the start: a SIGTERM while the embedded database starts or the
+  // schema migrates would otherwise kill node and leave that database running. It is acted
+  // on as soon as the daemon is up.
+  let requested: string | undefined;
+  let stop = (signal: string) => {
+    requested ??= signal;
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
   const daemon = await startDaemon({ configFile: file, config: loaded.config });
 
   process.on('SIGHUP', () => {
     // A failed reload (database away for the audit row) must not take the daemon down.
     daemon.app.reloadConfig({ type: 'system', name: 'SIGHUP' }).catch((error) => daemon.logger.error({ err: error }, 'configuration reload failed; the previous configuration stays in force'));
   });
-  const stop = (signal: string) => {
+  let stopping = false;
+  stop = (signal: string) => {
+    // A second signal (Ctrl-C reaches both npm and the daemon, and npm forwards its own copy)
+    // must not cut the drain short: the first one starts it, the deadline ends it.
+    if (stopping) return;
+    stopping = true;
     // Whatever hangs, the process is gone within the deadline.
     setTimeout(() => {
       process.stderr.write('incidentd: shutdown took longer than 10 s; exiting\n');
@@ -32,13 +46,15 @@ export async function main(configFile = process.env.INCIDENTD_CONFIG || DEFAULT_
       },
     );
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  if (requested) stop(requested);
 }
 
-if (require.main === module) {
+/** The process entry point (`node dist/src/main.js`, and `npm start` through scripts/start.js). */
+export function runMain(): void {
   main().catch((error) => {
     process.stderr.write(`incidentd: failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);
   });
 }
+
+if (require.main === module) runMain();

@@ -42,7 +42,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     const embedded = await startEmbeddedPostgres({ ...options.embedded, logger: options.logger, owner: options.ownsEmbeddedServer ?? false });
     url = embedded.url;
     stopEmbedded = embedded.stop;
-    description = `embedded PostgreSQL at 127.0.0.1:${options.embedded.port}, data in ${options.embedded.dataDir}`;
+    description = embedded.description;
   }
   let orm: MikroORM;
   try {

@@ -1,7 +1,8 @@
-import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { adminToken, freePort, spawnDaemon, waitForStatus, writeConfig, type DaemonProcess } from '../support/daemon-process';
 
@@ -61,6 +62,12 @@ describe('embedded PostgreSQL', () => {
     expect(existsSync(path.join(dataDir, 'postgres', 'PG_VERSION'))).toBe(true);
     // The generated database password is readable by its owner only.
     expect(statSync(path.join(dataDir, 'postgres-password')).mode & 0o077).toBe(0);
+    // UTF-8 with PostgreSQL's own C.UTF-8 locale, whatever LANG the daemon was started with.
+    const admin = new pg.Client({ host: '127.0.0.1', port: dbPort, user: 'postgres', password: readFileSync(path.join(dataDir, 'postgres-password'), 'utf8').trim(), database: 'incidentd' });
+    await admin.connect();
+    const encoding = await admin.query("select pg_encoding_to_char(encoding) as encoding, datlocprovider, datlocale from pg_database where datname = 'incidentd'");
+    await admin.end();
+    expect(encoding.rows[0]).toEqual({ encoding: 'UTF8', datlocprovider: 'b', datlocale: 'C.UTF-8' });
     await pressCtrlC(first.daemon);
     // The database server stopped with the daemon: nothing listens, no server process left.
     expect(await portOpen(dbPort)).toBe(false);
