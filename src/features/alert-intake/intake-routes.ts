@@ -6,6 +6,7 @@ import type { Clock } from '../../platform/clock';
 import type { Logger } from '../../platform/logger';
 import { AppError, UnauthenticatedError, UnavailableError, ValidationError } from '../../platform/errors';
 import { zodProblems } from '../../platform/http/api-router';
+import { refuseInvalidUtf8 } from '../../platform/http/request-input';
 import { secretsEqual } from '../users/credentials';
 import type { IntakeMetrics } from './intake-metrics';
 import { createIntakeBatcher } from './intake-batcher';
@@ -79,7 +80,8 @@ export function createIntakeRouter(deps: {
   const json = express.json({
     limit: server.intakeBodyLimit,
     type: () => true,
-    verify: (req, _res, buffer) => {
+    verify: (req, res, buffer, encoding) => {
+      refuseInvalidUtf8(req, res, buffer, encoding);
       (req as Request).rawBody = buffer;
     },
   });
