@@ -6,6 +6,7 @@ import type { IncidentdConfig, IntegrationConfig } from '../../config/config-sch
 import type { ConfigStore } from '../../config/config-store';
 import type { Clock } from '../../platform/clock';
 import { UnauthenticatedError, ValidationError } from '../../platform/errors';
+import { implausibleInstants } from '../../platform/plausible-time';
 import type { ApiRouter } from '../../platform/http/api-router';
 import { refuseInvalidUtf8, safeParseInput } from '../../platform/http/request-input';
 import { presentedToken } from '../alert-intake/intake-routes';
@@ -38,7 +39,7 @@ type Problem = { path: string; message: string };
 const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
 
 /** Every problem at once: the shape (zod) and the references to the catalog. */
-function parseEvent(raw: unknown, config: IncidentdConfig): ChangeEventInput {
+function parseEvent(raw: unknown, config: IncidentdConfig, now: Date): ChangeEventInput {
   const parsed = safeParseInput(changeEventBody, raw ?? {});
   const fields = (raw !== null && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
   const index = catalogIndex(config);
@@ -52,6 +53,7 @@ function parseEvent(raw: unknown, config: IncidentdConfig): ChangeEventInput {
   if (owners.size > 1) problems.push({ path: 'client', message: `client, service and ci belong to different clients (${[...owners].join(', ')})` });
   const rfc = text(fields.rfc);
   if (rfc !== undefined && parseChangeId(rfc) === undefined) problems.push({ path: 'rfc', message: `"${rfc}" is not a change id like CHG-2031` });
+  if (parsed.success) problems.push(...implausibleInstants(now, 'happened', { time: parsed.data.time }));
   if (problems.length || !parsed.success) throw new ValidationError('invalid change event', problems);
   return parsed.data;
 }
@@ -197,7 +199,7 @@ export function createChangeEvents(deps: { orm: MikroORM; clock: Clock; configSt
     },
     express.json({ limit: '100kb', type: () => true, verify: refuseInvalidUtf8 }),
     async (req: Request, res: Response) => {
-      const { event, created } = await record(req.integration!, parseEvent(req.body, configStore.current));
+      const { event, created } = await record(req.integration!, parseEvent(req.body, configStore.current, clock.now()));
       res.status(created ? 201 : 200).json(presentChangeEvent(event));
     },
   );
