@@ -13,6 +13,9 @@
  * and KPIs look back months, not years); two years ahead covers the longest planning anyone
  * does here (the next year's CAB calendar, a data-centre move); five minutes is the most a
  * caller's clock should be ahead of ours. Outside, it is a wrong year, not a late entry.
+ *
+ * Alert webhooks are the exception: Alertmanager drops an alert answered with a 4xx, so an
+ * alert's startsAt is never refused; the processor logs an implausible one as "now".
  */
 
 import { ValidationError } from './errors';

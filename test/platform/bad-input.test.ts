@@ -1,3 +1,4 @@
+import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { as, changeSteps, rfc, startChangeTestApp } from '../changes/change-fixtures';
 import { AM_TOKEN, alertmanagerPayload } from '../support/alert-payloads';
@@ -117,6 +118,15 @@ describe('a NUL character answers 400 naming the field, on every route', () => {
     const query = await t.http.get('/api/v1/incidents?client=north%00wind').set(as(desk));
     expect(query.status).toBe(400);
     expect(paths(query)).toEqual(['client']);
+  });
+
+  it('in a form read without a schema: signing in answers 400, not 500', async () => {
+    const browser = supertest.agent(t.app.handleRequest);
+    const page = await browser.get('/login');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)?.[1];
+    const res = await browser.post('/login').type('form').send({ email: `desk${NUL}@test.example`, password: 'whatever-it-is', _csrf: csrf });
+    expect(res.status).toBe(400);
+    expect(res.text).toContain('invalid request body');
   });
 
   it('and a lone surrogate (which would be stored as U+FFFD) answers 400 too, while real Unicode is stored as sent', async () => {

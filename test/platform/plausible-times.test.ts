@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { implausibleInstants } from '../../src/platform/plausible-time';
 import { as, changeSteps, rfc, startChangeTestApp } from '../changes/change-fixtures';
+import { AM_TOKEN, GENERIC_TOKEN, alertmanagerPayload } from '../support/alert-payloads';
 import type { TestApp } from '../support/test-app';
 
 // Instants that cannot be meant (9999-12-31, 1970, a report time next week) answer 400
@@ -63,6 +64,22 @@ describe('routes refuse implausible instants with 400 naming the field', () => {
     const res = await t.http.post('/api/v1/change-events').set(as(DEPLOY_TOKEN)).send({ id: 'run-9999', summary: 'shop 1.0', source: 'jenkins', ci: 'nw-web-01', time: FAR_FUTURE });
     expect(res.status).toBe(400);
     expect(problemPaths(res)).toEqual(['time']);
+  });
+
+  it('a generic alert (a script, a logged call) that occurred in the future', async () => {
+    t.clock.set(NOW);
+    const res = await t.http.post('/api/v1/alerts/generic').set(as(GENERIC_TOKEN)).send({ summary: 'Printer on fire', client: 'northwind', dedupKey: 'printer-9999', occurredAt: FAR_FUTURE });
+    expect(res.status).toBe(400);
+    expect(problemPaths(res)).toEqual(['occurredAt']);
+  });
+
+  it('an Alertmanager alert from a sender whose clock is years off is accepted (a 400 would drop it) and its incident is logged now', async () => {
+    t.clock.set(NOW);
+    const body = alertmanagerPayload('{}:{alertname="ClockSkew"}', [{ labels: { alertname: 'ClockSkew', client: 'northwind', instance: 'nw-web-01', severity: 'warning' }, startsAt: FAR_FUTURE }]);
+    expect((await t.http.post('/api/v1/alerts/alertmanager').set(as(AM_TOKEN)).send(body)).status).toBe(202);
+    await t.app.services.alertProcessor.drain();
+    const rows = await t.orm.em.fork().getConnection().execute<{ reported_at: Date }[]>("select reported_at from incident where alertname = 'ClockSkew'");
+    expect(rows.map((row) => new Date(row.reported_at).toISOString())).toEqual(['2026-03-02T10:00:00.000Z']);
   });
 
   it('a change window beyond the planning horizon, on create, PATCH and schedule', async () => {

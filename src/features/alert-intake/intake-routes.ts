@@ -7,6 +7,7 @@ import type { Logger } from '../../platform/logger';
 import { AppError, UnauthenticatedError, UnavailableError, ValidationError } from '../../platform/errors';
 import { zodProblems } from '../../platform/http/api-router';
 import { refuseInvalidUtf8 } from '../../platform/http/request-input';
+import { requirePlausibleInstants } from '../../platform/plausible-time';
 import { secretsEqual } from '../users/credentials';
 import type { IntakeMetrics } from './intake-metrics';
 import { createIntakeBatcher } from './intake-batcher';
@@ -118,6 +119,8 @@ export function createIntakeRouter(deps: {
     const parsed = genericPayloadSchema.safeParse(req.body);
     if (!parsed.success) throw new ValidationError('not a valid generic alert payload', zodProblems(parsed.error));
     const receivedAt = clock.now();
+    // A script or the service desk says when it happened: in the future or years back is a mistake to refuse (scripts are not Alertmanager, which would drop the alert).
+    requirePlausibleInstants(receivedAt, 'happened', { occurredAt: parsed.data.occurredAt });
     const alert = normalizeGeneric(parsed.data, receivedAt);
     const result = await storeGenericDelivery(orm, {
       integration: req.integration!.name,

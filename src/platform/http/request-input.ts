@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestHandler } from 'express';
 import type { z } from 'zod';
 import { AppError, ValidationError } from '../errors';
 
@@ -77,6 +78,15 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown, messa
   if (!result.success) throw new ValidationError(message, result.problems);
   return result.data;
 }
+
+/**
+ * For routes that read `req.body` without a schema (sign-in, password change, page forms):
+ * the same text check as parseInput, as middleware after the body parsers.
+ */
+export const refuseUnstorableBody: RequestHandler = (req, _res, next) => {
+  const problems = unstorableTextProblems(req.body);
+  next(problems.length ? new ValidationError('invalid request body', problems) : undefined);
+};
 
 /**
  * The byte offset where `buffer` stops being UTF-8: the first byte the decoder replaced
