@@ -53,6 +53,12 @@ describe('a NUL character answers 400 naming the field, on every route', () => {
     }
   });
 
+  it('listed together with the schema\'s problems, every problem at once', async () => {
+    const res = await t.http.post('/api/v1/incidents').set(as(desk)).send(incident({ description: NUL, severity: 7 }));
+    expect(res.status).toBe(400);
+    expect(paths(res)).toEqual(['description', 'severity']);
+  });
+
   it('in notes, transitions and the other incident actions', async () => {
     const id = await openIncident();
     const cases: [string, Record<string, unknown>, string][] = [

@@ -81,9 +81,11 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown, messa
 
 /**
  * For routes that read `req.body` without a schema (sign-in, password change, page forms):
- * the same text check as parseInput, as middleware after the body parsers.
+ * the same text check as parseInput, as middleware after the body parsers. API routes are
+ * left to parseInput, which lists these problems together with their schema's.
  */
 export const refuseUnstorableBody: RequestHandler = (req, _res, next) => {
+  if (req.path.startsWith('/api/')) return next();
   const problems = unstorableTextProblems(req.body);
   next(problems.length ? new ValidationError('invalid request body', problems) : undefined);
 };
