@@ -43,7 +43,7 @@ const database = await createBenchDatabase(serverUrl, 'incidentd_bench');
 // The daemon, built, with the example catalog and a bench integration token.
 const port = await freePort();
 const configDoc = YAML.parseDocument(readFileSync(path.join(root, 'config/incidentd.yaml'), 'utf8'));
-configDoc.set('server', { host: '127.0.0.1', port });
+configDoc.set('server', { host: '127.0.0.1', port, metricsListen: `127.0.0.1:${await freePort()}` });
 configDoc.set('logging', { level: process.env.BENCH_LOG_LEVEL ?? 'info' });
 configDoc.set('integrations', [{ name: 'alertmanager', type: 'alertmanager', token }]);
 const configFile = path.join(mkdtempSync(path.join(tmpdir(), 'incidentd-bench-')), 'incidentd.yaml');

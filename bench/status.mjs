@@ -50,7 +50,8 @@ const database = await createBenchDatabase(serverUrl, 'incidentd_bench_status');
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
 const configDoc = YAML.parseDocument(readFileSync(path.join(root, 'config/incidentd.yaml'), 'utf8'));
-configDoc.set('server', { host: '127.0.0.1', port, publicUrl: base });
+const metricsPort = await freePort();
+configDoc.set('server', { host: '127.0.0.1', port, publicUrl: base, metricsListen: `127.0.0.1:${metricsPort}` });
 configDoc.set('logging', { level: process.env.BENCH_LOG_LEVEL ?? 'warn' });
 configDoc.set('integrations', [{ name: 'alertmanager', type: 'alertmanager', token }]);
 const configFile = path.join(mkdtempSync(path.join(tmpdir(), 'incidentd-bench-')), 'incidentd.yaml');
@@ -137,7 +138,7 @@ try {
     }, token),
   );
   // The daemon's own view: how long writing each push to every open page took (mean).
-  const metricsText = await (await fetch(`${base}/metrics`)).text();
+  const metricsText = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   for (const part of ['status', 'page'].filter((name) => metricsText.includes(`incidentd_status_push_seconds_count{part="${name}"}`))) {
     const sum = Number(new RegExp(`incidentd_status_push_seconds_sum\\{part="${part}"\\} ([\\d.e-]+)`).exec(metricsText)?.[1]);
     const count = Number(new RegExp(`incidentd_status_push_seconds_count\\{part="${part}"\\} (\\d+)`).exec(metricsText)?.[1]);

@@ -31,8 +31,10 @@ execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' 
 const daemons = [];
 for (const name of ['a', 'b']) {
   const port = await freePort();
+  const metricsPort = await freePort();
   const doc = YAML.parseDocument(readFileSync(path.join(root, 'config/incidentd.yaml'), 'utf8'));
-  doc.set('server', { host: '127.0.0.1', port });
+  // Two daemons on one machine: each its own metrics listener.
+  doc.set('server', { host: '127.0.0.1', port, metricsListen: `127.0.0.1:${metricsPort}` });
   doc.set('logging', { level: 'warn' });
   doc.set('integrations', [{ name: 'alertmanager', type: 'alertmanager', token }]);
   const file = path.join(mkdtempSync(path.join(tmpdir(), `incidentd-bench-${name}-`)), 'incidentd.yaml');
@@ -40,7 +42,7 @@ for (const name of ['a', 'b']) {
   const log = path.join(path.dirname(file), 'daemon.log');
   const proc = spawn(process.execPath, [path.join(root, 'dist/src/main.js')], { env: { ...process.env, DATABASE_URL: database.url, INCIDENTD_CONFIG: file }, stdio: ['ignore', openSync(log, 'w'), 'inherit'] });
   console.log(`daemon ${name}: log in ${log}`);
-  daemons.push({ name, port, proc });
+  daemons.push({ name, port, metricsPort, proc });
   // One at a time: the first migrates the fresh database.
   await waitReady(`http://127.0.0.1:${port}/readyz`);
 }
@@ -81,7 +83,7 @@ const stats = (
 const others = Number((await db.query("select count(*) from timer where kind = 'escalation.step' and status = 'fired' and payload->>'policy' <> 'bench'")).rows[0].count);
 let executions = -others;
 for (const daemon of daemons) {
-  const text = await (await fetch(`http://127.0.0.1:${daemon.port}/metrics`)).text();
+  const text = await (await fetch(`http://127.0.0.1:${daemon.metricsPort}/metrics`)).text();
   const match = /incidentd_timers_fired_total\{kind="escalation.step",result="ok"\} (\d+)/.exec(text);
   executions += match ? Number(match[1]) : 0;
 }

@@ -15,9 +15,12 @@ import { createAuthenticate } from './features/auth/authenticate';
 import { createChangeManagement } from './features/changes/change-management';
 import { createCsrf } from './features/auth/csrf';
 import { createLoginRoutes, passwordChangeGate } from './features/auth/login-routes';
+import { createLoginThrottle, type LoginThrottleLimits } from './features/auth/login-throttle';
+import { listenForAccessRevocations } from './features/auth/access-revocations';
 import { createSessionService } from './features/auth/session-service';
 import { registerCatalogRoutes } from './features/catalog/catalog-routes';
 import { createHealthRoutes } from './features/health/health-routes';
+import { createMetricsEndpoint } from './features/health/metrics-endpoint';
 import { createIntakeMetrics } from './features/alert-intake/intake-metrics';
 import { createIntakeRouter } from './features/alert-intake/intake-routes';
 import { alertmanagerPayloadSchema, genericPayloadSchema, grafanaPayloadSchema } from './features/alert-intake/payloads';
@@ -83,8 +86,8 @@ export interface AppDependencies {
   logger: Logger;
   /** Project root, where views/ and public/ live. */
   rootDir?: string;
-  /** Failed sign-ins allowed per client address per window. */
-  loginRateLimit?: { windowMs: number; limit: number };
+  /** Sign-in throttling limits (defaults in login-throttle.ts; tests use small ones). */
+  loginThrottle?: Partial<LoginThrottleLimits>;
   /** Alerts per processing batch (tests use small batches to make processors contend). */
   alertBatchSize?: number;
   /** Planned maintenance for status pages (default: scheduled changes; tests pass their own). */
@@ -147,6 +150,7 @@ export async function createApp(deps: AppDependencies) {
   // Client communications (first notice, update cadence, restoration) and the outbox's senders.
   const emailTemplates = createEmailTemplates(path.join(rootDir, 'views', 'emails'));
   const links = createLinkSigner(await getOrCreateInstanceSecret(orm, 'link-signing'), clock);
+  const loginThrottle = createLoginThrottle({ orm, clock, signer: links, limits: deps.loginThrottle });
   const communications = createClientCommunications({ clock, configStore, timers, outbox, templates: emailTemplates, links, resolveTargets: escalation.resolveTargets });
   incidents.observe(communications.observer);
   const restorationFeedback = createRestorationFeedback({ orm, clock, links, incidents, followUp: communications.clientReportsNotFixed });
@@ -179,6 +183,7 @@ export async function createApp(deps: AppDependencies) {
   const alertProcessor = createAlertProcessor({ orm, clock, configStore, incidents, audit, bus, logger, intakeBusy: intake.busy, batchSize: deps.alertBatchSize });
 
   let shuttingDown = false;
+  let accessRevocations: ReturnType<typeof listenForAccessRevocations> | undefined;
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.server.trustProxy);
@@ -213,7 +218,12 @@ export async function createApp(deps: AppDependencies) {
   });
   app.use(helmet());
   app.use('/assets', express.static(path.join(rootDir, 'public'), { maxAge: '1h' }));
-  app.use(createHealthRoutes({ orm, metrics, isShuttingDown: () => shuttingDown }));
+  app.use(createHealthRoutes({ orm, isShuttingDown: () => shuttingDown }));
+  // Metrics have a listener of their own (server.metricsListen, opened by the daemon); here
+  // only when that is off and a token guards them. Before user authentication: the bearer
+  // token is the metrics token, not a user's.
+  const serveMetrics = createMetricsEndpoint({ registry: metrics.registry, token: config.server.metricsToken, logger });
+  if (!config.server.metricsListen && config.server.metricsToken) app.get('/metrics', (req, res) => serveMetrics(req, res));
 
   // Alert webhooks come before the user authentication and CSRF middleware: they carry
   // integration tokens, and user-token lookups would only slow the hot path down.
@@ -231,7 +241,7 @@ export async function createApp(deps: AppDependencies) {
   app.use(csrf.protect);
   app.use(passwordChangeGate);
 
-  app.use(createLoginRoutes({ users, sessions, csrf, views, metrics, secureCookies: config.server.secureCookies, loginRateLimit: deps.loginRateLimit ?? { windowMs: 15 * 60_000, limit: 10 } }));
+  app.use(createLoginRoutes({ users, sessions, csrf, views, metrics, secureCookies: config.server.secureCookies, throttle: loginThrottle }));
 
   app.use('/status', createStatusPageRouter({ statusPages, subscriptions: statusSubscriptions, views, csrf, configStore }));
 
@@ -297,9 +307,11 @@ export async function createApp(deps: AppDependencies) {
     handleRequest,
     /** The Express application alone, behind the fast path. */
     express: app,
+    /** `GET /metrics` for Prometheus, for the metrics listener (server.metricsListen). */
+    serveMetrics,
     api,
     metrics,
-    services: { users, sessions, audit, incidents, alertProcessor, timers, sla, slaDigest, escalation, oncall, outbox, notificationSender, communications, restorationFeedback, emailTemplates, links, reviews, bridge, changes, statusPages, statusSubscriptions, correlation, accessReview },
+    services: { users, sessions, loginThrottle, audit, incidents, alertProcessor, timers, sla, slaDigest, escalation, oncall, outbox, notificationSender, communications, restorationFeedback, emailTemplates, links, reviews, bridge, changes, statusPages, statusSubscriptions, correlation, accessReview },
     bus,
     reloadConfig,
     /** Live updates over socket.io, on the HTTP server the app is served by. */
@@ -307,12 +319,17 @@ export async function createApp(deps: AppDependencies) {
       const io = createSocketServer(httpServer, configStore.current.server.publicUrl);
       attachStaffSocket(io, { orm, users, sessions, bus, configStore, logger, ...options });
       attachBridgeSocket(io, { orm, users, sessions, bus, configStore, logger, bridge, ...options });
-      attachStatusSocket(io, { statusPages, configStore, users, sessions, logger, registry: metrics.registry, ...options });
+      attachStatusSocket(io, { statusPages, configStore, users, sessions, bus, logger, registry: metrics.registry, ...options });
+      // Revoked access, wherever it was revoked, ends live connections at once.
+      accessRevocations ??= listenForAccessRevocations({ connectionString: orm.config.get('clientUrl')!, logger, onRevoked: (userId) => bus.emit('access.revoked', { userId }) });
       return io;
     },
+    /** Resolves once live connections hear about revoked access (see access-revocations.ts). */
+    listeningForRevokedAccess: () => accessRevocations?.listening ?? Promise.resolve(),
     /** Readiness turns 503 so load balancers stop sending work while we drain. */
     beginShutdown: () => {
       shuttingDown = true;
+      void accessRevocations?.stop();
       // No more status page rebuilds by the clock while the database closes.
       statusPages.stop();
     },

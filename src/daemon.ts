@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { createApp, type App } from './app';
+import { listenForMetrics } from './features/health/metrics-endpoint';
 import { ConfigStore } from './config/config-store';
 import type { IncidentdConfig } from './config/config-schema';
 import { openDatabase, migrateToLatest, type Database } from './db/database';
@@ -31,6 +32,8 @@ export interface RunningDaemon {
   server: Server;
   logger: Logger;
   url: string;
+  /** Where Prometheus scrapes (server.metricsListen), or null when that is off. */
+  metricsUrl: string | null;
   shutdown(reason: string): Promise<void>;
 }
 
@@ -73,6 +76,17 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     await db.close();
     throw error;
   }
+  let metrics: Awaited<ReturnType<typeof listenForMetrics>> | null = null;
+  try {
+    if (config.server.metricsListen) metrics = await listenForMetrics(app.serveMetrics, config.server.metricsListen);
+  } catch (error) {
+    app.beginShutdown();
+    io.disconnectSockets(true);
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    await db.close();
+    throw error;
+  }
   app.services.alertProcessor.start();
   // Missed timers (downtime) are due at once: the first tick fires them, once.
   app.services.timers.start();
@@ -89,11 +103,14 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   logger.info({ url, database: db.description }, 'incidentd listening');
   print(`incidentd listening on ${url}`);
   print(`database: ${db.description}`);
+  if (metrics) print(`metrics for Prometheus at ${metrics.url}${config.server.metricsToken ? ' (bearer token: server.metricsToken)' : ''}`);
+  else print(config.server.metricsToken ? `metrics for Prometheus at ${url}/metrics (bearer token: server.metricsToken)` : 'metrics: not served (server.metricsListen is off and there is no server.metricsToken)');
   print(`sign in at ${url}/login (add users with: npx incidentd user add --name NAME --email EMAIL --role ROLE)`);
 
   // Housekeeping that may run in every replica at once (both are idempotent).
   const sessionPurge = setInterval(() => {
     app.services.sessions.purgeExpired().catch((error) => logger.warn({ err: error }, 'session purge failed'));
+    app.services.loginThrottle.purgeExpired().catch((error) => logger.warn({ err: error }, 'sign-in counter purge failed'));
   }, 60 * 60_000);
   sessionPurge.unref();
   const closer = setInterval(() => {
@@ -111,13 +128,16 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       // socket.io keeps long-lived connections open; close them so the HTTP server can finish.
       io.disconnectSockets(true);
       await closeServer(server, HTTP_DRAIN_MS, logger);
+      // Scrapes are answered while requests drain; a scrape in progress now is simply cut.
+      metrics?.server.closeAllConnections();
+      metrics?.server.close();
       await Promise.all([app.services.alertProcessor.stop(), app.services.timers.stop(), app.services.notificationSender.stop(), app.services.slaDigest.stop(), app.services.reviews.reminders.stop(), app.services.accessReview.reminders.stop()]);
       await db.close();
       logger.info('shutdown complete');
     })();
     return stopping;
   };
-  return { app, db, server, logger, url, shutdown };
+  return { app, db, server, logger, url, metricsUrl: metrics?.url ?? null, shutdown };
 }
 
 /**

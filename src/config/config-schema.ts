@@ -220,6 +220,23 @@ const portSchema = z.preprocess(
   z.number().int().min(1).max(65535),
 );
 
+/**
+ * A listen address "host:port" ("[::1]:9464" for IPv6; port 0 picks a free port), or "off" /
+ * false for none. Becomes `{ host, port }` or null.
+ */
+const listenAddressSchema = z.preprocess(
+  (v) => (v === false || v === 'off' || v === 'false' ? null : v),
+  z
+    .string({ error: presentValueError((got) => `expected host:port such as 127.0.0.1:9464, or off (got ${got})`) })
+    .regex(/^(?:\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/, { error: presentValueError((got) => `expected host:port such as 127.0.0.1:9464 or [::1]:9464, or off (got ${got})`) })
+    .transform((text) => {
+      const colon = text.lastIndexOf(':');
+      return { host: text.slice(0, colon).replace(/^\[(.*)\]$/, '$1'), port: Number(text.slice(colon + 1)) };
+    })
+    .refine((address) => address.port <= 65535, { error: 'the port must be at most 65535' })
+    .nullable(),
+);
+
 /** Accepts booleans and the strings "true"/"false" (so `${TRUST_PROXY:-false}` works). */
 const flagSchema = z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
 
@@ -276,6 +293,15 @@ const serverFieldsSchema = z.strictObject({
     .default('25mb'),
   /** Alert webhooks handled at once; beyond this the daemon answers 503 so senders retry (load shedding). */
   maxConcurrentIntake: z.number().int().min(1).default(64),
+  /**
+   * Where Prometheus scrapes `/metrics`: a second listener of its own, "host:port" (default
+   * 127.0.0.1:9464, this machine only), or off. Metrics name clients and count their open
+   * incidents, so they are never served on the main listener with the public status pages,
+   * except with `off` and a `metricsToken` (then `/metrics` there needs the token).
+   */
+  metricsListen: listenAddressSchema.default({ host: '127.0.0.1', port: 9464 }),
+  /** Bearer token scrapers must send (`authorization: { credentials: … }` in Prometheus), at least 16 characters; empty: none. */
+  metricsToken: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(16, { error: 'must be at least 16 characters' }).optional()),
 });
 
 /** HTTP server; publicUrl is filled in from host and port when it is not set. */

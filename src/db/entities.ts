@@ -1,5 +1,6 @@
 import { AuditEventSchema } from '../features/audit/audit-event-entity';
 import { SessionSchema } from '../features/auth/session-entity';
+import { LoginThrottleSchema } from '../features/auth/login-throttle-entity';
 import { ApiTokenSchema, RoleGrantSchema, UserSchema } from '../features/users/user-entities';
 import { AlertSchema, WebhookDeliverySchema } from '../features/alert-intake/intake-entities';
 import { IncidentEventSchema, IncidentSchema } from '../features/incidents/incident-entities';
@@ -22,4 +23,5 @@ export const entities = [UserSchema, RoleGrantSchema, ApiTokenSchema, SessionSch
   TimerSchema, JobRunSchema, SlaClockSchema, EscalationSchema, NotificationSchema, OncallOverrideSchema,
   ChangeRequestSchema, ChangeApprovalSchema, ChangeEventSchema, CabMeetingSchema, CabAgendaItemSchema, ChangeValidationSchema,
   IncidentCommunicationSchema, RestorationFeedbackSchema, PostIncidentReviewSchema, ReviewActionItemSchema,
-  IncidentRoleSchema, IncidentTaskSchema, StatusOverrideSchema, StatusSubscriberSchema, SuspectChangeSchema];
+  IncidentRoleSchema, IncidentTaskSchema, StatusOverrideSchema, StatusSubscriberSchema, SuspectChangeSchema,
+  LoginThrottleSchema];

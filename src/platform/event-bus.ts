@@ -7,6 +7,8 @@ import { EventEmitter } from 'node:events';
 export interface DomainEvents {
   /** An incident was created or changed; `eventIds` are the new timeline entries. */
   'incident.changed': [{ incidentId: number; number: number; clientId: string | null; kind: 'created' | 'updated'; eventIds: string[] }];
+  /** Sessions of this user ended or tokens were revoked (in any process): live connections check again. */
+  'access.revoked': [{ userId: number }];
 }
 
 export class EventBus extends EventEmitter<DomainEvents> {}

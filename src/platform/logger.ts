@@ -10,6 +10,8 @@ const SECRET_KEYS = ['password', 'passwordHash', 'token', 'secret', 'authorizati
 const REDACTED_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
+  // The CSRF token is bound to the session: with the session cookie it would be a working pair.
+  'req.headers["x-csrf-token"]',
   'res.headers["set-cookie"]',
   'config.integrations[*].token',
   ...SECRET_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${key}`]),

@@ -33,8 +33,8 @@ describe('webhook authentication', () => {
     expect(wrong.status).toBe(401);
     expect(wrong.body.error.code).toBe('unauthenticated');
     expect((await post('alertmanager', body, GENERIC_TOKEN)).status).toBe(401);
-    const metrics = await t.http.get('/metrics');
-    expect(metrics.text).toMatch(/incidentd_webhook_rejected_total\{reason="unauthorized"\} 2/);
+    const metrics = await t.scrapeMetrics();
+    expect(metrics).toMatch(/incidentd_webhook_rejected_total\{reason="unauthorized"\} 2/);
   });
 });
 
@@ -53,7 +53,7 @@ describe('bad input', () => {
     const res = await t.http.post('/api/v1/alerts/alertmanager').set('Authorization', `Bearer ${AM_TOKEN}`).set('Content-Type', 'application/json').send('{"version": "4", ');
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('malformed_json');
-    expect((await t.http.get('/metrics')).text).toMatch(/incidentd_webhook_rejected_total\{reason="malformed_json"\} 1/);
+    expect(await t.scrapeMetrics()).toMatch(/incidentd_webhook_rejected_total\{reason="malformed_json"\} 1/);
   });
 });
 
@@ -216,7 +216,7 @@ describe('generic alerts', () => {
 
 describe('metrics', () => {
   it('counts received alerts, creations, open incidents and ingest time', async () => {
-    const text = (await t.http.get('/metrics')).text;
+    const text = await t.scrapeMetrics();
     expect(text).toMatch(/incidentd_alerts_received_total\{integration="alertmanager",status="firing"\} \d+/);
     expect(text).toMatch(/incidentd_alerts_received_total\{integration="alertmanager",status="resolved"\} \d+/);
     expect(text).toMatch(/incidentd_incidents_created_total\{client="northwind",severity="1",category="other"\} 1/);

@@ -43,7 +43,7 @@ describe('when the database is away', () => {
     await t.app.services.alertProcessor.drain();
     const rows = await t.orm.em.fork().getConnection().execute<{ count: string }[]>("select count(*) from alert where labels->>'alertname' = 'DbOutageTest'");
     expect(Number(rows[0]!.count)).toBe(1);
-    expect((await fetch(`${base}/metrics`).then((r) => r.text()))).toMatch(/incidentd_webhook_rejected_total\{reason="unavailable"\} 1/);
+    expect(await t.scrapeMetrics()).toMatch(/incidentd_webhook_rejected_total\{reason="unavailable"\} 1/);
   }, 30_000);
 });
 
@@ -63,6 +63,6 @@ describe('under overload', () => {
     for (const req of held) req.destroy();
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect((await send()).status).toBe(202);
-    expect((await fetch(`${base}/metrics`).then((r) => r.text()))).toMatch(/incidentd_webhook_rejected_total\{reason="overloaded"\} 1/);
+    expect(await t.scrapeMetrics()).toMatch(/incidentd_webhook_rejected_total\{reason="overloaded"\} 1/);
   });
 });

@@ -110,7 +110,7 @@ describe('browser sign-in', () => {
 
   it('rate-limits failed sign-ins and says so', async () => {
     // Its own app, so failures elsewhere in this file do not count against the limit.
-    const limited = await startTestApp({ loginRateLimit: { windowMs: 60_000, limit: 3 } });
+    const limited = await startTestApp({ loginThrottle: { perAccount: 3 } });
     onTestFinished(() => limited.close());
     const browser = supertest.agent(limited.app.handleRequest);
     const page = await browser.get('/login');
@@ -119,16 +119,16 @@ describe('browser sign-in', () => {
     for (let i = 0; i < 5; i += 1) {
       const res = await browser.post('/login').type('form').send({ email, password: 'wrong password', _csrf: csrf });
       statuses.push(res.status);
-      if (res.status === 429) expect(res.text).toContain('Too many failed sign-in attempts');
+      if (res.status === 429) expect(res.text).toContain('Too many failed sign-ins for this account');
     }
     expect(statuses).toEqual([401, 401, 401, 429, 429]);
-    const metrics = await limited.http.get('/metrics');
-    expect(metrics.text).toMatch(/incidentd_login_attempts_total\{result="rate_limited"\} 2/);
+    const metrics = await limited.scrapeMetrics();
+    expect(metrics).toMatch(/incidentd_login_attempts_total\{result="rate_limited"\} 2/);
   });
 
   it('limits guesses per account too, whatever address they come from', async () => {
     // Behind one trusted proxy, each guess seems to come from another address.
-    const proxied = await startTestApp({ loginRateLimit: { windowMs: 60_000, limit: 3 }, configFile: writeConfig({ server: { trustProxy: 1 } }) });
+    const proxied = await startTestApp({ loginThrottle: { perAccount: 3 }, configFile: writeConfig({ server: { trustProxy: 1 } }) });
     onTestFinished(() => proxied.close());
     const statuses: number[] = [];
     for (let i = 0; i < 5; i += 1) {
@@ -141,7 +141,7 @@ describe('browser sign-in', () => {
   });
 
   it('does not count successful sign-ins against the limit', async () => {
-    const limited = await startTestApp({ loginRateLimit: { windowMs: 60_000, limit: 2 } });
+    const limited = await startTestApp({ loginThrottle: { perAccount: 2, perAddress: 2 } });
     onTestFinished(() => limited.close());
     const bob = await limited.app.services.users.addUser({ name: 'Bob', email: 'bob@test.example', roles: ['tier2'] }, { type: 'system', name: 'test' });
     for (let i = 0; i < 4; i += 1) {

@@ -67,8 +67,8 @@ describe('deploy events from CI/CD (REL-04) and unauthorized changes (REL-02)', 
     }
     const listed = await t.http.get('/api/v1/change-events?unauthorized=true&client=northwind').set(as(manager));
     expect(listed.body.total).toBe(cases.length);
-    const metrics = await t.http.get('/metrics');
-    expect(metrics.text).toContain(`incidentd_changes_unauthorized{client="northwind"} ${cases.length}`);
+    const metrics = await t.scrapeMetrics();
+    expect(metrics).toContain(`incidentd_changes_unauthorized{client="northwind"} ${cases.length}`);
     const reports = await steps.outbox('change.unauthorized');
     expect(reports).toHaveLength(cases.length);
     expect(reports[0]).toMatchObject({ recipient: 'paul.mensah@precision.example', subject: 'Unauthorized change on nw-web-01 (northwind): shop-web 4.12.0' });

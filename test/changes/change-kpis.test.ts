@@ -98,7 +98,7 @@ describe('change KPIs (REL-03)', () => {
   });
 
   it('exports Prometheus gauges read from the database at scrape time', async () => {
-    const metrics = (await t.http.get('/metrics')).text;
+    const metrics = await t.scrapeMetrics();
     expect(metrics).toContain('incidentd_changes_cab_backlog 1');
     expect(metrics).toContain('incidentd_changes_rate{kpi="success"} 0.5');
     expect(metrics).toContain('incidentd_changes_rate{kpi="emergency"} 0.2');

@@ -27,7 +27,7 @@ describe('POST /-/reload', () => {
     expect(res.body.error.details[0]).toMatchObject({ path: 'clients[0].sla.sev1.respond', line: expect.any(Number), message: expect.stringContaining('expected a duration') });
     const client = await t.http.get('/api/v1/clients/northwind').set('Authorization', `Bearer ${admin}`);
     expect(client.body.name).toBe('Northwind Traders');
-    expect((await t.http.get('/metrics')).text).toMatch(/incidentd_config_reloads_total\{result="failure"\} 1/);
+    expect(await t.scrapeMetrics()).toMatch(/incidentd_config_reloads_total\{result="failure"\} 1/);
   });
 
   it('puts a valid file in force at once, audits it, and says which changes need a restart', async () => {

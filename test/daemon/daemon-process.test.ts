@@ -50,8 +50,9 @@ describe('the daemon process', () => {
     expect(logLine).not.toContain(token);
   });
 
-  it('exposes Prometheus metrics with HTTP durations by route', async () => {
-    const text = await (await fetch(`${base}/metrics`)).text();
+  it('exposes Prometheus metrics with HTTP durations by route on its metrics listener', async () => {
+    const [, metricsUrl] = await daemon.waitFor(/metrics for Prometheus at (\S+)/);
+    const text = await (await fetch(metricsUrl!)).text();
     expect(text).toMatch(/incidentd_http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/me",status="200"\} \d+/);
     expect(text).toContain('incidentd_process_cpu_seconds_total');
   });

@@ -157,7 +157,7 @@ describe('SLA clocks (INC-07)', () => {
     expect(response).toMatchObject({ outcome: 'breached', breachedAt: '2026-03-12T10:16:00.000Z' });
     expect(incident.assignedTeam).toBe('service-desk');
     expect(incident.timeline.some((e: { message: string }) => e.message.startsWith('managerial escalation: response SLA breached'))).toBe(true);
-    expect((await t.http.get('/metrics')).text).toMatch(/incidentd_sla_breaches_total\{client="northwind",severity="1",kind="response"\} [1-9]/);
+    expect(await t.scrapeMetrics()).toMatch(/incidentd_sla_breaches_total\{client="northwind",severity="1",kind="response"\} [1-9]/);
 
     await t.http.post(`/api/v1/incidents/${id}/acknowledge`).set(as()).send({}).expect(200);
     response = (await detail(id)).sla.find((c: { kind: string }) => c.kind === 'response');

@@ -19,10 +19,16 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Writes a copy of the example configuration with the given top-level sections replaced. */
+/**
+ * Writes a copy of the example configuration with the given top-level sections replaced. A
+ * replaced `server` section gets a metrics listener on a free port unless it names one, so
+ * daemons of parallel tests do not compete for the default port.
+ */
 export function writeConfig(overrides: Record<string, unknown>, dir = mkdtempSync(path.join(tmpdir(), 'incidentd-'))): string {
   const document = YAML.parseDocument(readFileSync(EXAMPLE_CONFIG, 'utf8'));
-  for (const [key, value] of Object.entries(overrides)) document.set(key, value);
+  for (const [key, value] of Object.entries(overrides)) {
+    document.set(key, key === 'server' && value && typeof value === 'object' && !('metricsListen' in value) ? { ...value, metricsListen: '127.0.0.1:0' } : value);
+  }
   const file = path.join(dir, 'incidentd.yaml');
   writeFileSync(file, document.toString());
   return file;
@@ -40,7 +46,8 @@ export interface DaemonProcess {
 export function spawnDaemon(options: { configFile: string; env?: NodeJS.ProcessEnv; cwd?: string; args?: string[]; ownProcessGroup?: boolean }): DaemonProcess {
   const proc = spawn(process.execPath, [path.join(REPO_ROOT, 'dist/src/main.js'), ...(options.args ?? [])], {
     cwd: options.cwd ?? REPO_ROOT,
-    env: { ...process.env, INCIDENTD_CONFIG: options.configFile, ...options.env },
+    // The example configuration's metrics listener on a free port (see writeConfig).
+    env: { ...process.env, METRICS_LISTEN: '127.0.0.1:0', INCIDENTD_CONFIG: options.configFile, ...options.env },
     // Its own process group, like a program started in a terminal: Ctrl-C signals the whole group.
     detached: options.ownProcessGroup ?? false,
   });

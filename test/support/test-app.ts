@@ -5,10 +5,11 @@ import { createApp, type App } from '../../src/app';
 import { ConfigStore } from '../../src/config/config-store';
 import { loadConfigOrThrow } from '../../src/config/load-config';
 import { createOrm, migrateToLatest } from '../../src/db/database';
+import type { LoginThrottleLimits } from '../../src/features/auth/login-throttle';
 import type { Role } from '../../src/features/auth/roles';
 import type { MaintenanceSource } from '../../src/features/status-page/maintenance-source';
 import { FakeClock } from '../../src/platform/clock';
-import { createLogger } from '../../src/platform/logger';
+import { createLogger, type Logger } from '../../src/platform/logger';
 import type { TcpProxy } from './tcp-proxy';
 import { createTestDatabase, type TestDatabase } from './test-database';
 
@@ -22,6 +23,8 @@ export interface TestApp {
   clock: FakeClock;
   configStore: ConfigStore;
   http: supertest.Agent;
+  /** The text Prometheus would scrape from the metrics listener (with the metrics token when one is set). */
+  scrapeMetrics(): Promise<string>;
   /** Creates a user with the given role(s) and returns its bearer token. */
   tokenFor(roles: Role | Role[], options?: { clientId?: string; email?: string }): Promise<string>;
   close(): Promise<void>;
@@ -31,11 +34,11 @@ let userCounter = 0;
 
 /** A complete app on its own fresh database, built exactly as the daemon builds it. */
 export async function startTestApp(
-  options: { configFile?: string; loginRateLimit?: { windowMs: number; limit: number }; databaseProxy?: TcpProxy; alertBatchSize?: number; maintenance?: MaintenanceSource } = {},
+  options: { configFile?: string; loginThrottle?: Partial<LoginThrottleLimits>; databaseProxy?: TcpProxy; alertBatchSize?: number; maintenance?: MaintenanceSource; logger?: Logger } = {},
 ): Promise<TestApp> {
   const configFile = options.configFile ?? EXAMPLE_CONFIG;
   const db = await createTestDatabase();
-  const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
+  const logger = options.logger ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
   let url = db.url;
   if (options.databaseProxy) {
     const target = new URL(db.url);
@@ -48,7 +51,7 @@ export async function startTestApp(
   await migrateToLatest(orm, logger);
   const clock = new FakeClock('2026-03-02T10:00:00Z');
   const configStore = new ConfigStore(configFile, loadConfigOrThrow(configFile));
-  const app = await createApp({ configStore, orm, clock, logger, rootDir: REPO_ROOT, loginRateLimit: options.loginRateLimit, alertBatchSize: options.alertBatchSize, maintenance: options.maintenance });
+  const app = await createApp({ configStore, orm, clock, logger, rootDir: REPO_ROOT, loginThrottle: options.loginThrottle, alertBatchSize: options.alertBatchSize, maintenance: options.maintenance });
   return {
     app,
     orm,
@@ -56,6 +59,12 @@ export async function startTestApp(
     clock,
     configStore,
     http: supertest.agent(app.handleRequest),
+    async scrapeMetrics() {
+      const token = configStore.current.server.metricsToken;
+      const res = await supertest(app.serveMetrics).get('/metrics').set(token ? { Authorization: `Bearer ${token}` } : {});
+      if (res.status !== 200) throw new Error(`metrics scrape answered ${res.status}: ${res.text}`);
+      return res.text;
+    },
     async tokenFor(roles, extra = {}) {
       const list = Array.isArray(roles) ? roles : [roles];
       userCounter += 1;
@@ -66,6 +75,7 @@ export async function startTestApp(
       return created.token;
     },
     async close() {
+      app.beginShutdown();
       await orm.close(true);
       await db.drop();
     },

@@ -126,7 +126,7 @@ describe('webhook channel', () => {
     }
     let [row] = (await t.http.get(`/api/v1/notifications?incident=${created.body.id}&channel=webhook`).set('Authorization', `Bearer ${admin}`)).body.items;
     expect(row.status).toBe('dead');
-    expect((await t.http.get('/metrics')).text).toMatch(/incidentd_notifications_total\{channel="webhook",result="dead"\} 1/);
+    expect(await t.scrapeMetrics()).toMatch(/incidentd_notifications_total\{channel="webhook",result="dead"\} 1/);
 
     failNext = 0;
     const retried = await t.http.post(`/api/v1/notifications/${row.id}/retry`).set('Authorization', `Bearer ${admin}`);

@@ -1,11 +1,11 @@
 import express, { type Request, type RequestHandler, type Response } from 'express';
 import { AppError, ValidationError } from '../../platform/errors';
-import { rateLimit } from 'express-rate-limit';
 import type { Metrics } from '../../platform/metrics';
 import type { ViewRenderer } from '../../platform/http/views';
 import { MIN_PASSWORD_LENGTH, type UserService } from '../users/user-service';
 import { actorOf } from '../../platform/http/api-router';
 import type { Csrf } from './csrf';
+import { DEVICE_COOKIE, DEVICE_COOKIE_TTL_MS, type LoginThrottle } from './login-throttle';
 import { SESSION_COOKIE, SESSION_TTL_MS, type SessionService } from './session-service';
 
 /** Only same-site relative paths, so `?next=` cannot send someone to another site. */
@@ -32,7 +32,7 @@ export function createLoginRoutes(deps: {
   views: ViewRenderer;
   metrics: Metrics;
   secureCookies: boolean;
-  loginRateLimit: { windowMs: number; limit: number };
+  throttle: LoginThrottle;
 }) {
   const router = express.Router();
 
@@ -48,36 +48,34 @@ export function createLoginRoutes(deps: {
     );
   };
 
-  // Counts failed attempts only: a person who mistypes twice is not locked out, a
-  // password-guessing script is. Per client address, and per account whatever the
-  // address, so spreading guesses over many addresses does not help either.
-  const failedSignInLimit = (keyGenerator?: (req: Request) => string) =>
-    rateLimit({
-      windowMs: deps.loginRateLimit.windowMs,
-      limit: deps.loginRateLimit.limit,
-      skipSuccessfulRequests: true,
-      standardHeaders: 'draft-8',
-      legacyHeaders: false,
-      ...(keyGenerator ? { keyGenerator } : {}),
-      handler: (req, res) => {
-        deps.metrics.loginAttempts.inc({ result: 'rate_limited' });
-        renderLogin(req, res, 429, 'Too many failed sign-in attempts. Wait a few minutes and try again.');
-      },
-    });
-  const addressLimiter = failedSignInLimit();
-  const accountLimiter = failedSignInLimit((req) => `account:${typeof req.body?.email === 'string' ? req.body.email.trim().toLowerCase() : ''}`);
-
   router.get('/login', deps.csrf.ensurePresession, (req, res) => renderLogin(req, res, 200));
 
-  router.post('/login', addressLimiter, accountLimiter, async (req, res) => {
+  // Throttled per account, per address and per known browser (see login-throttle.ts).
+  router.post('/login', async (req, res) => {
     const email = typeof req.body?.email === 'string' ? req.body.email : '';
     const password = typeof req.body?.password === 'string' ? req.body.password : '';
-    const principal = email && password ? await deps.users.authenticatePassword(email, password) : null;
+    if (!email || !password) return renderLogin(req, res, 401, 'Wrong email or password, or the account is disabled.');
+    const attempt = await deps.throttle.attempt({ email, address: req.ip ?? '', deviceCookie: req.cookies?.[DEVICE_COOKIE] });
+    if (!attempt.allowed) {
+      deps.metrics.loginAttempts.inc({ result: 'rate_limited' });
+      const minutes = Math.ceil(attempt.retryAfterSeconds / 60);
+      res.setHeader('Retry-After', String(attempt.retryAfterSeconds));
+      return renderLogin(
+        req,
+        res,
+        429,
+        `Too many failed sign-ins ${attempt.reason === 'account' ? 'for this account' : 'from your network'}. A browser that signed in to this account before is not held up; from this one, try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
+      );
+    }
+    const principal = await deps.users.authenticatePassword(email, password);
     if (!principal) {
       deps.metrics.loginAttempts.inc({ result: 'failed' });
       return renderLogin(req, res, 401, 'Wrong email or password, or the account is disabled.');
     }
+    await attempt.succeeded();
     deps.metrics.loginAttempts.inc({ result: 'succeeded' });
+    // This browser is now a known one for the account (renewed at every sign-in).
+    res.cookie(DEVICE_COOKIE, deps.throttle.deviceCookie(email), { httpOnly: true, sameSite: 'lax', secure: deps.secureCookies, path: '/login', maxAge: DEVICE_COOKIE_TTL_MS });
     const session = await deps.sessions.create(principal.userId);
     res.cookie(SESSION_COOKIE, session.id, {
       httpOnly: true,
@@ -89,29 +87,32 @@ export function createLoginRoutes(deps: {
     res.redirect(303, safeNext(req.body?.next));
   });
 
-  const renderPasswordForm = (req: Request, res: Response, status: number, error?: string) => {
+  const renderPasswordForm = async (req: Request, res: Response, status: number, error?: string) => {
     res.status(status).type('html').send(
       deps.views.render('account-password', {
         title: 'Choose a password',
         required: req.principal?.passwordChangeRequired ?? false,
         minLength: MIN_PASSWORD_LENGTH,
+        // Offered only to someone who has API tokens to revoke.
+        activeTokens: req.principal ? await deps.users.activeTokenCount(req.principal.userId) : 0,
         csrfToken: deps.csrf.token(req, res),
         error,
       }),
     );
   };
 
-  router.get(PASSWORD_PAGE, (req, res) => {
+  router.get(PASSWORD_PAGE, async (req, res) => {
     if (!req.principal || req.principal.via !== 'session') return res.redirect(303, `/login?next=${PASSWORD_PAGE}`);
-    renderPasswordForm(req, res, 200);
+    await renderPasswordForm(req, res, 200);
   });
 
   router.post(PASSWORD_PAGE, async (req, res) => {
     if (!req.principal || req.principal.via !== 'session') return res.redirect(303, `/login?next=${PASSWORD_PAGE}`);
-    const { currentPassword = '', newPassword = '', confirmPassword = '' } = req.body ?? {};
+    const { currentPassword = '', newPassword = '', confirmPassword = '', revokeTokens } = req.body ?? {};
     if (newPassword !== confirmPassword) return renderPasswordForm(req, res, 400, 'The two new passwords differ.');
     try {
-      await deps.users.changePassword(req.principal.userId, String(currentPassword), String(newPassword), actorOf(req.principal));
+      // Other sessions end; this one, where the person just proved who they are, stays.
+      await deps.users.changePassword(req.principal.userId, String(currentPassword), String(newPassword), actorOf(req.principal), { keepSessionHash: req.principal.sessionIdHash, revokeTokens: revokeTokens === 'yes' });
     } catch (error) {
       if (!(error instanceof ValidationError)) throw error;
       const details = (error.details as { message: string }[] | undefined)?.map((d) => d.message).join('; ');

@@ -146,17 +146,17 @@ export function attachBridgeSocket(
     });
   });
 
-  const recheck = setInterval(() => {
-    for (const socket of bridge.sockets.values()) {
-      authenticateSocket(socket, deps)
-        .then((principal) => {
-          if (!allowed(principal)) return void socket.disconnect(true);
-          dataOf(socket).principal = principal;
-        })
-        .catch((error) => deps.logger.warn({ err: error }, 'bridge socket re-authentication failed'));
-    }
-  }, deps.reauthenticateMs ?? REAUTHENTICATE_MS);
+  const recheckSocket = (socket: Socket) =>
+    authenticateSocket(socket, deps)
+      .then((principal) => {
+        if (!allowed(principal)) return void socket.disconnect(true);
+        dataOf(socket).principal = principal;
+      })
+      .catch((error) => deps.logger.warn({ err: error }, 'bridge socket re-authentication failed'));
+  const recheck = setInterval(() => bridge.sockets.forEach(recheckSocket), deps.reauthenticateMs ?? REAUTHENTICATE_MS);
   recheck.unref();
+  // Revoked access (see access-revocations.ts) ends that user's bridge connections at once.
+  deps.bus.on('access.revoked', ({ userId }) => bridge.sockets.forEach((socket) => dataOf(socket).principal?.userId === userId && void recheckSocket(socket)));
 
   return bridge;
 }

@@ -1,9 +1,8 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import express from 'express';
 import { isDatabaseReady } from '../../db/database';
-import type { Metrics } from '../../platform/metrics';
 
-export function createHealthRoutes(deps: { orm: MikroORM; metrics: Metrics; isShuttingDown: () => boolean }) {
+export function createHealthRoutes(deps: { orm: MikroORM; isShuttingDown: () => boolean }) {
   const router = express.Router();
 
   // Liveness: the process answers. Never touches the database, so a database outage
@@ -17,10 +16,6 @@ export function createHealthRoutes(deps: { orm: MikroORM; metrics: Metrics; isSh
     if (deps.isShuttingDown()) return res.status(503).json({ status: 'shutting_down' });
     const ready = await isDatabaseReady(deps.orm);
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'database_unavailable' });
-  });
-
-  router.get('/metrics', async (_req, res) => {
-    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 
   return router;

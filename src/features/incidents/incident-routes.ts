@@ -29,7 +29,7 @@ const list = <const T extends readonly [string, ...string[]]>(values: T) =>
 const listQuery = z.object({
   state: list(INCIDENT_STATES).optional(),
   open: z.enum(['true', 'false']).transform((value) => value === 'true').optional(),
-  triage: z.enum(['true', 'false']).transform((value) => value === 'true').optional().describe('true: only the triage queue (client not known yet)'),
+  triage: z.enum(['true', 'false']).transform((value) => value === 'true').optional().describe('true: only the triage queue (client not known yet; staff only, 403 for client contacts)'),
   client: z.string().optional(),
   service: z.string().optional(),
   severity: z
@@ -71,7 +71,7 @@ function serviceNames(configStore: ConfigStore) {
 export type IncidentDetailExtension = (em: EntityManager, incident: Incident) => Promise<Record<string, unknown>>;
 
 export function registerIncidentRoutes(api: ApiRouter, incidents: IncidentService, configStore: ConfigStore, clock: Clock, extensions: IncidentDetailExtension[] = []) {
-  api.get('/incidents', { access: { roles: READERS }, summary: 'List incidents, newest first (filters: state, open, client, service, severity, priority, category, since; paginated)', query: listQuery }, async ({ principal, query }) => {
+  api.get('/incidents', { access: { roles: READERS }, summary: 'List incidents, newest first (filters: state, open, triage, client, service, severity, priority, category, since; paginated)', query: listQuery }, async ({ principal, query }) => {
     const { items, total } = await incidents.list({ ...query, limit: query.pageSize, offset: (query.page - 1) * query.pageSize }, principal);
     const client = isClientContact(principal);
     const names = serviceNames(configStore);

@@ -3,7 +3,7 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { parseDuration } from '../../config/config-schema';
 import type { ConfigStore } from '../../config/config-store';
 import type { Clock } from '../../platform/clock';
-import { ConflictError, NotFoundError, ValidationError } from '../../platform/errors';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../platform/errors';
 import type { EventBus } from '../../platform/event-bus';
 import { SYSTEM_ACTOR, type Actor, type AuditService } from '../audit/audit-service';
 import type { Principal } from '../auth/principal';
@@ -339,18 +339,23 @@ export function createIncidentService(deps: {
     },
 
     async list(query: IncidentListQuery, principal: Principal) {
+      // Incidents nobody has routed yet may belong to any client: sorting them out is staff work.
+      if (query.triage && isClientContact(principal)) throw new ForbiddenError('the triage queue is for staff only');
       const em = orm.em.fork();
-      const where: Record<string, unknown> = { ...visibilityFilter(principal, configStore.current) };
-      if (query.state?.length) where.state = { $in: query.state };
-      else if (query.open !== undefined) where.state = query.open ? { $in: [...OPEN_STATES] } : { $nin: [...OPEN_STATES] };
-      if (query.triage) where.clientId = null;
-      if (query.client) where.clientId = isClientContact(principal) && query.client !== principal.clientId ? '__none__' : query.client;
-      if (query.service) where.serviceIds = { $contains: [query.service] };
-      if (query.severity?.length) where.severity = { $in: query.severity };
-      if (query.priority?.length) where.priority = { $in: query.priority };
-      if (query.category?.length) where.category = { $in: query.category };
-      if (query.since) where.reportedAt = { $gte: query.since };
-      const [items, total] = await em.findAndCount(IncidentSchema, where, { orderBy: { reportedAt: 'desc', id: 'desc' }, limit: query.limit, offset: query.offset });
+      // Each filter is its own condition, ANDed with what the caller may see: a filter can
+      // narrow the visible set but never replace a part of it (a triage or client filter
+      // once overwrote a client contact's own client).
+      const filters: Record<string, unknown>[] = [visibilityFilter(principal, configStore.current)];
+      if (query.state?.length) filters.push({ state: { $in: query.state } });
+      else if (query.open !== undefined) filters.push({ state: query.open ? { $in: [...OPEN_STATES] } : { $nin: [...OPEN_STATES] } });
+      if (query.triage) filters.push({ clientId: null });
+      if (query.client) filters.push({ clientId: query.client });
+      if (query.service) filters.push({ serviceIds: { $contains: [query.service] } });
+      if (query.severity?.length) filters.push({ severity: { $in: query.severity } });
+      if (query.priority?.length) filters.push({ priority: { $in: query.priority } });
+      if (query.category?.length) filters.push({ category: { $in: query.category } });
+      if (query.since) filters.push({ reportedAt: { $gte: query.since } });
+      const [items, total] = await em.findAndCount(IncidentSchema, { $and: filters }, { orderBy: { reportedAt: 'desc', id: 'desc' }, limit: query.limit, offset: query.offset });
       return { items, total };
     },
 

@@ -71,19 +71,18 @@ export function attachStaffSocket(
   });
 
   // A disabled user, a revoked token, an expired session or a change of team ends or
-  // narrows a live connection too, within a minute.
-  const recheck = setInterval(() => {
-    for (const socket of staff.sockets.values()) {
-      authenticateSocket(socket, deps)
-        .then((principal) => {
-          if (!principal || isClientContact(principal) || principal.passwordChangeRequired) return void socket.disconnect(true);
-          (socket.data as StaffSocketData).principal = principal;
-          if (!canSeeSecurityIncidents(principal, deps.configStore.current)) void socket.leave('security');
-        })
-        .catch((error) => deps.logger.warn({ err: error }, 'socket re-authentication failed'));
-    }
-  }, deps.reauthenticateMs ?? REAUTHENTICATE_MS);
+  // narrows a live connection too: within a minute, and at once when access is revoked.
+  const recheckSocket = (socket: Socket) =>
+    authenticateSocket(socket, deps)
+      .then((principal) => {
+        if (!principal || isClientContact(principal) || principal.passwordChangeRequired) return void socket.disconnect(true);
+        (socket.data as StaffSocketData).principal = principal;
+        if (!canSeeSecurityIncidents(principal, deps.configStore.current)) void socket.leave('security');
+      })
+      .catch((error) => deps.logger.warn({ err: error }, 'socket re-authentication failed'));
+  const recheck = setInterval(() => staff.sockets.forEach(recheckSocket), deps.reauthenticateMs ?? REAUTHENTICATE_MS);
   recheck.unref();
+  deps.bus.on('access.revoked', ({ userId }) => staff.sockets.forEach((socket) => (socket.data as StaffSocketData).principal?.userId === userId && void recheckSocket(socket)));
 
   deps.bus.on('incident.changed', (event) => {
     // Nobody listening (the usual case during an alert or timer storm without staff online): no query.

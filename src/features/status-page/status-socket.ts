@@ -1,6 +1,7 @@
 import { Gauge, Histogram, type Registry } from 'prom-client';
 import type { Namespace, Server, Socket } from 'socket.io';
 import type { ConfigStore } from '../../config/config-store';
+import type { EventBus } from '../../platform/event-bus';
 import type { Logger } from '../../platform/logger';
 import { canSeeClient } from '../auth/principal';
 import type { SessionService } from '../auth/session-service';
@@ -29,7 +30,7 @@ export const STATUSES_FIRST_ABOVE_BYTES = 16 * 1024;
  */
 export function attachStatusSocket(
   io: Server,
-  deps: { statusPages: StatusPageService; configStore: ConfigStore; users: UserService; sessions: SessionService; logger: Logger; registry: Registry; reauthenticateMs?: number },
+  deps: { statusPages: StatusPageService; configStore: ConfigStore; users: UserService; sessions: SessionService; bus: EventBus; logger: Logger; registry: Registry; reauthenticateMs?: number },
 ): Namespace {
   const status = io.of('/status');
   new Gauge({
@@ -81,6 +82,8 @@ export function attachStatusSocket(
   const recheck = setInterval(recheckAll, deps.reauthenticateMs ?? REAUTHENTICATE_MS);
   recheck.unref();
   deps.configStore.onReplace(recheckAll);
+  // Revoked access (rare: an administrator's act) re-checks at once; public pages are checked without a query.
+  deps.bus.on('access.revoked', recheckAll);
 
   status.on('connection', (socket) => {
     const clientId = socket.data.clientId as string;

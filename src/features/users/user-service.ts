@@ -3,6 +3,7 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Clock } from '../../platform/clock';
 import { ConflictError, NotFoundError, ValidationError } from '../../platform/errors';
 import type { Actor, AuditService } from '../audit/audit-service';
+import { announceAccessRevoked } from '../auth/access-revocations';
 import type { Principal } from '../auth/principal';
 import { isRole, type Role } from '../auth/roles';
 import { generateApiToken, generatePassword, hashPassword, hashToken, verifyPassword } from './credentials';
@@ -142,6 +143,7 @@ export function createUserService(deps: {
         user.disabledAt = clock.now();
         await em.nativeUpdate(ApiTokenSchema, { user, revokedAt: null }, { revokedAt: clock.now() });
         await em.getConnection().execute('delete from web_session where user_id = ?', [user.id], 'run', em.getTransactionContext());
+        await announceAccessRevoked(em, user.id);
         audit.record(em, { actor, action: 'user.disabled', entityType: 'user', entityId: user.id, before: { disabled: false }, after: { disabled: true } });
       });
     },
@@ -154,6 +156,7 @@ export function createUserService(deps: {
         if (user.disabledAt) throw new ConflictError(`user ${email} is disabled`);
         const revoked = await em.nativeUpdate(ApiTokenSchema, { user, revokedAt: null }, { revokedAt: clock.now() });
         em.create(ApiTokenSchema, { user, tokenHash: hashToken(token), prefix: token.slice(0, 10), createdAt: clock.now() });
+        if (revoked > 0) await announceAccessRevoked(em, user.id);
         audit.record(em, { actor, action: 'user.token_rotated', entityType: 'user', entityId: user.id, after: { revokedTokens: revoked, newTokenPrefix: token.slice(0, 10) } });
       });
       return token;
@@ -169,25 +172,41 @@ export function createUserService(deps: {
         user.passwordHash = passwordHash;
         user.passwordMustChange = true;
         await em.getConnection().execute('delete from web_session where user_id = ?', [user.id], 'run', em.getTransactionContext());
+        await announceAccessRevoked(em, user.id);
         audit.record(em, { actor, action: 'user.password_reset', entityType: 'user', entityId: user.id });
       });
       return password;
     },
 
-    /** A person choosing their own password, proving they know the current one. */
-    async changePassword(userId: number, currentPassword: string, newPassword: string, actor: Actor): Promise<void> {
+    /**
+     * A person choosing their own password, proving they know the current one. Every other
+     * session of theirs ends (whoever else may have known the old password is signed out);
+     * the session they did it from (`keepSessionHash`) stays. `revokeTokens` revokes their API
+     * tokens too, for when the password was not the only thing that leaked.
+     */
+    async changePassword(userId: number, currentPassword: string, newPassword: string, actor: Actor, options: { keepSessionHash?: string; revokeTokens?: boolean } = {}): Promise<{ sessionsEnded: number; tokensRevoked: number }> {
       const problems = passwordProblems(newPassword, currentPassword);
       if (problems.length > 0) throw new ValidationError('the new password is not acceptable', problems.map((message) => ({ path: 'newPassword', message })));
       const passwordHash = await hashPassword(newPassword);
-      await orm.em.fork().transactional(async (em) => {
+      return orm.em.fork().transactional(async (em) => {
         const user = await em.findOneOrFail(UserSchema, { id: userId });
         if (!(await verifyPassword(user.passwordHash ?? (await dummyHash), currentPassword))) {
           throw new ValidationError('the current password is wrong', [{ path: 'currentPassword', message: 'does not match' }]);
         }
         user.passwordHash = passwordHash;
         user.passwordMustChange = false;
-        audit.record(em, { actor, action: 'user.password_changed', entityType: 'user', entityId: user.id });
+        const ended = await em.getConnection().execute<{ affectedRows: number }>('delete from web_session where user_id = ? and id_hash <> ?', [user.id, options.keepSessionHash ?? ''], 'run', em.getTransactionContext());
+        const sessionsEnded = ended.affectedRows;
+        const tokensRevoked = options.revokeTokens ? await em.nativeUpdate(ApiTokenSchema, { user, revokedAt: null }, { revokedAt: clock.now() }) : 0;
+        if (sessionsEnded + tokensRevoked > 0) await announceAccessRevoked(em, user.id);
+        audit.record(em, { actor, action: 'user.password_changed', entityType: 'user', entityId: user.id, after: { otherSessionsEnded: sessionsEnded, tokensRevoked } });
+        return { sessionsEnded, tokensRevoked };
       });
+    },
+
+    /** How many API tokens of this user work (the password form offers to revoke them). */
+    async activeTokenCount(userId: number): Promise<number> {
+      return orm.em.fork().count(ApiTokenSchema, { user: userId, revokedAt: null });
     },
 
     async authenticateToken(token: string): Promise<Principal | null> {
