@@ -69,6 +69,7 @@ import { createTimerEngine } from './features/timers/timer-engine';
 import { registerUserRoutes } from './features/users/users-routes';
 import { createAccessReview } from './features/users/access-review';
 import { actorOf, ApiRouter } from './platform/http/api-router';
+import { refuseInvalidUtf8, refuseUnstorableBody } from './platform/http/request-input';
 import { createErrorHandler, createErrorResponder, createNotFoundHandler, errorBody } from './platform/http/error-handler';
 import { buildOpenApiDocument } from './platform/http/openapi';
 import { createViewRenderer } from './platform/http/views';
@@ -234,8 +235,9 @@ export async function createApp(deps: AppDependencies) {
   // Client approvers' signed links: the token is the credential (no session, no CSRF cookie).
   app.use(changes.publicRouter);
 
-  app.use(express.json({ limit: config.server.bodyLimit }));
-  app.use(express.urlencoded({ extended: false, limit: '100kb' }));
+  app.use(express.json({ limit: config.server.bodyLimit, verify: refuseInvalidUtf8 }));
+  app.use(express.urlencoded({ extended: false, limit: '100kb', verify: refuseInvalidUtf8 }));
+  app.use(refuseUnstorableBody);
   // Links in client e-mails carry their own signed token: no session, no CSRF cookie.
   app.use(createRespondRoutes({ feedback: restorationFeedback, views, configStore }));
   app.use(cookieParser());

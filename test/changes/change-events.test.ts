@@ -39,6 +39,8 @@ describe('deploy events from CI/CD (REL-04) and unauthorized changes (REL-02)', 
     t.clock.set('2026-03-02T10:00:00Z');
     const id = await steps.scheduled(requester, manager);
     scheduledId = id;
+    // Deploy events report what already happened: they arrive after the window (2026-03-10 20:00-23:00) and its overrun.
+    t.clock.set('2026-03-11T03:00:00Z');
     const res = await deploy({ rfc: id });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ change: id, client: 'northwind', ci: 'nw-web-01', unauthorized: false, unauthorizedReason: null, links: ['https://ci.example/runs/1'] });

@@ -48,11 +48,12 @@ describe('change KPIs (REL-03)', () => {
     const implementFailed = await implement(failed, '2026-03-02T16:00:00Z', '2026-03-11T20:00:00Z', 'failed');
     await implementSucceeded();
     await implementFailed();
+    // Reported by phone and deployed before now: both lie in the past of the clock.
+    t.clock.set('2026-03-12T12:00:00Z');
     // An incident on the successful change's CI within 72 hours of its completion.
     const desk = await t.tokenFor('service_desk');
     await t.http.post('/api/v1/incidents').set(as(desk)).send({ title: 'Shop slow since last night', client: 'northwind', cis: ['nw-web-01'], severity: 3, source: 'phone', reportedAt: '2026-03-12T09:00:00Z' }).expect(201);
     await t.http.post('/api/v1/change-events').set(as('dev-only-change-events-token-change-me')).send({ id: 'hotfix-1', summary: 'hotfix', source: 'jenkins', ci: 'nw-web-02', time: '2026-03-05T03:00:00Z' }).expect(201);
-    t.clock.set('2026-03-12T12:00:00Z');
   });
 
   it('computes success, emergency share, CAB backlog, approval cycle, rework, incidents after changes and unauthorized changes per client and period', async () => {

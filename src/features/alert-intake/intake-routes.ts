@@ -6,6 +6,8 @@ import type { Clock } from '../../platform/clock';
 import type { Logger } from '../../platform/logger';
 import { AppError, UnauthenticatedError, UnavailableError, ValidationError } from '../../platform/errors';
 import { zodProblems } from '../../platform/http/api-router';
+import { refuseInvalidUtf8 } from '../../platform/http/request-input';
+import { requirePlausibleInstants } from '../../platform/plausible-time';
 import { secretsEqual } from '../users/credentials';
 import type { IntakeMetrics } from './intake-metrics';
 import { createIntakeBatcher } from './intake-batcher';
@@ -79,7 +81,8 @@ export function createIntakeRouter(deps: {
   const json = express.json({
     limit: server.intakeBodyLimit,
     type: () => true,
-    verify: (req, _res, buffer) => {
+    verify: (req, res, buffer, encoding) => {
+      refuseInvalidUtf8(req, res, buffer, encoding);
       (req as Request).rawBody = buffer;
     },
   });
@@ -116,6 +119,8 @@ export function createIntakeRouter(deps: {
     const parsed = genericPayloadSchema.safeParse(req.body);
     if (!parsed.success) throw new ValidationError('not a valid generic alert payload', zodProblems(parsed.error));
     const receivedAt = clock.now();
+    // A script or the service desk says when it happened: in the future or years back is a mistake to refuse (scripts are not Alertmanager, which would drop the alert).
+    requirePlausibleInstants(receivedAt, 'happened', { occurredAt: parsed.data.occurredAt });
     const alert = normalizeGeneric(parsed.data, receivedAt);
     const result = await storeGenericDelivery(orm, {
       integration: req.integration!.name,

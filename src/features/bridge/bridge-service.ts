@@ -2,6 +2,7 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { ConfigStore } from '../../config/config-store';
 import type { Clock } from '../../platform/clock';
 import { ConflictError, NotFoundError, ValidationError } from '../../platform/errors';
+import { requirePlausibleInstants } from '../../platform/plausible-time';
 import type { Actor } from '../audit/audit-service';
 import type { Principal } from '../auth/principal';
 import type { Role } from '../auth/roles';
@@ -144,6 +145,7 @@ export function createBridgeService(deps: { orm: MikroORM; clock: Clock; configS
     async addTask(idText: string, principal: Principal, actor: Actor, input: { title: string; owner?: string; dueAt?: Date; requestId?: string }): Promise<IncidentTask> {
       let task: IncidentTask | null = null;
       await incidents.update(idText, principal, actor, { action: 'incident.task_added', requestId: input.requestId }, async (incident, em, now) => {
+        requirePlausibleInstants(now, 'planned', { dueAt: input.dueAt });
         const owner = input.owner ? await person(em, input.owner) : null;
         task = em.create(IncidentTaskSchema, { incident, title: input.title, ownerEmail: owner?.email ?? null, status: 'open', dueAt: input.dueAt ?? null, createdAt: now, createdBy: actor.name, updatedAt: now });
         return [{ type: 'task', message: `task: ${input.title}${owner ? ` (owner ${owner.name})` : ''}${input.dueAt ? `, due ${input.dueAt.toISOString()}` : ''}`, data: { title: input.title, owner: owner?.email ?? null } }];
@@ -173,6 +175,7 @@ export function createBridgeService(deps: { orm: MikroORM; clock: Clock; configS
           changes.push(input.status.replace('_', ' '));
         }
         if (input.dueAt !== undefined) {
+          requirePlausibleInstants(now, 'planned', { dueAt: input.dueAt });
           found.dueAt = input.dueAt;
           changes.push(input.dueAt ? `due ${input.dueAt.toISOString()}` : 'no due time');
         }

@@ -2,6 +2,7 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { z } from 'zod';
 import type { Clock } from '../../platform/clock';
 import { ConflictError, NotFoundError } from '../../platform/errors';
+import { requirePlausibleInstants } from '../../platform/plausible-time';
 import type { ApiRouter } from '../../platform/http/api-router';
 import { markdownLine } from '../../platform/markdown';
 import type { Role } from '../auth/roles';
@@ -132,6 +133,7 @@ export function registerCabRoutes(api: ApiRouter, deps: { orm: MikroORM; clock: 
 
   api.post('/cab/meetings', { access: { roles: ORGANIZERS }, summary: 'Call a CAB meeting (CHG-09); its agenda is built from the normal changes of medium/high risk awaiting the board', body: meetingBody }, async ({ body, principal, res }) =>
     orm.em.fork().transactional(async (em) => {
+      requirePlausibleInstants(clock.now(), 'planned', { scheduledFor: body.scheduledFor });
       const meeting = em.create(CabMeetingSchema, { title: body.title, scheduledFor: new Date(body.scheduledFor), createdBy: principal.email, createdAt: clock.now(), notes: body.notes, attendees: body.attendees.map((email) => email.toLowerCase()) });
       const items = (await pendingForBoard(em)).map((change, i) => em.create(CabAgendaItemSchema, { meeting, change, position: i + 1 }));
       await em.flush();

@@ -6,7 +6,9 @@ import type { IncidentdConfig, IntegrationConfig } from '../../config/config-sch
 import type { ConfigStore } from '../../config/config-store';
 import type { Clock } from '../../platform/clock';
 import { UnauthenticatedError, ValidationError } from '../../platform/errors';
-import { zodProblems, type ApiRouter } from '../../platform/http/api-router';
+import { implausibleInstants } from '../../platform/plausible-time';
+import type { ApiRouter } from '../../platform/http/api-router';
+import { refuseInvalidUtf8, safeParseInput } from '../../platform/http/request-input';
 import { presentedToken } from '../alert-intake/intake-routes';
 import type { Actor, AuditService } from '../audit/audit-service';
 import { STAFF_ROLES } from '../auth/roles';
@@ -37,11 +39,11 @@ type Problem = { path: string; message: string };
 const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
 
 /** Every problem at once: the shape (zod) and the references to the catalog. */
-function parseEvent(raw: unknown, config: IncidentdConfig): ChangeEventInput {
-  const parsed = changeEventBody.safeParse(raw ?? {});
+function parseEvent(raw: unknown, config: IncidentdConfig, now: Date): ChangeEventInput {
+  const parsed = safeParseInput(changeEventBody, raw ?? {});
   const fields = (raw !== null && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
   const index = catalogIndex(config);
-  const problems: Problem[] = parsed.success ? [] : zodProblems(parsed.error);
+  const problems: Problem[] = parsed.success ? [] : parsed.problems;
   const [client, service, ci] = [text(fields.client), text(fields.service), text(fields.ci)];
   if (!service && !ci) problems.push({ path: 'ci', message: 'name the configuration item (ci) or the service deployed to' });
   if (client !== undefined && !index.clients.has(client)) problems.push({ path: 'client', message: `unknown client "${client}"` });
@@ -51,6 +53,7 @@ function parseEvent(raw: unknown, config: IncidentdConfig): ChangeEventInput {
   if (owners.size > 1) problems.push({ path: 'client', message: `client, service and ci belong to different clients (${[...owners].join(', ')})` });
   const rfc = text(fields.rfc);
   if (rfc !== undefined && parseChangeId(rfc) === undefined) problems.push({ path: 'rfc', message: `"${rfc}" is not a change id like CHG-2031` });
+  if (parsed.success) problems.push(...implausibleInstants(now, 'happened', { time: parsed.data.time }));
   if (problems.length || !parsed.success) throw new ValidationError('invalid change event', problems);
   return parsed.data;
 }
@@ -194,9 +197,9 @@ export function createChangeEvents(deps: { orm: MikroORM; clock: Clock; configSt
       req.integration = authenticate(req);
       next();
     },
-    express.json({ limit: '100kb', type: () => true }),
+    express.json({ limit: '100kb', type: () => true, verify: refuseInvalidUtf8 }),
     async (req: Request, res: Response) => {
-      const { event, created } = await record(req.integration!, parseEvent(req.body, configStore.current));
+      const { event, created } = await record(req.integration!, parseEvent(req.body, configStore.current, clock.now()));
       res.status(created ? 201 : 200).json(presentChangeEvent(event));
     },
   );

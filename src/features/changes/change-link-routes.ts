@@ -4,9 +4,9 @@ import { z } from 'zod';
 import type { ConfigStore } from '../../config/config-store';
 import type { Clock } from '../../platform/clock';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { NotFoundError, ValidationError } from '../../platform/errors';
+import { NotFoundError } from '../../platform/errors';
 import { calendarTokenValid, changesInWindow, renderIcs } from './change-calendar';
-import { zodProblems } from '../../platform/http/api-router';
+import { parseInput, refuseInvalidUtf8 } from '../../platform/http/request-input';
 import type { ViewRenderer } from '../../platform/http/views';
 import { DECISIONS, type ChangeApprovals } from './change-approvals';
 import type { ChangeRequest } from './change-entities';
@@ -59,12 +59,11 @@ export function createChangeLinkRouter(deps: { approvals: ChangeApprovals; views
     page(res, change, { email, clientId, open: true });
   });
 
-  router.post('/changes/approvals/:token', express.urlencoded({ extended: false, limit: '20kb' }), async (req: Request, res: Response) => {
-    const parsed = decisionForm.safeParse(req.body ?? {});
-    if (!parsed.success) throw new ValidationError('invalid decision', zodProblems(parsed.error));
+  router.post('/changes/approvals/:token', express.urlencoded({ extended: false, limit: '20kb', verify: refuseInvalidUtf8 }), async (req: Request, res: Response) => {
+    const decision = parseInput(decisionForm, req.body ?? {}, 'invalid decision');
     const { email, clientId } = await deps.approvals.viewLink(String(req.params.token));
-    const change = await deps.approvals.decideByLink(String(req.params.token), parsed.data);
-    page(res, change, { email, clientId, open: false, message: `Thank you: your decision (${parsed.data.decision}) was recorded. The change is now ${change.state.replace(/_/g, ' ')}.` });
+    const change = await deps.approvals.decideByLink(String(req.params.token), decision);
+    page(res, change, { email, clientId, open: false, message: `Thank you: your decision (${decision.decision}) was recorded. The change is now ${change.state.replace(/_/g, ' ')}.` });
   });
   return router;
 }

@@ -4,6 +4,7 @@ import type { StandardChangeConfig } from '../../config/change-config-schema';
 import type { ConfigStore } from '../../config/config-store';
 import type { Clock } from '../../platform/clock';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../platform/errors';
+import { implausibleInstants } from '../../platform/plausible-time';
 import type { Actor, AuditService } from '../audit/audit-service';
 import { hasAnyRole, type Principal } from '../auth/principal';
 import { catalogIndex } from '../catalog/catalog-index';
@@ -114,6 +115,7 @@ export function createChangeCore(deps: { orm: MikroORM; clock: Clock; audit: Aud
     input.services?.forEach((id, i) => !clients.has(index.services.get(id)?.client ?? '') && problems.push({ path: `services.${i}`, message: `no service "${id}" of the affected clients` }));
     input.cis?.forEach((id, i) => !clients.has(index.cis.get(id)?.client ?? '') && problems.push({ path: `cis.${i}`, message: `no configuration item "${id}" of the affected clients` }));
     if (input.window && Date.parse(input.window.end) <= Date.parse(input.window.start)) problems.push({ path: 'window.end', message: 'the window must end after it starts' });
+    if (input.window) problems.push(...implausibleInstants(clock.now(), 'planned', { 'window.start': input.window.start, 'window.end': input.window.end }));
     if (!input.implementers) return undefined;
     const emails: string[] = [];
     for (const [i, reference] of input.implementers.entries()) {

@@ -5,8 +5,8 @@ import { z } from 'zod';
 import { parseDuration, type IncidentdConfig } from '../../config/config-schema';
 import type { ConfigStore } from '../../config/config-store';
 import type { Clock } from '../../platform/clock';
-import { ConflictError, NotFoundError, ValidationError } from '../../platform/errors';
-import { zodProblems } from '../../platform/http/api-router';
+import { ConflictError, NotFoundError } from '../../platform/errors';
+import { parseInput, refuseInvalidUtf8 } from '../../platform/http/request-input';
 import type { ViewRenderer } from '../../platform/http/views';
 import type { LinkSigner } from '../../platform/security/signed-links';
 import type { AuditService } from '../audit/audit-service';
@@ -56,9 +56,8 @@ export function createChangeValidations(deps: { orm: MikroORM; clock: Clock; con
 
   const router = express.Router();
   router.get('/changes/validations/:token', async (req: Request, res: Response) => page(res, await load(String(req.params.token))));
-  router.post('/changes/validations/:token', express.urlencoded({ extended: false, limit: '20kb' }), async (req: Request, res: Response) => {
-    const parsed = answerForm.safeParse(req.body ?? {});
-    if (!parsed.success) throw new ValidationError('invalid answer', zodProblems(parsed.error));
+  router.post('/changes/validations/:token', express.urlencoded({ extended: false, limit: '20kb', verify: refuseInvalidUtf8 }), async (req: Request, res: Response) => {
+    const answer = parseInput(answerForm, req.body ?? {}, 'invalid answer');
     const found = await load(String(req.params.token));
     const answered = await orm.em.fork().transactional(async (em) => {
       // Locked: two clicks record one answer.
@@ -66,8 +65,8 @@ export function createChangeValidations(deps: { orm: MikroORM; clock: Clock; con
       if (row.answeredAt) return row;
       const now = clock.now();
       row.answeredAt = now;
-      row.outcome = parsed.data.outcome;
-      row.note = parsed.data.note || null;
+      row.outcome = answer.outcome;
+      row.note = answer.note || null;
       const change = row.change as unknown as ChangeRequest;
       const id = formatChangeId(change.number);
       deps.audit.record(em, { actor: { type: 'client', id: row.contactEmail, name: `${row.contactName} (${row.clientId})` }, action: 'change.client_validation', entityType: 'change', entityId: id, clientId: row.clientId, after: { outcome: row.outcome, note: row.note } });

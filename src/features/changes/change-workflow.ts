@@ -3,6 +3,7 @@ import type { RiskAnswers } from './change-risk';
 import { parseDuration } from '../../config/config-schema';
 import type { ConfigStore } from '../../config/config-store';
 import { ConflictError, ForbiddenError, ValidationError } from '../../platform/errors';
+import { implausibleInstants } from '../../platform/plausible-time';
 import { SYSTEM_ACTOR, type Actor, type AuditService } from '../audit/audit-service';
 import type { Principal } from '../auth/principal';
 import { catalogIndex } from '../catalog/catalog-index';
@@ -54,9 +55,9 @@ function leavesApprovedWindow(change: ChangeRequest, window: Window): boolean {
 
 const describeWindow = (window: Window) => `${window.start.toISOString()} - ${window.end.toISOString()}`;
 
-/** 400 naming the field when a window lies in the past (every change type; see pastWindowProblems). */
+/** 400 naming the field when a window lies in the past (every change type; see pastWindowProblems) or beyond the planning horizon. */
 function requireFutureWindow(change: ChangeRequest, window: Window, now: Date): void {
-  const problems = pastWindowProblems(window, now);
+  const problems = [...pastWindowProblems(window, now), ...implausibleInstants(now, 'planned', { 'window.end': window.end })];
   if (problems.length) throw new ValidationError(`${formatChangeId(change.number)}: ${problems.map((problem) => problem.message).join('; ')}`, problems);
 }
 

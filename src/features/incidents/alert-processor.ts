@@ -5,6 +5,7 @@ import type { ConfigStore } from '../../config/config-store';
 import type { Clock } from '../../platform/clock';
 import type { EventBus } from '../../platform/event-bus';
 import type { Logger } from '../../platform/logger';
+import { implausibleInstants } from '../../platform/plausible-time';
 import type { Actor, AuditService } from '../audit/audit-service';
 import { alertTitle, routeAlert, type RoutedAlert } from '../alert-intake/alert-routing';
 import { IncidentSchema, type Incident } from './incident-entities';
@@ -279,8 +280,9 @@ export function createAlertProcessor(deps: {
         // Only the generic integration carries a reporting channel (a client's phone call...).
         source: integration?.type === 'generic' ? sourceOf(firstAnnotations!) : 'monitoring',
         reportedBy: integration?.type === 'generic' ? (firstAnnotations!.reportedBy ?? null) : null,
-        // Generic alerts without an occurrence time carry the epoch: logged now.
-        reportedAt: first.startsAt.getTime() > 0 ? first.startsAt : now,
+        // Generic alerts without an occurrence time carry the epoch, and a sender's clock can be
+        // years off (startsAt 9999-12-31 would start the SLA clocks then): an implausible start is logged now.
+        reportedAt: implausibleInstants(now, 'happened', { startsAt: first.startsAt }).length ? now : first.startsAt,
         dedupKey: g.dedupKey,
         alertname: worst.alertname,
         truncatedAlerts: truncated,

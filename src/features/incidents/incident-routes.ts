@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ValidationError } from '../../platform/errors';
+import { implausibleInstants } from '../../platform/plausible-time';
 import type { ApiRouter } from '../../platform/http/api-router';
 import type { Role } from '../auth/roles';
 import { STAFF_ROLES } from '../auth/roles';
@@ -98,6 +99,7 @@ export function registerIncidentRoutes(api: ApiRouter, incidents: IncidentServic
     if (body.client !== null && !known.clients.has(body.client)) problems.push({ path: 'client', message: `unknown client "${body.client}"` });
     body.services.forEach((id, i) => known.services.get(id)?.client !== body.client && problems.push({ path: `services.${i}`, message: `no service "${id}" of this client` }));
     body.cis.forEach((id, i) => known.cis.get(id)?.client !== body.client && problems.push({ path: `cis.${i}`, message: `no configuration item "${id}" of this client` }));
+    problems.push(...implausibleInstants(clock.now(), 'happened', { reportedAt: body.reportedAt }));
     if (problems.length) throw new ValidationError('invalid incident', problems);
     const incident = await incidents.createManual(
       {

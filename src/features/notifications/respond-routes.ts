@@ -1,6 +1,7 @@
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import type { ConfigStore } from '../../config/config-store';
+import { safeParseInput } from '../../platform/http/request-input';
 import type { ViewRenderer } from '../../platform/http/views';
 import { formatTime } from './email-templates';
 import type { FeedbackView, RestorationFeedbackService } from './restoration-feedback';
@@ -59,7 +60,7 @@ export function createRespondRoutes(deps: { feedback: RestorationFeedbackService
   });
 
   router.post('/respond/restoration/:token', async (req, res) => {
-    const parsed = answerForm.safeParse(req.body ?? {});
+    const parsed = safeParseInput(answerForm, req.body ?? {});
     if (!parsed.success) {
       const view = await deps.feedback.view(req.params.token);
       res.status(view.state === 'open' ? 400 : statusOf(view)).type('html').send(page(view, req));

@@ -2,6 +2,7 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { ConfigStore } from '../../config/config-store';
 import type { Clock } from '../../platform/clock';
 import { NotFoundError, ValidationError } from '../../platform/errors';
+import { requirePlausibleInstants } from '../../platform/plausible-time';
 import type { Actor, AuditService } from '../audit/audit-service';
 import { OncallOverrideSchema } from './oncall-entities';
 import { onCallAt, upcomingShifts, type Override, type Rotation, type Shift } from './rotation';
@@ -50,6 +51,7 @@ export function createOncallService(deps: { orm: MikroORM; clock: Clock; configS
     async addOverride(rotationId: string, input: { email: string; start: Date; end: Date; reason: string }, actor: Actor) {
       rotation(rotationId);
       if (input.end <= input.start) throw new ValidationError('invalid override', [{ path: 'end', message: 'must be after start' }]);
+      requirePlausibleInstants(deps.clock.now(), 'planned', { start: input.start, end: input.end });
       const em = deps.orm.em.fork();
       return em.transactional(async (tx) => {
         const row = tx.create(OncallOverrideSchema, { rotationId, email: input.email.toLowerCase(), startsAt: input.start, endsAt: input.end, reason: input.reason, createdBy: actor.name, createdAt: deps.clock.now(), cancelledAt: null });

@@ -5,6 +5,7 @@ import type { Clock } from '../../platform/clock';
 import type { Logger } from '../../platform/logger';
 import { markdownLine } from '../../platform/markdown';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../platform/errors';
+import { requirePlausibleInstants } from '../../platform/plausible-time';
 import { SYSTEM_ACTOR, type Actor, type AuditService } from '../audit/audit-service';
 import type { Principal } from '../auth/principal';
 import { canSeeIncident } from '../incidents/incident-access';
@@ -160,6 +161,7 @@ export function createReviewService(deps: { orm: MikroORM; clock: Clock; configS
     addAction(id: number, principal: Principal, actor: Actor, input: { title: string; owner: string; dueAt: Date }) {
       return change(id, principal, actor, 'review.action_added', undefined, (review, em, now) => {
         assertDraft(review);
+        requirePlausibleInstants(now, 'planned', { dueAt: input.dueAt });
         return em.create(ReviewActionItemSchema, { review, title: input.title, owner: input.owner.toLowerCase(), dueAt: input.dueAt, status: 'open', createdAt: now, createdBy: actor.name });
       });
     },
@@ -172,7 +174,10 @@ export function createReviewService(deps: { orm: MikroORM; clock: Clock; configS
         if (input.expectedVersion !== undefined && input.expectedVersion !== item.version) throw new ConflictError(`the action item changed since you loaded it (version ${item.version}); reload and try again`, { current: item.version });
         if (input.title !== undefined) item.title = input.title;
         if (input.owner !== undefined) item.owner = input.owner.toLowerCase();
-        if (input.dueAt !== undefined) item.dueAt = input.dueAt;
+        if (input.dueAt !== undefined) {
+          requirePlausibleInstants(now, 'planned', { dueAt: input.dueAt });
+          item.dueAt = input.dueAt;
+        }
         if (input.status === 'deferred') {
           // Deferring is a decision to live with the risk: the incident manager's call.
           if (!principal.roles.some((role) => role === 'incident_manager' || role === 'admin')) throw new ForbiddenError('only an incident manager can defer an action item');

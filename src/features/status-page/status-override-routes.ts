@@ -4,6 +4,7 @@ import type { ConfigStore } from '../../config/config-store';
 import { COMPONENT_STATUSES } from '../../config/status-page-config-schema';
 import type { Clock } from '../../platform/clock';
 import { NotFoundError, ValidationError } from '../../platform/errors';
+import { requirePlausibleInstants } from '../../platform/plausible-time';
 import type { ApiRouter } from '../../platform/http/api-router';
 import type { AuditService } from '../audit/audit-service';
 import type { Role } from '../auth/roles';
@@ -49,6 +50,7 @@ export function registerStatusOverrideRoutes(api: ApiRouter, deps: { orm: MikroO
       const now = deps.clock.now();
       const expiresAt = body.expiresAt ? new Date(body.expiresAt) : null;
       if (expiresAt && expiresAt <= now) throw new ValidationError('invalid override', [{ path: 'expiresAt', message: 'must be in the future' }]);
+      requirePlausibleInstants(now, 'planned', { expiresAt });
       const override = await em.transactional(async (tx) => {
         const existing = await tx.findOne(StatusOverrideSchema, { serviceId: service.id });
         const before = existing ? presentOverride(existing) : null;

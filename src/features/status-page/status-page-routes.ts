@@ -3,9 +3,9 @@ import express, { type Request, type RequestHandler, type Response } from 'expre
 import { rateLimit } from 'express-rate-limit';
 import { z } from 'zod';
 import type { ConfigStore } from '../../config/config-store';
-import { NotFoundError, UnauthenticatedError, ValidationError } from '../../platform/errors';
+import { NotFoundError, UnauthenticatedError } from '../../platform/errors';
 import type { ViewRenderer } from '../../platform/http/views';
-import { zodProblems } from '../../platform/http/api-router';
+import { parseInput } from '../../platform/http/request-input';
 import { canSeeClient } from '../auth/principal';
 import { PRESESSION_COOKIE, type Csrf } from '../auth/csrf';
 import type { StatuspageEndpoint } from './statuspage-presenter';
@@ -184,12 +184,11 @@ export function createStatusPageRouter(deps: { statusPages: StatusPageService; s
   router.post('/:client/subscribe', subscribeLimit, deps.csrf.requireAnonymousToken, async (req, res) => {
     const snapshot = await snapshotFor(req);
     if (!snapshot.model.client.subscriptions) throw new NotFoundError('this status page has no subscriptions');
-    const form = subscribeForm.safeParse(req.body ?? {});
-    if (!form.success) throw new ValidationError('invalid subscription', zodProblems(form.error));
+    const form = parseInput(subscribeForm, req.body ?? {}, 'invalid subscription');
     // A private page's updates go only to the client's contacts: one subscribes oneself.
     const client = statusPages.clientConfig(snapshot.clientId);
-    const email = client.statusPage.public ? form.data.email : req.principal!.email;
-    await deps.subscriptions.subscribe(client, email, form.data.components);
+    const email = client.statusPage.public ? form.email : req.principal!.email;
+    await deps.subscriptions.subscribe(client, email, form.components);
     page(req, res, snapshot, 'status/message', { title: 'Check your e-mail', heading: 'Check your e-mail', message: `We sent a confirmation link to ${email}. Your subscription starts when you use it.` });
   });
 

@@ -6,6 +6,9 @@ import { hasAnyRole, type Principal } from '../../features/auth/principal';
 import type { Role } from '../../features/auth/roles';
 import { ForbiddenError, UnauthenticatedError, ValidationError } from '../errors';
 import './express-types';
+import { parseInput, unstorableTextProblems } from './request-input';
+
+export { zodProblems } from './request-input';
 
 /**
  * Who may call a route. Every API route must say; there is no default, so forgetting it
@@ -46,14 +49,6 @@ export interface RegisteredRoute {
 }
 
 type Handler<Body, Query> = (ctx: RouteContext<Body, Query>) => Promise<unknown> | unknown;
-
-/** Turns zod issues into `[{path, message}]` with paths like `window.start`. */
-export function zodProblems(error: z.ZodError) {
-  return error.issues.map((issue) => ({
-    path: issue.path.length ? issue.path.map(String).join('.') : '(body)',
-    message: issue.message,
-  }));
-}
 
 export function actorOf(principal: Principal): Actor {
   return { type: 'user', id: principal.userId, name: principal.email };
@@ -99,6 +94,9 @@ export class ApiRouter {
       if ('roles' in spec.access && !hasAnyRole(principal, spec.access.roles)) {
         throw new ForbiddenError(`this action needs one of the roles: ${spec.access.roles.join(', ')}`);
       }
+      const params = req.params as Record<string, string>;
+      const paramProblems = unstorableTextProblems(params);
+      if (paramProblems.length) throw new ValidationError('invalid path parameters', paramProblems);
       const body = parse(spec.body, req.body, 'invalid request body');
       const query = parse(spec.query, req.query, 'invalid query parameters');
       const result = await handler({
@@ -110,7 +108,7 @@ export class ApiRouter {
         em: this.orm.em.fork(),
         body,
         query,
-        params: req.params as Record<string, string>,
+        params,
       });
       if (!res.headersSent) {
         if (result === undefined) res.status(res.statusCode === 200 ? 204 : res.statusCode).end();
@@ -120,9 +118,8 @@ export class ApiRouter {
   }
 }
 
+/** Every route's input goes through `parseInput`: its schema and the storable-text check (request-input.ts). */
 function parse(schema: z.ZodType | undefined, value: unknown, message: string) {
   if (!schema) return value;
-  const result = schema.safeParse(value ?? {});
-  if (!result.success) throw new ValidationError(message, zodProblems(result.error));
-  return result.data;
+  return parseInput(schema, value ?? {}, message);
 }
