@@ -66,6 +66,8 @@ export async function startTestApp(
       return created.token;
     },
     async close() {
+      // Ends the processor's lease connection (it runs whenever intake wakes it).
+      await app.services.alertProcessor.stop();
       await orm.close(true);
       await db.drop();
     },
