@@ -13,7 +13,7 @@
 //      rate for BENCH_SECONDS (default 20), while this process posts, every
 //      BENCH_PROBE_INTERVAL_MS (default 500), one webhook of a brand-new group (one Sev1
 //      alert), and polls the database every 50 ms for its incident and its first page
-//      (the escalation's notification in the outbox).
+//      (the escalation's first step, which writes the page into the outbox).
 // It prints time-to-incident and time-to-page for the new groups, measured from the moment
 // the probe was sent, p50/p99/max, how many appeared while the storm lasted, the storm's
 // intake figures, the deadlocks the daemon logged, and the CPU share the hypervisor took.
@@ -133,7 +133,9 @@ async function poll() {
     if (waiting.length) {
       const names = waiting.map((p) => p.alertname);
       const { rows } = await db.query(
-        `select i.alertname, exists (select 1 from notification n where n.incident_id = i.id and n.kind = 'escalation.page') as paged
+        // Paged: the escalation's first step ran (its timeline entry commits with the page; pages
+        // to one person within escalation.combineWindow share one e-mail, so not every page has its own).
+        `select i.alertname, exists (select 1 from incident_event e where e.incident_id = i.id and e.type = 'escalation' and e.message like '%: paged %') as paged
          from incident i where i.alertname = any($1)`,
         [names],
       );
