@@ -67,3 +67,55 @@ describe('an alert batch and a transaction writing timeline entries of the same 
     expect(counts.map((row) => Number(row.count))).toEqual([2, 2]);
   }, 30_000);
 });
+
+// The other lock order: intake's upsert locks the alert rows a webhook redelivers (an HA
+// pair's second copy) in identity order (integration, fingerprint, startsAt); a batch linking
+// its alerts to their incidents updated them in its own order (claim order). Two statements
+// locking the same rows in different orders deadlock. The batch now locks them in intake's
+// order first.
+describe('an alert batch linking its alerts while intake upserts the same alerts', () => {
+  it('takes their row locks in the order intake does', async () => {
+    await t.app.services.alertProcessor.stop();
+    // Stored (and claimed) in one order, the reverse of identity order.
+    const fingerprints = ['order-e', 'order-d', 'order-c', 'order-b', 'order-a'];
+    for (const fingerprint of fingerprints) {
+      const body = alertmanagerPayload('{}:{alertname="LockOrder"}', [alertOf('LockOrder', fingerprint)]);
+      body.alerts[0]!.fingerprint = fingerprint;
+      await post(body);
+    }
+    const ids = new Map(
+      (await t.orm.em.fork().getConnection().execute<{ id: string; fingerprint: string }[]>("select id, fingerprint from alert where fingerprint like 'order-%'")).map((row) => [row.fingerprint, String(row.id)]),
+    );
+
+    // Hold the batch at its start (after its claim), then lock the alert intake would lock first.
+    const groupLock = 'alertmanager|{}:{alertname="LockOrder"}|globex';
+    await other.query('select pg_advisory_lock(hashtext($1))', [groupLock]);
+    const batch = t.app.services.alertProcessor.drain();
+    await waitForLockWait(['advisory']);
+    await other.query('begin');
+    await other.query('select 1 from alert where id = $1 for update', [ids.get('order-a')]);
+    await other.query('select pg_advisory_unlock(hashtext($1))', [groupLock]);
+    try {
+      // The batch now waits for that row before it locks any other: the others are free.
+      await waitForLockWait(['transactionid', 'tuple']);
+      for (const fingerprint of fingerprints.slice(0, -1)) {
+        await expect(other.query('select 1 from alert where id = $1 for update nowait', [ids.get(fingerprint)]), fingerprint).resolves.toBeDefined();
+      }
+    } finally {
+      await other.query('rollback');
+      await within(batch, 10_000, 'the alert batch');
+    }
+    expect((await t.orm.em.fork().getConnection().execute<{ n: string }[]>("select count(*) as n from alert where fingerprint like 'order-%' and incident_id is not null"))[0]!.n).toBe('5');
+  }, 30_000);
+});
+
+/** Until a session of the test database waits for a lock of one of these kinds (bounded). */
+async function waitForLockWait(kinds: string[]): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    const { rows } = await other.query("select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and wait_event = any($1)", [kinds]);
+    if (rows[0].n > 0) return;
+    if (Date.now() - started > 10_000) throw new Error('no session waited for a lock within 10 s');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -76,12 +76,19 @@ export function createProcessorLease(deps: { connectionString: string; logger: L
     return connecting;
   }
 
-  async function renew(): Promise<void> {
-    const db = await connection();
-    // Registrations of processors gone long ago are only clutter.
-    if (renewedAt === 0) await db.query("delete from alert_processor where lease_until < clock_timestamp() - interval '1 hour'");
-    await db.query(RENEW_SQL, [id, hostname(), process.pid, startedAt, PROCESSOR_LEASE_MS]);
-    renewedAt = Date.now();
+  let renewing: Promise<void> | null = null;
+  /** One renewal at a time (the timer's and a claim's may meet): a pg client runs one query at a time. */
+  function renew(): Promise<void> {
+    renewing ??= (async () => {
+      const db = await connection();
+      // Registrations of processors gone long ago are only clutter.
+      if (renewedAt === 0) await db.query("delete from alert_processor where lease_until < clock_timestamp() - interval '1 hour'");
+      await db.query(RENEW_SQL, [id, hostname(), process.pid, startedAt, PROCESSOR_LEASE_MS]);
+      renewedAt = Date.now();
+    })().finally(() => {
+      renewing = null;
+    });
+    return renewing;
   }
 
   return {
@@ -106,6 +113,7 @@ export function createProcessorLease(deps: { connectionString: string; logger: L
       if (timer) clearInterval(timer);
       timer = null;
       renewedAt = 0;
+      await renewing?.catch(() => {});
       const db = client ?? (await connecting?.catch(() => null));
       if (!db) return;
       await db.query("update alert set claimed_by = null where split_part(claimed_by, '/', 1) = $1", [id]).catch(() => {});
