@@ -117,7 +117,7 @@ export async function createApp(deps: AppDependencies) {
   const intakeMetrics = createIntakeMetrics(metrics.registry);
   // Intake wakes the processor after each commit; the processor and the timer engine yield
   // to intake while webhooks arrive. (Both closures run only once requests come in.)
-  const intake = createIntakeRouter({ orm, configStore, clock, logger, metrics: intakeMetrics, onStored: () => alertProcessor.wake() });
+  const intake = createIntakeRouter({ orm, configStore, clock, logger, metrics: intakeMetrics, onStored: () => alertProcessor.wake(), pagingInProgress: () => alertProcessor.newGroupsInProgress() });
   // Escalation and SLA follow every incident through observers that run in the incident's
   // own transactions; their timers are durable rows fired by the timer engine.
   const timers = createTimerEngine({

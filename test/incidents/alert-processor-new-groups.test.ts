@@ -1,3 +1,4 @@
+import { createServer, request, type ClientRequest, type Server } from 'node:http';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alertmanagerPayload, AM_TOKEN } from '../support/alert-payloads';
@@ -9,13 +10,20 @@ import { startTestApp, type TestApp } from '../support/test-app';
 // group, so the queue batch that claimed its alerts cannot finish.
 let t: TestApp;
 let holder: pg.Client;
+let server: Server;
+let base: string;
 
 beforeAll(async () => {
   t = await startTestApp();
   holder = new pg.Client({ connectionString: t.db.url });
   await holder.connect();
+  server = createServer(t.app.handleRequest).listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 });
 afterAll(async () => {
+  server?.closeAllConnections();
+  server?.close();
   await holder?.end();
   await t?.close();
 });
@@ -55,5 +63,37 @@ describe('a new alert group while the queue is busy with a storm', () => {
     }
     await t.app.services.alertProcessor.drain();
     expect(Number((await sql<{ n: string }>("select count(*) as n from alert where needs_processing"))[0]!.n)).toBe(0);
+  }, 60_000);
+});
+
+describe('intake while a new group becomes an incident', () => {
+  it('lets only a few webhooks in at once, then all of them again', async () => {
+    const lock = 'alertmanager|{}:{alertname="PagingNow"}|globex';
+    await holder.query('select pg_advisory_lock(hashtext($1))', [lock]);
+    const held: ClientRequest[] = [];
+    // Shedding comes before authentication: a request without a token tells "shed" (503) from "let in" (401).
+    const unauthenticated = async () => (await fetch(`${base}/api/v1/alerts/alertmanager`, { method: 'POST', body: '{}' })).status;
+    try {
+      await post(alertmanagerPayload('{}:{alertname="PagingNow"}', [{ labels: { alertname: 'PagingNow', client: 'globex', severity: 'critical' } }]));
+      // The new group's batch is at work (and waits for the lock).
+      await waitUntil('the new group claimed', async () => (await sql<{ n: string }>("select count(*) as n from alert where claimed_by like '%/new-groups'"))[0]!.n !== '0', 10_000);
+      // Four webhooks whose bodies are still arriving occupy the few places.
+      for (let i = 0; i < 4; i += 1) {
+        const req = request(`${base}/api/v1/alerts/alertmanager`, { method: 'POST', headers: { Authorization: `Bearer ${AM_TOKEN}`, 'Content-Type': 'application/json', 'Content-Length': '100000' } });
+        req.on('error', () => {});
+        req.write('{');
+        held.push(req);
+      }
+      expect(await waitUntil('a webhook shed', async () => (await unauthenticated()) === 503, 10_000)).toBe(true);
+      const shed = await fetch(`${base}/api/v1/alerts/alertmanager`, { method: 'POST', headers: { Authorization: `Bearer ${AM_TOKEN}` }, body: '{}' });
+      expect(shed.status).toBe(503);
+      expect(shed.headers.get('retry-after')).toBeTruthy();
+    } finally {
+      await holder.query('select pg_advisory_unlock_all()');
+    }
+    // Once the incident exists, the four webhooks in progress leave room for many more.
+    await waitUntil('the incident', async () => (await sql("select 1 from incident where alertname = 'PagingNow'")).at(0), 10_000);
+    expect(await waitUntil('a webhook let in', async () => (await unauthenticated()) === 401, 10_000)).toBe(true);
+    for (const req of held) req.destroy();
   }, 60_000);
 });

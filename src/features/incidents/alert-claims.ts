@@ -27,11 +27,11 @@ export interface PendingAlert {
 }
 
 /**
- * Which alerts a claim takes:
+ * Which alerts a claim takes (each alert belongs to one lane when it is claimed):
  * - `new-groups`: alerts of groups that have no open incident yet (their first alert pages
- *   someone), oldest first. Claimed ahead of everything else, so during an alert storm a new
- *   problem does not wait behind thousands of alerts that only join open incidents.
- * - `queue`: every stored alert, oldest first.
+ *   someone), oldest first. A lane of their own, so during an alert storm a new problem does
+ *   not wait behind thousands of alerts that only join open incidents.
+ * - `queue`: all the others (alerts of known incidents and of groups with an open one), oldest first.
  */
 export type ClaimLane = 'new-groups' | 'queue';
 
@@ -55,12 +55,9 @@ export function claimantOf(processorId: string, lane: ClaimLane): string {
   return `${processorId}/${lane}`;
 }
 
+const OF_NEW_GROUP_SQL = `a.incident_id is null and not exists (select 1 from incident i where i.group_hash = ${GROUP_HASH_SQL} and i.state in (${OPEN_STATES_SQL}))`;
+
 function claimSql(lane: ClaimLane): string {
-  const newGroupsOnly =
-    lane === 'new-groups'
-      ? `and a.incident_id is null
-         and not exists (select 1 from incident i where i.group_hash = ${GROUP_HASH_SQL} and i.state in (${OPEN_STATES_SQL}))`
-      : '';
   return `
     with live as materialized (${LIVE_PROCESSORS_SQL})
     update alert set claimed_by = ?, attempts = attempts + 1
@@ -69,7 +66,7 @@ function claimSql(lane: ClaimLane): string {
       where a.needs_processing
         and (a.retry_at is null or a.retry_at <= ?)
         and (a.claimed_by is null or a.claimed_by = ? or split_part(a.claimed_by, '/', 1) not in (select id from live))
-        ${newGroupsOnly}
+        and ${lane === 'new-groups' ? OF_NEW_GROUP_SQL : `not (${OF_NEW_GROUP_SQL})`}
       order by a.id limit ? for update of a skip locked)
     returning id, integration, group_key as "groupKey", status, starts_at as "startsAt", xmin::text as "rowVersion",
               labels, truncated_alerts as "truncatedAlerts", incident_id as "incidentId", attempts, last_error as "lastError"`;

@@ -95,6 +95,8 @@ export function createAlertProcessor(deps: {
   // One batch at a time per lane: a claim a lane left behind is then its own to retake (alert-claims.ts).
   const inLane = { queue: serializer(), 'new-groups': serializer() };
   const runBatch = (lane: ClaimLane, limit: number) => inLane[lane](() => processBatch(lane, limit));
+  // New-group batches at work right now (intake makes room for them).
+  let newGroupBatches = 0;
 
   /** Groups claimed alerts by incident; an alert that cannot even be routed is a group of its own that fails. */
   function group(alerts: PendingAlert[]): { groups: Group[]; unroutable: { alert: PendingAlert; error: unknown }[] } {
@@ -411,22 +413,32 @@ export function createAlertProcessor(deps: {
     return true;
   }
 
-  /**
-   * One batch of a lane: claim, then apply all groups in one transaction. If that fails, each
-   * group is retried in its own transaction, so one bad group does not hold back the others;
-   * a group that still fails is retried later, and parked as poison after MAX_ATTEMPTS.
-   * Returns how many alerts it claimed.
-   */
+  /** One batch of a lane: claim, then process. Returns how many alerts it claimed. */
   async function processBatch(lane: ClaimLane, limit: number): Promise<number> {
     const claimant = claimantOf(await lease.hold(), lane);
     const claimed = await claimAlerts(orm, { claimant, lane, limit, now: clock.now() });
     if (claimed.length === 0) return 0;
+    if (lane === 'new-groups') newGroupBatches += 1;
+    try {
+      await processClaimed(claimant, claimed);
+    } finally {
+      if (lane === 'new-groups') newGroupBatches -= 1;
+    }
+    return claimed.length;
+  }
+
+  /**
+   * Applies all groups of a claim in one transaction. If that fails, each group is retried in
+   * its own transaction, so one bad group does not hold back the others; a group that still
+   * fails is retried later, and parked as poison after MAX_ATTEMPTS.
+   */
+  async function processClaimed(claimant: string, claimed: PendingAlert[]): Promise<void> {
     // Claimed more often than allowed without an outcome: the processor died working on them (each time).
     const spent = claimed.filter((alert) => alert.attempts > MAX_ATTEMPTS);
     for (const alerts of byGroupKey(spent)) await deps.poison.park(claimant, alerts, alerts[0]!.lastError ?? `the processor stopped ${MAX_ATTEMPTS} times while working on these alerts`);
     const { groups, unroutable } = group(claimed.filter((alert) => alert.attempts <= MAX_ATTEMPTS));
     for (const { alert, error } of unroutable) await failed(claimant, [alert], error);
-    if (groups.length === 0) return claimed.length;
+    if (groups.length === 0) return;
     try {
       await apply(claimant, groups);
     } catch (error) {
@@ -443,7 +455,6 @@ export function createAlertProcessor(deps: {
         }
       }
     }
-    return claimed.length;
   }
 
   /**
@@ -533,6 +544,8 @@ export function createAlertProcessor(deps: {
       await Promise.all([queue.idle(), newGroups.idle()]);
       while ((await runBatch('new-groups', NEW_GROUP_BATCH_SIZE)) + (await runBatch('queue', batchSize)) > 0);
     },
+    /** True while alerts of new groups (the ones that page) are becoming incidents. */
+    newGroupsInProgress: () => newGroupBatches > 0,
     /** This processor's name in alert claims (alert.claimed_by is `<id>/<lane>`). */
     id: lease.id,
   };
