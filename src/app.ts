@@ -25,6 +25,8 @@ import { createIntakeMetrics } from './features/alert-intake/intake-metrics';
 import { createIntakeRouter } from './features/alert-intake/intake-routes';
 import { alertmanagerPayloadSchema, genericPayloadSchema, grafanaPayloadSchema } from './features/alert-intake/payloads';
 import { createAlertProcessor } from './features/incidents/alert-processor';
+import { registerPoisonAlertRoutes } from './features/incidents/poison-alert-routes';
+import { createPoisonAlerts } from './features/incidents/poison-alerts';
 import { createIncidentMetrics } from './features/incidents/incident-metrics';
 import { registerIncidentRoutes, type IncidentDetailExtension } from './features/incidents/incident-routes';
 import { IncidentSchema } from './features/incidents/incident-entities';
@@ -119,7 +121,7 @@ export async function createApp(deps: AppDependencies) {
   const intakeMetrics = createIntakeMetrics(metrics.registry);
   // Intake wakes the processor after each commit; the processor and the timer engine yield
   // to intake while webhooks arrive. (Both closures run only once requests come in.)
-  const intake = createIntakeRouter({ orm, configStore, clock, logger, metrics: intakeMetrics, onStored: () => alertProcessor.wake() });
+  const intake = createIntakeRouter({ orm, configStore, clock, logger, metrics: intakeMetrics, onStored: () => alertProcessor.wake(), pagingInProgress: () => alertProcessor.newGroupsInProgress() });
   // Escalation and SLA follow every incident through observers that run in the incident's
   // own transactions; their timers are durable rows fired by the timer engine.
   const timers = createTimerEngine({
@@ -180,7 +182,9 @@ export async function createApp(deps: AppDependencies) {
   // maintenance changes and overrides; subscribers are mailed through the outbox.
   const statusPages = createStatusPageService({ orm, clock, configStore, maintenance: deps.maintenance ?? changeMaintenanceSource({ orm, configStore, onChanged: changes.core.onChanged }), bus, views, logger, registry: metrics.registry });
   const statusSubscriptions = createStatusSubscriptions({ orm, clock, configStore, outbox, signer: links, bus, logger, statusPages });
-  const alertProcessor = createAlertProcessor({ orm, clock, configStore, incidents, audit, bus, logger, intakeBusy: intake.busy, batchSize: deps.alertBatchSize });
+  // Alerts the processor fails on repeatedly are parked, each group with a triage incident that pages.
+  const poison = createPoisonAlerts({ orm, clock, configStore, incidents, bus, logger, registry: metrics.registry });
+  const alertProcessor = createAlertProcessor({ orm, clock, configStore, incidents, audit, bus, logger, poison, intakeBusy: intake.busy, batchSize: deps.alertBatchSize });
 
   let shuttingDown = false;
   let accessRevocations: ReturnType<typeof listenForAccessRevocations> | undefined;
@@ -284,6 +288,7 @@ export async function createApp(deps: AppDependencies) {
   registerEscalationRoutes(api, escalation);
   registerOncallRoutes(api, oncall);
   registerNotificationRoutes(api, { orm, clock, audit });
+  registerPoisonAlertRoutes(api, { clock, audit, onRetried: () => alertProcessor.wake() });
   registerReportRoutes(api, { clock, knownClient: (id) => configStore.current.clients.some((client) => client.id === id) });
   registerReviewRoutes(api, reviews);
   registerBridgeRoutes(api, bridge);
@@ -315,7 +320,7 @@ export async function createApp(deps: AppDependencies) {
     serveMetrics,
     api,
     metrics,
-    services: { users, sessions, loginThrottle, audit, incidents, alertProcessor, timers, sla, slaDigest, escalation, oncall, outbox, notificationSender, communications, restorationFeedback, emailTemplates, links, reviews, bridge, changes, statusPages, statusSubscriptions, correlation, accessReview },
+    services: { users, sessions, loginThrottle, audit, incidents, alertProcessor, poison, timers, sla, slaDigest, escalation, oncall, outbox, notificationSender, communications, restorationFeedback, emailTemplates, links, reviews, bridge, changes, statusPages, statusSubscriptions, correlation, accessReview },
     bus,
     reloadConfig,
     /** Live updates over socket.io, on the HTTP server the app is served by. */

@@ -2,7 +2,7 @@ import { AuditEventSchema } from '../features/audit/audit-event-entity';
 import { SessionSchema } from '../features/auth/session-entity';
 import { LoginThrottleSchema } from '../features/auth/login-throttle-entity';
 import { ApiTokenSchema, RoleGrantSchema, UserSchema } from '../features/users/user-entities';
-import { AlertSchema, WebhookDeliverySchema } from '../features/alert-intake/intake-entities';
+import { AlertProcessorSchema, AlertSchema, WebhookDeliverySchema } from '../features/alert-intake/intake-entities';
 import { IncidentEventSchema, IncidentSchema } from '../features/incidents/incident-entities';
 import { IncidentCommunicationSchema, RestorationFeedbackSchema } from '../features/notifications/communication-entities';
 import { PostIncidentReviewSchema, ReviewActionItemSchema } from '../features/reviews/review-entities';
@@ -19,7 +19,7 @@ import { CabAgendaItemSchema, CabMeetingSchema, ChangeApprovalSchema, ChangeEven
 
 /** Every entity the ORM knows. A feature adds its entities here and a migration for them. */
 export const entities = [UserSchema, RoleGrantSchema, ApiTokenSchema, SessionSchema, AuditEventSchema, InstanceSettingSchema,
-  IncidentSchema, IncidentEventSchema, WebhookDeliverySchema, AlertSchema,
+  IncidentSchema, IncidentEventSchema, WebhookDeliverySchema, AlertSchema, AlertProcessorSchema,
   TimerSchema, JobRunSchema, SlaClockSchema, EscalationSchema, NotificationSchema, OncallOverrideSchema,
   ChangeRequestSchema, ChangeApprovalSchema, ChangeEventSchema, CabMeetingSchema, CabAgendaItemSchema, ChangeValidationSchema,
   IncidentCommunicationSchema, RestorationFeedbackSchema, PostIncidentReviewSchema, ReviewActionItemSchema,

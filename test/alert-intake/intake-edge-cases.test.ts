@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAlertProcessor } from '../../src/features/incidents/alert-processor';
+import { createLogger } from '../../src/platform/logger';
 import { alertmanagerPayload, AM_TOKEN } from '../support/alert-payloads';
 import { writeConfig } from '../support/daemon-process';
 import { startTestApp, type TestApp } from '../support/test-app';
@@ -34,8 +36,13 @@ describe('processors racing for one alert group', () => {
     const key = '{}:{alertname="RaceGroup"}';
     const alerts = Array.from({ length: 6 }, (_, i) => ({ labels: { alertname: 'RaceGroup', client: 'globex', instance: `gx-race-${i}:9100`, severity: 'high' } }));
     await post('alertmanager', alertmanagerPayload(key, alerts));
-    // Four processors at once, one alert per batch each.
-    await Promise.all(Array.from({ length: 4 }, () => t.app.services.alertProcessor.drain()));
+    // Four processors at once (as in four daemons: each its own registration and claims), one alert per batch each.
+    const { incidents: incidentService, audit, poison } = t.app.services;
+    const racers = Array.from({ length: 4 }, () =>
+      createAlertProcessor({ orm: t.orm, clock: t.clock, configStore: t.configStore, incidents: incidentService, audit, poison, bus: t.app.bus, logger: createLogger('silent'), batchSize: 1 }),
+    );
+    await Promise.all(racers.map((racer) => racer.drain()));
+    await Promise.all(racers.map((racer) => racer.stop()));
     const incidents = await incidentsOfGroup(key);
     expect(incidents).toHaveLength(1);
     expect(incidents[0].alertCounts).toEqual({ firing: 6, resolved: 0 });

@@ -76,6 +76,8 @@ export async function startTestApp(
     },
     async close() {
       app.beginShutdown();
+      // Ends the processor's lease connection (it runs whenever intake wakes it).
+      await app.services.alertProcessor.stop();
       await orm.close(true);
       await db.drop();
     },

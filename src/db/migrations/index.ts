@@ -9,6 +9,7 @@ import { Migration0007Reviews } from './0007-reviews';
 import { Migration0008Bridge } from './0008-bridge';
 import { Migration0009Correlation } from './0009-correlation';
 import { Migration0010ChangeApprovedWindow } from './0010-change-approved-window';
+import { Migration0011AlertProcessing } from './0011-alert-processing';
 import { Migration0012LoginThrottle } from './0012-login-throttle';
 
 /**
@@ -27,5 +28,6 @@ export const migrations: MigrationObject[] = [
   { name: '0008-bridge', class: Migration0008Bridge },
   { name: '0009-correlation', class: Migration0009Correlation },
   { name: '0010-change-approved-window', class: Migration0010ChangeApprovedWindow },
+  { name: '0011-alert-processing', class: Migration0011AlertProcessing },
   { name: '0012-login-throttle', class: Migration0012LoginThrottle },
 ];

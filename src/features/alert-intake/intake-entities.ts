@@ -50,10 +50,40 @@ export const AlertSchema = defineEntity({
     changedAt: p.datetime(),
     incident: () => p.manyToOne(IncidentSchema).nullable().index(),
     needsProcessing: p.boolean().default(true),
-    // Claimed by an alert processor until then (see alert-processor.ts).
-    leaseUntil: p.datetime().nullable(),
+    // The alert processor working on it (alert_processor.id); void once that processor's lease ends.
+    claimedBy: p.text().nullable(),
+    // Claims since it was last processed; too many and it is parked as poison.
+    attempts: p.integer().default(0),
+    // After a failure: not claimed again before then.
+    retryAt: p.datetime().nullable(),
+    lastError: p.text().nullable(),
+    // Parked as poison: out of the queue until it changes or an admin retries it.
+    parkedAt: p.datetime().nullable(),
+    // The triage incident opened for it when it was parked.
+    parkedIncident: () => p.manyToOne(IncidentSchema).nullable().index(),
   },
   uniques: [{ properties: ['integration', 'fingerprint', 'startsAt'] }],
-  indexes: [{ name: 'alert_needs_processing', expression: 'create index alert_needs_processing on alert (id) where needs_processing' }],
+  indexes: [
+    { name: 'alert_needs_processing', expression: 'create index alert_needs_processing on alert (id) where needs_processing' },
+    { name: 'alert_parked', expression: 'create index alert_parked on alert (parked_at) where parked_at is not null' },
+  ],
 });
 export type Alert = InferEntity<typeof AlertSchema>;
+
+/**
+ * A running alert processor (one per daemon). Its claims on alerts hold while its lease is
+ * renewed and its database session lives (see alert-processor-lease.ts).
+ */
+export const AlertProcessorSchema = defineEntity({
+  name: 'AlertProcessor',
+  properties: {
+    id: p.text().primary(),
+    host: p.text(),
+    pid: p.integer(),
+    startedAt: p.datetime(),
+    leaseUntil: p.datetime(),
+    // The processor's own database session: when it ends (the process died), so do the claims.
+    backendPid: p.integer().nullable(),
+    backendStart: p.datetime().nullable(),
+  },
+});

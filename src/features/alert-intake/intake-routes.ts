@@ -24,6 +24,9 @@ declare global {
   }
 }
 
+/** Webhooks in progress at once while new alert groups are becoming incidents (see the load shedding below). */
+const PAGING_INTAKE_LIMIT = 4;
+
 /** The token of an integration, sent as `Authorization: Bearer <token>` or as the Basic auth password. */
 export function presentedToken(req: Request): string | undefined {
   const header = req.headers.authorization ?? '';
@@ -49,6 +52,8 @@ export function createIntakeRouter(deps: {
   metrics: IntakeMetrics;
   logger: Logger;
   onStored: () => void;
+  /** True while work that pages someone is in progress (new alert groups becoming incidents): intake then makes room. */
+  pagingInProgress?: () => boolean;
 }) {
   const { orm, configStore, clock, metrics } = deps;
   const router = express.Router();
@@ -57,8 +62,13 @@ export function createIntakeRouter(deps: {
   let inFlight = 0;
 
   // Load shedding: a sender that gets 503 retries later; one that waits forever times out.
+  // During an alert storm intake can take the daemon's whole thread, and turning a new
+  // problem into an incident (some 30 database round trips, each waiting its turn behind the
+  // webhooks) then took as long as the storm. While that work runs, only a few webhooks are
+  // let in at once: storing slows down for a moment, paging does not wait.
   router.use((_req, res, next) => {
-    if (inFlight >= server.maxConcurrentIntake) {
+    const limit = deps.pagingInProgress?.() ? Math.min(PAGING_INTAKE_LIMIT, server.maxConcurrentIntake) : server.maxConcurrentIntake;
+    if (inFlight >= limit) {
       res.setHeader('Retry-After', '2');
       return next(new UnavailableError('too many webhooks in progress; retry shortly'));
     }

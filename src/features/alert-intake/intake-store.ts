@@ -10,7 +10,8 @@ export interface StoreResult {
 /*
  * Each webhook is committed in ONE statement (one round trip, atomic): the raw payload and
  * its alerts. Alerts are upserted on their identity (integration, fingerprint, startsAt);
- * a redelivery that changes nothing writes nothing to the alert table.
+ * a redelivery that changes nothing writes nothing to the alert table. A change puts the
+ * alert back in the processor's queue with a clean slate, parked as poison or not.
  *
  * An ended occurrence never fires again (Alertmanager gives a re-fire a new startsAt), so
  * a late "firing" from the lagging half of an HA pair cannot undo a "resolved". Generic
@@ -30,7 +31,8 @@ const UPSERT_ALERTS = `
       truncated_alerts = excluded.truncated_alerts,
       last_delivery_id = excluded.last_delivery_id,
       changed_at = excluded.changed_at,
-      needs_processing = true
+      needs_processing = true,
+      attempts = 0, retry_at = null, parked_at = null
     where (alert.status = 'firing' and excluded.status = 'resolved')
        or (:allowRefire and alert.status = 'resolved' and excluded.status = 'firing')
     returning 1
@@ -56,7 +58,8 @@ ${UPSERT_ALERTS}`;
 const RESOLVE_BY_KEY_SQL = `
 with ${INSERT_DELIVERY},
 resolved as (
-  update alert set status = 'resolved', ends_at = :receivedAt, last_delivery_id = (select id from delivery), changed_at = :receivedAt, needs_processing = true
+  update alert set status = 'resolved', ends_at = :receivedAt, last_delivery_id = (select id from delivery), changed_at = :receivedAt, needs_processing = true,
+                   attempts = 0, retry_at = null, parked_at = null
   where integration = :integration and fingerprint = :fingerprint and status = 'firing'
   returning 1
 )
@@ -128,7 +131,8 @@ upserted as (
     truncated_alerts = excluded.truncated_alerts,
     last_delivery_id = excluded.last_delivery_id,
     changed_at = excluded.changed_at,
-    needs_processing = true
+    needs_processing = true,
+    attempts = 0, retry_at = null, parked_at = null
   where alert.status = 'firing' and excluded.status = 'resolved'
   returning last_delivery_id
 )

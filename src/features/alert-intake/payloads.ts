@@ -18,6 +18,23 @@ const timestamp = z.iso
   .datetime({ offset: true, local: false, error: 'expected an RFC 3339 timestamp' })
   .refine((value) => !value.startsWith('0000'), { error: 'year 0 does not exist' });
 
+/*
+ * Keys that reach a database index are bounded, so an acknowledged alert can always be
+ * stored and processed (PostgreSQL refuses btree index entries over ~2.7 KB, which used to
+ * answer 500, or break processing after a 202):
+ * - fingerprint (and the generic dedupKey, which becomes the fingerprint) is part of the
+ *   alert's unique index: refused above MAX_FINGERPRINT_LENGTH with a 400 naming the field.
+ *   Alertmanager and Grafana send 16 hex digits.
+ * - groupKey grows with Alertmanager's group_by labels, so any length up to
+ *   MAX_GROUP_KEY_LENGTH is stored as sent; incidents are found by its hash
+ *   (incident.group_hash), never by an index on the key itself. Beyond that it is refused:
+ *   every alert row keeps a copy.
+ */
+export const MAX_FINGERPRINT_LENGTH = 255;
+export const MAX_GROUP_KEY_LENGTH = 65_536;
+const fingerprint = text.min(1).max(MAX_FINGERPRINT_LENGTH, { error: `at most ${MAX_FINGERPRINT_LENGTH} characters (it identifies the alert; Alertmanager and Grafana send 16)` });
+const groupKey = text.min(1).max(MAX_GROUP_KEY_LENGTH, { error: `at most ${MAX_GROUP_KEY_LENGTH} characters` });
+
 /** One alert as Alertmanager sends it; Grafana sends the same shape with a few extras. */
 function alertSchema() {
   return z.object({
@@ -27,14 +44,14 @@ function alertSchema() {
     startsAt: timestamp,
     endsAt: timestamp.optional(),
     generatorURL: text.default(''),
-    fingerprint: text.min(1),
+    fingerprint,
   });
 }
 
 /** Alertmanager webhook, version 4 (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config). */
 export const alertmanagerPayloadSchema = z.object({
   version: z.literal('4', { error: 'expected webhook version "4"' }),
-  groupKey: text.min(1),
+  groupKey,
   truncatedAlerts: z.number().int().min(0).default(0),
   status: z.enum(['firing', 'resolved']),
   receiver: z.string(),
@@ -50,14 +67,14 @@ export type AlertmanagerPayload = z.infer<typeof alertmanagerPayloadSchema>;
 export const grafanaPayloadSchema = z.object({
   receiver: z.string().default(''),
   status: z.enum(['firing', 'resolved']),
-  groupKey: text.min(1),
+  groupKey,
   truncatedAlerts: z.number().int().min(0).default(0),
   externalURL: z.string().default(''),
   title: z.string().optional(),
   alerts: z.array(
     alertSchema().extend({
       // Grafana 9+ sends it; older versions do not, and then the labels identify the alert.
-      fingerprint: text.optional(),
+      fingerprint: fingerprint.optional(),
       dashboardURL: z.string().optional(),
       panelURL: z.string().optional(),
       valueString: z.string().optional(),
@@ -77,7 +94,7 @@ export const genericPayloadSchema = z.object({
   dedupKey: z
     .string()
     .min(1)
-    .max(255)
+    .max(MAX_FINGERPRINT_LENGTH, { error: `at most ${MAX_FINGERPRINT_LENGTH} characters (it identifies the alert)` })
     .optional()
     .describe('events with the same key update one alert; required to resolve'),
   severity: z.union([z.enum(['critical', 'high', 'error', 'warning', 'info']), z.number().int().min(1).max(4)]).optional(),

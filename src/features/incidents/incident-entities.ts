@@ -25,7 +25,10 @@ export const IncidentSchema = defineEntity({
     reportedBy: p.text().nullable(),
     impact: p.text().default(''),
     // integration|groupKey|client: new alerts of the same group attach to the open incident.
+    // Any length (group keys can be long); found through groupHash, never indexed itself.
     dedupKey: p.text().nullable(),
+    // md5 of integration|groupKey: the index the alert processor finds a group's incidents by.
+    groupHash: p.text().nullable().index(),
     alertname: p.text().nullable(),
     reportedAt: p.datetime().index(),
     createdAt: p.datetime(),
@@ -59,12 +62,6 @@ export const IncidentSchema = defineEntity({
     // Optimistic locking: a stale write is refused instead of silently overwriting.
     version: p.integer().version(),
   },
-  indexes: [
-    {
-      name: 'incident_open_dedup_key',
-      expression: "create index incident_open_dedup_key on incident (dedup_key) where state in ('new', 'triaged', 'investigating', 'mitigated')",
-    },
-  ],
 });
 export type Incident = InferEntity<typeof IncidentSchema>;
 

@@ -107,6 +107,8 @@ export interface NewIncident {
   impact?: string;
   reportedAt: Date;
   dedupKey?: string | null;
+  /** The index key the alert processor finds the dedup key's incidents by (alert-claims.ts groupHashOf). */
+  groupHash?: string | null;
   alertname?: string | null;
   truncatedAlerts?: number;
 }
@@ -167,6 +169,7 @@ export function createIncidentService(deps: {
       reportedBy: input.reportedBy ?? null,
       impact: input.impact ?? '',
       dedupKey: input.dedupKey ?? null,
+      groupHash: input.groupHash ?? null,
       alertname: input.alertname ?? null,
       reportedAt: input.reportedAt,
       createdAt: now,

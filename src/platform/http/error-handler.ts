@@ -28,8 +28,8 @@ export function createNotFoundHandler(respond: ErrorResponder): RequestHandler {
   return (req, res) => respond(req, res, 404, 'not_found', `no route for ${req.method} ${req.path}`);
 }
 
-/** Errors from the database driver that mean "try again later", not "your input is bad". */
-function isTransientDatabaseError(error: unknown): boolean {
+/** Errors from the database driver that mean "try again later", not "your input is bad" (also used by the alert processor). */
+export function isTransientDatabaseError(error: unknown): boolean {
   const code = (error as { code?: string } | null)?.code ?? '';
   const name = (error as { name?: string } | null)?.name ?? '';
   return (
