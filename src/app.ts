@@ -18,6 +18,7 @@ import { createLoginRoutes, passwordChangeGate } from './features/auth/login-rou
 import { createSessionService } from './features/auth/session-service';
 import { registerCatalogRoutes } from './features/catalog/catalog-routes';
 import { createHealthRoutes } from './features/health/health-routes';
+import { registerHealthMetrics } from './features/health/health-metrics';
 import { createIntakeMetrics } from './features/alert-intake/intake-metrics';
 import { createIntakeRouter } from './features/alert-intake/intake-routes';
 import { alertmanagerPayloadSchema, genericPayloadSchema, grafanaPayloadSchema } from './features/alert-intake/payloads';
@@ -102,6 +103,7 @@ export async function createApp(deps: AppDependencies) {
   const config = configStore.current;
   const rootDir = deps.rootDir ?? ROOT_DIR;
   const metrics = createMetrics();
+  registerHealthMetrics(metrics.registry, orm);
   const views = createViewRenderer(path.join(rootDir, 'views'));
   const respond = createErrorResponder(views);
 
@@ -111,7 +113,7 @@ export async function createApp(deps: AppDependencies) {
   const csrf = createCsrf({ secret: await getOrCreateInstanceSecret(orm, 'csrf'), secureCookies: config.server.secureCookies });
   const reloadConfig = createConfigReloader({ configStore, orm, audit, logger, metrics });
   const bus = new EventBus();
-  const incidents = createIncidentService({ orm, clock, audit, configStore, bus, metrics: createIncidentMetrics(metrics.registry, orm) });
+  const incidents = createIncidentService({ orm, clock, audit, configStore, bus, metrics: createIncidentMetrics(metrics.registry, orm, clock) });
   const intakeMetrics = createIntakeMetrics(metrics.registry);
   // Intake wakes the processor after each commit; the processor and the timer engine yield
   // to intake while webhooks arrive. (Both closures run only once requests come in.)
