@@ -53,6 +53,8 @@ import { attachBridgeSocket } from './features/bridge/bridge-socket';
 import { createReviewPage, registerReviewRoutes } from './features/reviews/review-routes';
 import { createLinkSigner } from './platform/security/signed-links';
 import { registerOncallRoutes } from './features/oncall/oncall-routes';
+import { createOncallCalendar } from './features/oncall/oncall-calendar';
+import { createOncallCalendarFeedRouter, registerOncallCalendarRoutes } from './features/oncall/oncall-calendar-routes';
 import { createOncallService } from './features/oncall/oncall-service';
 import type { MaintenanceSource } from './features/status-page/maintenance-source';
 import { changeMaintenanceSource } from './features/changes/change-maintenance';
@@ -137,6 +139,17 @@ export async function createApp(deps: AppDependencies) {
   });
   const outbox = createOutbox({ clock, configStore });
   const oncall = createOncallService({ orm, clock, configStore, audit });
+  const oncallCalendar = createOncallCalendar({
+    orm,
+    clock,
+    configStore,
+    audit,
+    oncall,
+    people: {
+      principalFor: (em, userId) => users.principalForUser(em, userId, 'token'),
+      names: async () => new Map((await users.listUsers()).map((user) => [user.email, user.name])),
+    },
+  });
   const escalation = createEscalationService({ orm, clock, configStore, timers, outbox, oncall, incidents, logger, registry: metrics.registry });
   const sla = createSlaService({ clock, configStore, timers, registry: metrics.registry, hooks: escalation.slaHooks });
   // Correlation first: it marks alerts expected during a change before SLA and escalation look.
@@ -221,6 +234,8 @@ export async function createApp(deps: AppDependencies) {
   app.use('/api/v1/alerts', intake.router);
   // Client approvers' signed links: the token is the credential (no session, no CSRF cookie).
   app.use(changes.publicRouter);
+  // On-call calendar feeds: the secret address is the credential, as above.
+  app.use(createOncallCalendarFeedRouter(oncallCalendar));
 
   app.use(express.json({ limit: config.server.bodyLimit }));
   app.use(express.urlencoded({ extended: false, limit: '100kb' }));
@@ -269,6 +284,7 @@ export async function createApp(deps: AppDependencies) {
   ]);
   registerEscalationRoutes(api, escalation);
   registerOncallRoutes(api, oncall);
+  registerOncallCalendarRoutes(api, oncallCalendar);
   registerNotificationRoutes(api, { orm, clock, audit });
   registerReportRoutes(api, { clock, knownClient: (id) => configStore.current.clients.some((client) => client.id === id) });
   registerReviewRoutes(api, reviews);

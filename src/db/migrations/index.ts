@@ -9,6 +9,7 @@ import { Migration0007Reviews } from './0007-reviews';
 import { Migration0008Bridge } from './0008-bridge';
 import { Migration0009Correlation } from './0009-correlation';
 import { Migration0010ChangeApprovedWindow } from './0010-change-approved-window';
+import { Migration0014OncallCalendarFeeds } from './0014-oncall-calendar-feeds';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the built JS and the
@@ -26,4 +27,5 @@ export const migrations: MigrationObject[] = [
   { name: '0008-bridge', class: Migration0008Bridge },
   { name: '0009-correlation', class: Migration0009Correlation },
   { name: '0010-change-approved-window', class: Migration0010ChangeApprovedWindow },
+  { name: '0014-oncall-calendar-feeds', class: Migration0014OncallCalendarFeeds },
 ];
