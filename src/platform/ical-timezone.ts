@@ -17,7 +17,9 @@ const STEP_MS = 6 * 60 * MINUTE_MS;
  */
 export function vtimezone(zone: string, from: Date, to: Date): string {
   if (!IANAZone.isValidZone(zone)) throw new Error(`unknown time zone "${zone}"`);
-  const offsetAt = (ms: number) => DateTime.fromMillis(ms, { zone }).offset;
+  // The zone's own offset lookup: no DateTime built per sample.
+  const tz = IANAZone.create(zone);
+  const offsetAt = (ms: number) => tz.offset(ms);
   const end = to.getTime();
   let at = Math.floor(from.getTime() / MINUTE_MS) * MINUTE_MS;
   let offset = offsetAt(at);
