@@ -21,6 +21,7 @@ import { createSessionService } from './features/auth/session-service';
 import { registerCatalogRoutes } from './features/catalog/catalog-routes';
 import { createHealthRoutes } from './features/health/health-routes';
 import { createMetricsEndpoint } from './features/health/metrics-endpoint';
+import { registerHealthMetrics } from './features/health/health-metrics';
 import { createIntakeMetrics } from './features/alert-intake/intake-metrics';
 import { createIntakeRouter } from './features/alert-intake/intake-routes';
 import { alertmanagerPayloadSchema, genericPayloadSchema, grafanaPayloadSchema } from './features/alert-intake/payloads';
@@ -57,6 +58,8 @@ import { attachBridgeSocket } from './features/bridge/bridge-socket';
 import { createReviewPage, registerReviewRoutes } from './features/reviews/review-routes';
 import { createLinkSigner } from './platform/security/signed-links';
 import { registerOncallRoutes } from './features/oncall/oncall-routes';
+import { createOncallCalendar } from './features/oncall/oncall-calendar';
+import { createOncallCalendarFeedRouter, registerOncallCalendarRoutes } from './features/oncall/oncall-calendar-routes';
 import { createOncallService } from './features/oncall/oncall-service';
 import type { MaintenanceSource } from './features/status-page/maintenance-source';
 import { changeMaintenanceSource } from './features/changes/change-maintenance';
@@ -108,6 +111,7 @@ export async function createApp(deps: AppDependencies) {
   const config = configStore.current;
   const rootDir = deps.rootDir ?? ROOT_DIR;
   const metrics = createMetrics();
+  registerHealthMetrics(metrics.registry, orm);
   const views = createViewRenderer(path.join(rootDir, 'views'));
   const respond = createErrorResponder(views);
 
@@ -117,7 +121,7 @@ export async function createApp(deps: AppDependencies) {
   const csrf = createCsrf({ secret: await getOrCreateInstanceSecret(orm, 'csrf'), secureCookies: config.server.secureCookies });
   const reloadConfig = createConfigReloader({ configStore, orm, audit, logger, metrics });
   const bus = new EventBus();
-  const incidents = createIncidentService({ orm, clock, audit, configStore, bus, metrics: createIncidentMetrics(metrics.registry, orm) });
+  const incidents = createIncidentService({ orm, clock, audit, configStore, bus, metrics: createIncidentMetrics(metrics.registry, orm, clock) });
   const intakeMetrics = createIntakeMetrics(metrics.registry);
   // Intake wakes the processor after each commit; the processor and the timer engine yield
   // to intake while webhooks arrive. (Both closures run only once requests come in.)
@@ -141,6 +145,17 @@ export async function createApp(deps: AppDependencies) {
   });
   const outbox = createOutbox({ clock, configStore });
   const oncall = createOncallService({ orm, clock, configStore, audit });
+  const oncallCalendar = createOncallCalendar({
+    orm,
+    clock,
+    configStore,
+    audit,
+    oncall,
+    people: {
+      principalFor: (em, userId) => users.principalForUser(em, userId, 'token'),
+      names: async () => new Map((await users.listUsers()).map((user) => [user.email, user.name])),
+    },
+  });
   const escalation = createEscalationService({ orm, clock, configStore, timers, outbox, oncall, incidents, logger, registry: metrics.registry });
   const sla = createSlaService({ clock, configStore, timers, registry: metrics.registry, hooks: escalation.slaHooks });
   // Correlation first: it marks alerts expected during a change before SLA and escalation look.
@@ -238,6 +253,8 @@ export async function createApp(deps: AppDependencies) {
   app.use('/api/v1/alerts', intake.router);
   // Client approvers' signed links: the token is the credential (no session, no CSRF cookie).
   app.use(changes.publicRouter);
+  // On-call calendar feeds: the secret address is the credential, as above.
+  app.use(createOncallCalendarFeedRouter(oncallCalendar));
 
   app.use(express.json({ limit: config.server.bodyLimit, verify: refuseInvalidUtf8 }));
   app.use(express.urlencoded({ extended: false, limit: '100kb', verify: refuseInvalidUtf8 }));
@@ -287,6 +304,7 @@ export async function createApp(deps: AppDependencies) {
   ]);
   registerEscalationRoutes(api, escalation);
   registerOncallRoutes(api, oncall);
+  registerOncallCalendarRoutes(api, oncallCalendar);
   registerNotificationRoutes(api, { orm, clock, audit });
   registerPoisonAlertRoutes(api, { clock, audit, onRetried: () => alertProcessor.wake() });
   registerReportRoutes(api, { clock, knownClient: (id) => configStore.current.clients.some((client) => client.id === id) });

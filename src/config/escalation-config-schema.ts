@@ -91,6 +91,13 @@ export const rotationSchema = z.strictObject({
 
 export const oncallSchema = z.strictObject({
   rotations: z.array(rotationSchema).default([]),
+  /** iCalendar feeds of on-call shifts (per person, per rotation): how far back and ahead they reach. */
+  calendarFeeds: z
+    .strictObject({
+      lookBack: durationText.default('30d'),
+      lookAhead: durationText.default('90d'),
+    })
+    .prefault({}),
 });
 
 export const notificationsSchema = z.strictObject({

@@ -10,7 +10,7 @@ import { IncidentRoleSchema, IncidentTaskSchema } from '../features/bridge/bridg
 import { SuspectChangeSchema } from '../features/correlation/correlation-entities';
 import { EscalationSchema } from '../features/escalation/escalation-entities';
 import { NotificationSchema } from '../features/notifications/notification-entities';
-import { OncallOverrideSchema } from '../features/oncall/oncall-entities';
+import { OncallCalendarFeedSchema, OncallOverrideSchema } from '../features/oncall/oncall-entities';
 import { StatusOverrideSchema, StatusSubscriberSchema } from '../features/status-page/status-page-entities';
 import { SlaClockSchema } from '../features/sla/sla-entities';
 import { JobRunSchema, TimerSchema } from '../features/timers/timer-entities';
@@ -20,7 +20,7 @@ import { CabAgendaItemSchema, CabMeetingSchema, ChangeApprovalSchema, ChangeEven
 /** Every entity the ORM knows. A feature adds its entities here and a migration for them. */
 export const entities = [UserSchema, RoleGrantSchema, ApiTokenSchema, SessionSchema, AuditEventSchema, InstanceSettingSchema,
   IncidentSchema, IncidentEventSchema, WebhookDeliverySchema, AlertSchema, AlertProcessorSchema,
-  TimerSchema, JobRunSchema, SlaClockSchema, EscalationSchema, NotificationSchema, OncallOverrideSchema,
+  TimerSchema, JobRunSchema, SlaClockSchema, EscalationSchema, NotificationSchema, OncallOverrideSchema, OncallCalendarFeedSchema,
   ChangeRequestSchema, ChangeApprovalSchema, ChangeEventSchema, CabMeetingSchema, CabAgendaItemSchema, ChangeValidationSchema,
   IncidentCommunicationSchema, RestorationFeedbackSchema, PostIncidentReviewSchema, ReviewActionItemSchema,
   IncidentRoleSchema, IncidentTaskSchema, StatusOverrideSchema, StatusSubscriberSchema, SuspectChangeSchema,

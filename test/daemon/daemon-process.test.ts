@@ -54,7 +54,9 @@ describe('the daemon process', () => {
     const [, metricsUrl] = await daemon.waitFor(/metrics for Prometheus at (\S+)/);
     const text = await (await fetch(metricsUrl!)).text();
     expect(text).toMatch(/incidentd_http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/me",status="200"\} \d+/);
-    expect(text).toContain('incidentd_process_cpu_seconds_total');
+    // Process metrics under their standard names (issue 21 §7), the daemon's own with its prefix.
+    expect(text).toMatch(/^process_cpu_seconds_total \d/m);
+    expect(text).not.toContain('incidentd_process_');
   });
 
   it('reloads the configuration on SIGHUP, and keeps the old one when the new file is invalid', async () => {

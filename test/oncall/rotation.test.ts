@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   onCallAt,
   scheduledShiftAt,
+  shiftsBetween,
   upcomingShifts,
   type Override,
   type Rotation,
@@ -343,6 +344,55 @@ describe('one-member rotation', () => {
       shift(A, '2026-01-10T14:00:00Z', '2026-01-11T09:00:00Z'),
       shift(A, '2026-01-11T09:00:00Z', '2026-01-12T09:00:00Z'),
     ]);
+  });
+});
+
+describe('shiftsBetween (calendar feeds)', () => {
+  it('lists every shift overlapping the range, the first and last with their real bounds', () => {
+    expect(shiftsBetween(daily, [], t('2026-01-05T12:00:00Z'), t('2026-01-07T10:00:00Z')).map(view)).toEqual([
+      shift(A, '2026-01-05T09:00:00Z', '2026-01-06T09:00:00Z'),
+      shift(B, '2026-01-06T09:00:00Z', '2026-01-07T09:00:00Z'),
+      shift(C, '2026-01-07T09:00:00Z', '2026-01-08T09:00:00Z'),
+    ]);
+    // A range ending exactly at a hand-off does not include the next shift.
+    expect(shiftsBetween(daily, [], t('2026-01-05T12:00:00Z'), t('2026-01-06T09:00:00Z')).map((s) => s.email)).toEqual([A]);
+  });
+
+  it('cuts overrides out of the scheduled shifts and merges one with the same person’s own shift', () => {
+    const ovr: Override[] = [
+      { email: D, start: t('2026-01-07T12:00:00Z'), end: t('2026-01-07T14:00:00Z') },
+      { email: B, start: t('2026-01-05T20:00:00Z'), end: t('2026-01-06T09:00:00Z') },
+    ];
+    expect(shiftsBetween(daily, ovr, t('2026-01-05T10:00:00Z'), t('2026-01-08T10:00:00Z')).map(view)).toEqual([
+      shift(A, '2026-01-05T09:00:00Z', '2026-01-05T20:00:00Z'),
+      shift(B, '2026-01-05T20:00:00Z', '2026-01-07T09:00:00Z', true),
+      shift(C, '2026-01-07T09:00:00Z', '2026-01-07T12:00:00Z'),
+      shift(D, '2026-01-07T12:00:00Z', '2026-01-07T14:00:00Z', true),
+      shift(C, '2026-01-07T14:00:00Z', '2026-01-08T09:00:00Z'),
+      shift(A, '2026-01-08T09:00:00Z', '2026-01-09T09:00:00Z'),
+    ]);
+  });
+
+  it('keeps hand-offs at local time across DST: a 23-hour day and a 167-hour week', () => {
+    const london = { ...daily, start: '2026-03-01' };
+    expect(shiftsBetween(london, [], t('2026-03-28T12:00:00Z'), t('2026-03-29T12:00:00Z')).map(view)).toEqual([
+      shift(A, '2026-03-28T09:00:00Z', '2026-03-29T08:00:00Z'),
+      shift(B, '2026-03-29T08:00:00Z', '2026-03-30T08:00:00Z'),
+    ]);
+    expect(shiftsBetween(weekly, [], t('2026-03-24T00:00:00Z'), t('2026-03-31T00:00:00Z')).map(view)).toEqual([
+      shift(A, '2026-03-23T09:00:00Z', '2026-03-30T08:00:00Z'),
+      shift(B, '2026-03-30T08:00:00Z', '2026-04-06T08:00:00Z'),
+    ]);
+  });
+
+  it('starts at the rotation’s first shift, shows overrides before it, and stops at the limit', () => {
+    const early: Override = { email: E, start: t('2026-01-03T10:00:00Z'), end: t('2026-01-03T12:00:00Z') };
+    expect(shiftsBetween(daily, [early], t('2026-01-01T00:00:00Z'), t('2026-01-06T00:00:00Z')).map(view)).toEqual([
+      shift(E, '2026-01-03T10:00:00Z', '2026-01-03T12:00:00Z', true),
+      shift(A, '2026-01-05T09:00:00Z', '2026-01-06T09:00:00Z'),
+    ]);
+    expect(shiftsBetween(daily, [], t('2026-01-05T12:00:00Z'), t('2036-01-05T12:00:00Z'), 10)).toHaveLength(10);
+    expect(shiftsBetween(daily, [], t('2026-01-06T00:00:00Z'), t('2026-01-05T00:00:00Z'))).toEqual([]);
   });
 });
 

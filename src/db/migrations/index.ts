@@ -11,6 +11,7 @@ import { Migration0009Correlation } from './0009-correlation';
 import { Migration0010ChangeApprovedWindow } from './0010-change-approved-window';
 import { Migration0011AlertProcessing } from './0011-alert-processing';
 import { Migration0012LoginThrottle } from './0012-login-throttle';
+import { Migration0014OncallCalendarFeeds } from './0014-oncall-calendar-feeds';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the built JS and the
@@ -30,4 +31,5 @@ export const migrations: MigrationObject[] = [
   { name: '0010-change-approved-window', class: Migration0010ChangeApprovedWindow },
   { name: '0011-alert-processing', class: Migration0011AlertProcessing },
   { name: '0012-login-throttle', class: Migration0012LoginThrottle },
+  { name: '0014-oncall-calendar-feeds', class: Migration0014OncallCalendarFeeds },
 ];

@@ -3,7 +3,7 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 export type IntakeMetrics = ReturnType<typeof createIntakeMetrics>;
 
 export function createIntakeMetrics(registry: Registry) {
-  return {
+  const metrics = {
     alertsReceived: new Counter({
       name: 'incidentd_alerts_received_total',
       help: 'Alerts received in accepted webhooks, by integration and alert status',
@@ -23,4 +23,7 @@ export function createIntakeMetrics(registry: Registry) {
       registers: [registry],
     }),
   };
+  // The usual reasons start at 0, so the first rejection of each shows in rate() and increase().
+  for (const reason of ['unauthorized', 'invalid_payload', 'malformed_json', 'too_large', 'overloaded', 'unavailable']) metrics.webhookRejected.inc({ reason }, 0);
+  return metrics;
 }

@@ -60,6 +60,8 @@ export interface DeliveryChannel {
  */
 export function createNotificationSender(deps: { orm: MikroORM; clock: Clock; configStore: ConfigStore; logger: Logger; registry: Registry; channels: DeliveryChannel[] }) {
   const delivered = new Counter({ name: 'incidentd_notifications_total', help: 'Notification delivery attempts by channel and result (sent, retry, dead)', labelNames: ['channel', 'result'] as const, registers: [deps.registry] });
+  // Each channel's results start at 0, so the first dead letter shows in rate() and increase().
+  for (const channel of deps.channels) for (const result of ['sent', 'retry', 'dead'] as const) delivered.inc({ channel: channel.name, result }, 0);
   new Gauge({
     name: 'incidentd_notification_outbox',
     help: 'Outbox rows not delivered (yet), by channel and status: pending, sending, dead (given up, waiting for an admin)',

@@ -5,7 +5,7 @@ import { NotFoundError, ValidationError } from '../../platform/errors';
 import { requirePlausibleInstants } from '../../platform/plausible-time';
 import type { Actor, AuditService } from '../audit/audit-service';
 import { OncallOverrideSchema } from './oncall-entities';
-import { onCallAt, upcomingShifts, type Override, type Rotation, type Shift } from './rotation';
+import { onCallAt, shiftsBetween, upcomingShifts, type Override, type Rotation, type Shift } from './rotation';
 
 export type OncallService = ReturnType<typeof createOncallService>;
 
@@ -17,8 +17,13 @@ export function createOncallService(deps: { orm: MikroORM; clock: Clock; configS
     return found;
   }
 
-  async function overrides(em: EntityManager, rotationId: string): Promise<Override[]> {
-    const rows = await em.find(OncallOverrideSchema, { rotationId, cancelledAt: null }, { orderBy: { startsAt: 'asc' } });
+  /** Active overrides of a rotation; with `during`, only those that can matter in that range. */
+  async function overrides(em: EntityManager, rotationId: string, during?: { from: Date; to: Date }): Promise<Override[]> {
+    // An override that ended before the scheduled shift covering `from` began cannot change who
+    // is on call in the range (no shift lasts longer than 8 days: a weekly one across a DST
+    // change is 169 h); at most where the first shift, begun before `from`, is shown to begin.
+    const range = during ? { endsAt: { $gt: new Date(during.from.getTime() - 8 * 86_400_000) }, startsAt: { $lt: during.to } } : {};
+    const rows = await em.find(OncallOverrideSchema, { rotationId, cancelledAt: null, ...range }, { orderBy: { startsAt: 'asc' } });
     return rows.map((row) => ({ email: row.email, start: row.startsAt, end: row.endsAt }));
   }
 
@@ -46,6 +51,12 @@ export function createOncallService(deps: { orm: MikroORM; clock: Clock; configS
           };
         }),
       );
+    },
+
+    /** Each rotation (or the one named) with its shifts overlapping [from, to), overrides applied: calendar feeds. */
+    async shiftsBetween(em: EntityManager, from: Date, to: Date, rotationId?: string): Promise<{ rotation: Rotation; shifts: Shift[] }[]> {
+      const rotations = rotationId ? [rotation(rotationId)] : deps.configStore.current.oncall.rotations;
+      return Promise.all(rotations.map(async (config) => ({ rotation: config, shifts: shiftsBetween(config, await overrides(em, config.id, { from, to }), from, to) })));
     },
 
     async addOverride(rotationId: string, input: { email: string; start: Date; end: Date; reason: string }, actor: Actor) {

@@ -280,23 +280,44 @@ export function upcomingShifts(rotation: Rotation, overrides: Override[], at: Da
   const result: Shift[] = [];
   if (!(count > 0)) return result;
   // Skip past the (merged) piece covering `at`.
-  let piece = currentOrNextPiece(p, ovrs, toMs(at, 'at'));
-  let next = nextPiece(p, ovrs, piece);
-  while (mergeable(piece, next)) {
-    piece = next;
-    next = nextPiece(p, ovrs, piece);
-  }
+  let next = mergedFrom(p, ovrs, currentOrNextPiece(p, ovrs, toMs(at, 'at'))).after;
   while (result.length < count) {
-    let merged = next;
-    let override = next.override;
-    let after = nextPiece(p, ovrs, next);
-    while (mergeable(merged, after)) {
-      override ||= after.override;
-      merged = { ...after, start: merged.start, email: merged.email };
-      after = nextPiece(p, ovrs, after);
-    }
-    result.push({ email: merged.email, start: new Date(merged.start), end: new Date(merged.end), override });
-    next = after;
+    const merged = mergedFrom(p, ovrs, next);
+    result.push(merged.shift);
+    next = merged.after;
   }
   return result;
+}
+
+/**
+ * The shifts overlapping [from, to), in order, overrides applied and merged as in
+ * `upcomingShifts`: what a calendar of the rotation shows. Shifts keep their real bounds, so
+ * the first may start before `from` and the last end after `to`. At most `limit` shifts, so a
+ * huge range cannot exhaust memory.
+ */
+export function shiftsBetween(rotation: Rotation, overrides: Override[], from: Date, to: Date, limit = 5000): Shift[] {
+  const p = plan(rotation);
+  const ovrs = normalize(overrides);
+  const end = toMs(to, 'to');
+  const result: Shift[] = [];
+  let piece = currentOrNextPiece(p, ovrs, toMs(from, 'from'));
+  while (piece.start < end && result.length < limit) {
+    const merged = mergedFrom(p, ovrs, piece);
+    result.push(merged.shift);
+    piece = merged.after;
+  }
+  return result;
+}
+
+/** `piece` merged with the pieces that continue it (same person), and the piece after them. */
+function mergedFrom(p: Plan, ovrs: Ovr[], piece: Piece): { shift: Shift; after: Piece } {
+  let merged = piece;
+  let override = piece.override;
+  let after = nextPiece(p, ovrs, piece);
+  while (mergeable(merged, after)) {
+    override ||= after.override;
+    merged = { ...after, start: merged.start, email: merged.email };
+    after = nextPiece(p, ovrs, after);
+  }
+  return { shift: { email: merged.email, start: new Date(merged.start), end: new Date(merged.end), override }, after };
 }

@@ -85,6 +85,18 @@ export function createTimerEngine(deps: {
       this.set(Number(row!.count));
     },
   });
+  // Lateness is only observed when a timer fires; a stuck engine fires nothing. This says how
+  // long the most overdue timer has been waiting (through the partial index timer_pending_due).
+  new Gauge({
+    name: 'incidentd_timers_overdue_seconds',
+    help: 'How long the most overdue pending timer is past its due time (0 when none is due)',
+    registers: [deps.registry],
+    async collect() {
+      const now = clock.now();
+      const [row] = await orm.em.fork().getConnection().execute<{ due: Date | string }[]>("select due_at as due from timer where status = 'pending' and due_at <= ? order by due_at limit 1", [now]);
+      this.set(row ? Math.max(0, (now.getTime() - new Date(row.due).getTime()) / 1000) : 0);
+    },
+  });
 
 
   function markFired(timer: Timer, outcomes: Outcome[], touched: number[]): void {
@@ -186,6 +198,10 @@ export function createTimerEngine(deps: {
     runnerId,
     register(kind: string, handler: TimerHandler): void {
       handlers.set(kind, handler);
+      // Series of a known kind exist from the start at 0, so rate() and increase() in
+      // dashboards and alerting rules also see the first timer of that kind fire.
+      lateness.zero({ kind });
+      for (const result of ['ok', 'error'] as const) fired.inc({ kind, result }, 0);
     },
 
     /** Adds a timer to the caller's unit of work (committed with the change that needs it). */
