@@ -34,7 +34,7 @@ const alertRow = async (alertname: string) =>
     parked_incident_id: number | null;
     incident_id: number | null;
   };
-const metricsText = async () => (await t.http.get('/metrics')).text;
+const metricsText = () => t.scrapeMetrics();
 
 describe('an alert the processor keeps failing on', () => {
   let parkedId: string;
