@@ -119,6 +119,15 @@ const EXPECTED: Record<string, Expectation> = {
   'POST /status-pages/{client}/overrides': { roles: RESPONDERS },
   'DELETE /status-pages/{client}/overrides/{component}': { roles: RESPONDERS },
 
+  'GET /oncall/calendar-feed': { roles: STAFF },
+  'POST /oncall/calendar-feed': { roles: STAFF },
+  'DELETE /oncall/calendar-feed': { roles: STAFF },
+  'POST /oncall/calendar-feeds/{user}': { roles: ADMIN },
+  'DELETE /oncall/calendar-feeds/{user}': { roles: ADMIN },
+
+  'GET /poison-alerts': { roles: ADMIN },
+  'POST /poison-alerts/{id}/retry': { roles: ADMIN },
+
   'POST /alerts/alertmanager': { integration: true, refusedWith: 401 },
   'POST /alerts/grafana': { integration: true, refusedWith: 401 },
   'POST /alerts/generic': { integration: true, refusedWith: 401 },

@@ -72,6 +72,8 @@ describe('config/incidentd.yaml (the shipped example)', () => {
       bodyLimit: '1mb',
       intakeBodyLimit: '25mb',
       maxConcurrentIntake: 64,
+      metricsListen: { host: '127.0.0.1', port: 9464 },
+      metricsToken: undefined,
     });
     expect(config.database).toEqual({ embedded: { dataDir: './data', port: 54329 } });
     expect(config.logging.level).toBe('info');
